@@ -1,0 +1,106 @@
+//! Shared helpers for the end-to-end tests: a real moto server on a free loopback port, free ports,
+//! workspace paths and AWS SDK configs pointed at moto.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace root (the folder holding `pipeline.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral loopback port")
+}
+
+/// Which `moto_server` to run: `$SLUICE_MOTO_SERVER`, else the project venv's, else the one on `PATH`.
+fn moto_command() -> PathBuf {
+    if let Some(p) = std::env::var_os("SLUICE_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    let venv = workspace_root().join("target/sluice-venv/bin/moto_server");
+    if venv.exists() {
+        return venv;
+    }
+    PathBuf::from("moto_server")
+}
+
+/// A moto server (real HTTP, real AWS wire protocols) on a free loopback port; stopped on drop.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts `moto_server` on 127.0.0.1 and waits (at most 60 s) until it accepts connections.
+    pub fn start() -> Moto {
+        let port = free_port();
+        let cmd = moto_command();
+        let child = Command::new(&cmd)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "could not start {} ({e}); install it with `pip install 'moto[server]'` or run the tests with `cargo xtask test`, which does",
+                    cmd.display()
+                )
+            });
+        let mut moto = Moto { child, port, endpoint: format!("http://127.0.0.1:{port}") };
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return moto;
+            }
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto_server exited early with {status}");
+            }
+            assert!(Instant::now() < deadline, "moto_server did not listen on {addr} within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// An AWS SDK config for this server: region us-east-1, dummy static credentials.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "sluice-tests",
+            ))
+            .load()
+            .await
+    }
+
+    /// Environment variables that point an AWS client (Terraform, the SDK) at this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_DEFAULT_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,290 @@
+//! `pipeline.toml`: the typed model every generator and the local runtime use, and `load`, which reads,
+//! validates (collecting every error it can, each with file:line:col) and compiles it.
+//!
+//! Two stages, as in vector's config compiler: serde reads the raw model (`raw`), keeping spans;
+//! `compile` checks names, limits and references and builds this model. Generators never see TOML.
+
+mod compile;
+pub mod error;
+mod raw;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use error::{ConfigError, ConfigErrors};
+
+/// The whole pipeline, validated. Maps are keyed (and so sorted) by the logical names of pipeline.toml.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    /// Prefix of every AWS name the pipeline creates.
+    pub name: String,
+    /// Default AWS region (a Terraform variable default; nothing hard-codes it).
+    pub region: String,
+    /// API Gateway stage, also the first path segment of every URL.
+    pub stage: String,
+    pub tags: BTreeMap<String, String>,
+    pub api: ApiSettings,
+    pub auth: Option<BasicAuth>,
+    pub functions: Functions,
+    pub streams: BTreeMap<String, Stream>,
+    pub tables: BTreeMap<String, Table>,
+    pub queues: BTreeMap<String, Queue>,
+    pub routes: BTreeMap<String, Route>,
+    pub consumers: BTreeMap<String, Consumer>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiSettings {
+    pub access_log_retention_days: u32,
+    pub throttle_rate_limit: f64,
+    pub throttle_burst_limit: u32,
+    /// Whether to manage the account-wide API Gateway CloudWatch role (needed once per region for access logs).
+    pub manage_api_gateway_account: bool,
+}
+
+/// HTTP Basic auth checked by the authorizer Lambda against one Secrets Manager secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BasicAuth {
+    pub secret_name: String,
+    pub username: String,
+    /// API Gateway's authorizer result cache TTL (0 disables it).
+    pub cache_ttl_seconds: u32,
+    pub password_length: u32,
+    /// Bump to rotate the password (Terraform's `secret_string_wo_version`).
+    pub password_version: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Architecture {
+    X86_64,
+    Arm64,
+}
+
+impl Architecture {
+    /// Lambda's name for it.
+    pub fn lambda_name(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+    /// The Rust target triple cargo-lambda builds for it.
+    pub fn rust_target(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64-unknown-linux-gnu",
+            Architecture::Arm64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSettings {
+    pub architecture: Architecture,
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    pub reserved_concurrency: Option<u32>,
+    pub log_retention_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Functions {
+    pub authorizer: FunctionSettings,
+    pub writer: FunctionSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stream {
+    pub name: String,
+    /// `{pipeline.name}-{name}`.
+    pub physical_name: String,
+    pub capacity: StreamCapacity,
+    pub retention_hours: u32,
+    /// `None`: the AWS-managed key `alias/aws/kinesis`.
+    pub kms_key_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamCapacity {
+    Provisioned { shard_count: u32 },
+    OnDemand,
+}
+
+impl Stream {
+    /// Shards the local runtime gives the stream (on-demand streams start with 4 on AWS).
+    pub fn shard_count(&self) -> u32 {
+        match self.capacity {
+            StreamCapacity::Provisioned { shard_count } => shard_count,
+            StreamCapacity::OnDemand => 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    S,
+    N,
+}
+
+impl KeyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::S => "S",
+            KeyType::N => "N",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyAttribute {
+    pub name: String,
+    pub kind: KeyType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Billing {
+    OnDemand,
+    Provisioned { read_capacity: u32, write_capacity: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub name: String,
+    pub physical_name: String,
+    pub partition_key: KeyAttribute,
+    pub sort_key: Option<KeyAttribute>,
+    pub billing: Billing,
+    pub point_in_time_recovery: bool,
+    pub ttl_attribute: Option<String>,
+    pub deletion_protection: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queue {
+    pub name: String,
+    pub physical_name: String,
+    pub message_retention_seconds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathSegment {
+    Literal(String),
+    Param(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamTarget {
+    /// Always this declared stream.
+    Fixed(String),
+    /// Taken from a path parameter, restricted to `allowed` (declared streams, sorted).
+    PathParam { param: String, allowed: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionKeySource {
+    PathParam(String),
+    RequestId,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub name: String,
+    pub method: String,
+    /// As written, e.g. `/submit/{streamName}/{eventId}`.
+    pub path: String,
+    pub segments: Vec<PathSegment>,
+    pub auth: bool,
+    pub stream: StreamTarget,
+    pub partition_key: PartitionKeySource,
+    pub content_type: String,
+}
+
+impl Route {
+    /// The streams this route can write to.
+    pub fn streams(&self) -> Vec<&str> {
+        match &self.stream {
+            StreamTarget::Fixed(s) => vec![s.as_str()],
+            StreamTarget::PathParam { allowed, .. } => allowed.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// The concrete path for one stream: the stream path parameter replaced by the stream's name.
+    pub fn concrete_path(&self, stream: &str) -> String {
+        let mut out = String::new();
+        for seg in &self.segments {
+            out.push('/');
+            match seg {
+                PathSegment::Literal(l) => out.push_str(l),
+                PathSegment::Param(p) => match &self.stream {
+                    StreamTarget::PathParam { param, .. } if param == p => out.push_str(stream),
+                    _ => {
+                        out.push('{');
+                        out.push_str(p);
+                        out.push('}');
+                    }
+                },
+            }
+        }
+        if out.is_empty() {
+            out.push('/');
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartingPosition {
+    Latest,
+    TrimHorizon,
+}
+
+impl StartingPosition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartingPosition::Latest => "LATEST",
+            StartingPosition::TrimHorizon => "TRIM_HORIZON",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consumer {
+    pub name: String,
+    /// The writer Lambda function's name, `{pipeline.name}-{name}`.
+    pub function_name: String,
+    pub stream: String,
+    pub table: String,
+    pub dead_letter_queue: String,
+    pub batch_size: u32,
+    pub batching_window_seconds: u32,
+    pub starting_position: StartingPosition,
+    /// -1 means infinite (only with `allow_infinite_retries`).
+    pub retry_attempts: i32,
+    /// -1 means infinite (only with `allow_infinite_retries`).
+    pub maximum_record_age_seconds: i32,
+    pub bisect_on_error: bool,
+    pub parallelization_factor: u32,
+}
+
+/// Reading or validating `pipeline.toml` failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    #[diagnostic(code(sluice::config::io), help("run the command from the project root, or pass --config"))]
+    Io { path: String, source: std::io::Error },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(#[from] ConfigErrors),
+}
+
+/// Reads, validates and compiles the file at `path`.
+pub fn load(path: &Path) -> Result<Pipeline, LoadError> {
+    let src = std::fs::read_to_string(path)
+        .map_err(|source| LoadError::Io { path: path.display().to_string(), source })?;
+    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    parse(&src, &file).map_err(LoadError::from)
+}
+
+/// Validates and compiles `src`, naming it `file` in errors.
+pub fn parse(src: &str, file: &str) -> Result<Pipeline, ConfigErrors> {
+    compile::compile(src, file)
+}

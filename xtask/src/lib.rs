@@ -1,0 +1,11 @@
+//! sluice's tool, as a library: `cargo xtask <command>` is a thin `main` over these modules.
+
+pub mod config;
+pub mod contract;
+
+use std::path::{Path, PathBuf};
+
+/// The project root: the folder holding the workspace `Cargo.toml` (xtask's parent).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
