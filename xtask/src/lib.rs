@@ -1,7 +1,12 @@
 //! sluice's tool, as a library: `cargo xtask <command>` is a thin `main` over these modules.
 
+pub mod build;
 pub mod config;
 pub mod contract;
+pub mod dev;
+pub mod gen;
+pub mod smoke;
+pub mod test;
 
 use std::path::{Path, PathBuf};
 
