@@ -4,7 +4,8 @@ pub mod build;
 pub mod config;
 pub mod contract;
 pub mod dev;
-pub mod gen;
+pub mod generate;
+
 pub mod smoke;
 pub mod test;
 

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use xtask::{build, dev, gen, smoke};
+use xtask::{build, dev, generate, smoke};
 
 /// sluice: describe an authenticated HTTP → Kinesis → DynamoDB pipeline once in pipeline.toml,
 /// then generate its Terraform, build its Lambdas, run it locally, and smoke-test it.
@@ -79,7 +79,7 @@ fn main() -> miette::Result<()> {
             );
             Ok(())
         }
-        Command::Gen { check, out_dir } => gen::run(gen::GenOptions { config, out_dir, check }),
+        Command::Gen { check, out_dir } => generate::run(generate::GenOptions { config, out_dir, check }),
         Command::Build => build::run(build::BuildOptions { config }),
         Command::Dev { port, state_dir, credentials } => dev::run(dev::DevOptions { config, port, state_dir, credentials }),
         Command::SmokeTest { local, port, state_dir, terraform_dir } => {
