@@ -11,8 +11,10 @@ use super::raw::*;
 use super::*;
 
 /// CloudWatch Logs' allowed retention values.
-const LOG_RETENTION_DAYS: &[i64] =
-    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+const LOG_RETENTION_DAYS: &[i64] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
 
 struct Checker<'a> {
     src: &'a str,
@@ -22,17 +24,35 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn err(&mut self, span: Range<usize>, message: impl Into<String>, help: Option<String>) {
         let (line, column) = line_col(self.src, span.start);
-        self.errors.push(ConfigError { message: message.into(), span, line, column, help });
+        self.errors.push(ConfigError {
+            message: message.into(),
+            span,
+            line,
+            column,
+            help,
+        });
     }
 
     /// An integer within `min..=max`, or `default` when absent.
-    fn int(&mut self, v: &Option<Spanned<i64>>, key: &str, min: i64, max: i64, default: i64, why: &str) -> i64 {
+    fn int(
+        &mut self,
+        v: &Option<Spanned<i64>>,
+        key: &str,
+        min: i64,
+        max: i64,
+        default: i64,
+        why: &str,
+    ) -> i64 {
         match v {
             None => default,
             Some(s) => {
                 let n = *s.get_ref();
                 if n < min || n > max {
-                    self.err(s.span(), format!("`{key}` is {n}, but must be between {min} and {max} ({why})"), None);
+                    self.err(
+                        s.span(),
+                        format!("`{key}` is {n}, but must be between {min} and {max} ({why})"),
+                        None,
+                    );
                     default
                 } else {
                     n
@@ -47,11 +67,17 @@ impl Checker<'_> {
             Some(s) if LOG_RETENTION_DAYS.contains(s.get_ref()) => *s.get_ref() as u32,
             Some(s) => {
                 let n = *s.get_ref();
-                let near = LOG_RETENTION_DAYS.iter().min_by_key(|d| (**d - n).abs()).copied().unwrap_or(30);
+                let near = LOG_RETENTION_DAYS
+                    .iter()
+                    .min_by_key(|d| (**d - n).abs())
+                    .copied()
+                    .unwrap_or(30);
                 self.err(
                     s.span(),
                     format!("`{key}` is {n}, which CloudWatch Logs does not offer"),
-                    Some(format!("allowed values: {LOG_RETENTION_DAYS:?}; the closest is {near}")),
+                    Some(format!(
+                        "allowed values: {LOG_RETENTION_DAYS:?}; the closest is {near}"
+                    )),
                 );
                 default as u32
             }
@@ -59,7 +85,12 @@ impl Checker<'_> {
     }
 
     /// One of `choices` (matched exactly), with a suggestion when it is not.
-    fn choice<'c>(&mut self, v: &Spanned<String>, key: &str, choices: &[&'c str]) -> Option<&'c str> {
+    fn choice<'c>(
+        &mut self,
+        v: &Spanned<String>,
+        key: &str,
+        choices: &[&'c str],
+    ) -> Option<&'c str> {
         let given = v.get_ref().as_str();
         if let Some(c) = choices.iter().find(|c| **c == given) {
             return Some(c);
@@ -68,41 +99,90 @@ impl Checker<'_> {
             Some(c) => format!("did you mean `{c}`? (one of {})", list(choices)),
             None => format!("one of {}", list(choices)),
         };
-        self.err(v.span(), format!("`{key}` is \"{given}\", which is not a valid value"), Some(help));
+        self.err(
+            v.span(),
+            format!("`{key}` is \"{given}\", which is not a valid value"),
+            Some(help),
+        );
         None
     }
 
     /// A name made of `allowed` characters, within `min..=max` characters once prefixed with `prefix`.
-    fn name(&mut self, v: &Spanned<String>, what: &str, prefix: &str, allowed: fn(char) -> bool, rule: &str, min: usize, max: usize) {
+    fn name(
+        &mut self,
+        v: &Spanned<String>,
+        what: &str,
+        prefix: &str,
+        allowed: fn(char) -> bool,
+        rule: &str,
+        min: usize,
+        max: usize,
+    ) {
         let name = v.get_ref();
         if let Some(bad) = name.chars().find(|c| !allowed(*c)) {
-            self.err(v.span(), format!("{what} \"{name}\" contains {bad:?}; {rule}"), None);
+            self.err(
+                v.span(),
+                format!("{what} \"{name}\" contains {bad:?}; {rule}"),
+                None,
+            );
             return;
         }
         let full = prefix.chars().count() + name.chars().count();
         if full < min || full > max {
-            let shown = if prefix.is_empty() { String::new() } else { format!(" (as \"{prefix}{name}\" in AWS)") };
-            self.err(v.span(), format!("{what} \"{name}\"{shown} is {full} characters long; AWS allows {min} to {max}"), None);
+            let shown = if prefix.is_empty() {
+                String::new()
+            } else {
+                format!(" (as \"{prefix}{name}\" in AWS)")
+            };
+            self.err(
+                v.span(),
+                format!(
+                    "{what} \"{name}\"{shown} is {full} characters long; AWS allows {min} to {max}"
+                ),
+                None,
+            );
         }
     }
 
     /// A reference to a declared component, with a did-you-mean.
-    fn reference(&mut self, v: &Spanned<String>, key: &str, kind: &str, declared: &BTreeSet<String>) -> bool {
+    fn reference(
+        &mut self,
+        v: &Spanned<String>,
+        key: &str,
+        kind: &str,
+        declared: &BTreeSet<String>,
+    ) -> bool {
         if declared.contains(v.get_ref()) {
             return true;
         }
         let help = match closest(v.get_ref(), declared.iter().map(String::as_str)) {
             Some(c) => Some(format!("did you mean `{c}`?")),
-            None if declared.is_empty() => Some(format!("declare it under [{kind}.{}]", v.get_ref())),
-            None => Some(format!("declared {kind}: {}", list(&declared.iter().map(String::as_str).collect::<Vec<_>>()))),
+            None if declared.is_empty() => {
+                Some(format!("declare it under [{kind}.{}]", v.get_ref()))
+            }
+            None => Some(format!(
+                "declared {kind}: {}",
+                list(&declared.iter().map(String::as_str).collect::<Vec<_>>())
+            )),
         };
-        self.err(v.span(), format!("`{key}` refers to \"{}\", which is not declared in [{kind}]", v.get_ref()), help);
+        self.err(
+            v.span(),
+            format!(
+                "`{key}` refers to \"{}\", which is not declared in [{kind}]",
+                v.get_ref()
+            ),
+            help,
+        );
         false
     }
 }
 
 fn list(items: &[&str]) -> String {
-    items.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn is_aws_name_char(c: char) -> bool {
@@ -147,18 +227,34 @@ fn toml_error(src: &str, e: &toml::de::Error) -> ConfigError {
                 None => Some(format!("valid keys here: {}", list(&candidates))),
             };
             let message = format!("unknown key `{field}`");
-            return ConfigError { message, span, line, column, help };
+            return ConfigError {
+                message,
+                span,
+                line,
+                column,
+                help,
+            };
         }
     }
     if raw.starts_with("missing field") {
         help = Some("add it; see the README's pipeline.toml reference".to_string());
     }
-    ConfigError { message: raw, span, line, column, help }
+    ConfigError {
+        message: raw,
+        span,
+        line,
+        column,
+        help,
+    }
 }
 
 pub(super) fn compile(src: &str, file: &str) -> Result<Pipeline, ConfigErrors> {
-    let raw: RawPipelineFile = toml::from_str(src).map_err(|e| ConfigErrors::new(file, src, vec![toml_error(src, &e)]))?;
-    let mut c = Checker { src, errors: Vec::new() };
+    let raw: RawPipelineFile =
+        toml::from_str(src).map_err(|e| ConfigErrors::new(file, src, vec![toml_error(src, &e)]))?;
+    let mut c = Checker {
+        src,
+        errors: Vec::new(),
+    };
     let pipeline = build(&mut c, raw);
     if c.errors.is_empty() {
         Ok(pipeline)
@@ -171,16 +267,44 @@ pub(super) fn compile(src: &str, file: &str) -> Result<Pipeline, ConfigErrors> {
 
 fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
     let p = raw.pipeline.get_ref();
-    c.name(&p.name, "pipeline name", "", is_pipeline_char, "use letters, digits and '-'", 1, 24);
-    if !p.name.get_ref().starts_with(|ch: char| ch.is_ascii_alphabetic()) && !p.name.get_ref().is_empty() {
-        c.err(p.name.span(), format!("pipeline name \"{}\" must start with a letter", p.name.get_ref()), None);
+    c.name(
+        &p.name,
+        "pipeline name",
+        "",
+        is_pipeline_char,
+        "use letters, digits and '-'",
+        1,
+        24,
+    );
+    if !p
+        .name
+        .get_ref()
+        .starts_with(|ch: char| ch.is_ascii_alphabetic())
+        && !p.name.get_ref().is_empty()
+    {
+        c.err(
+            p.name.span(),
+            format!(
+                "pipeline name \"{}\" must start with a letter",
+                p.name.get_ref()
+            ),
+            None,
+        );
     }
     let name = p.name.get_ref().clone();
     let prefix = format!("{name}-");
     check_region(c, &p.region);
     let stage = match &p.stage {
         Some(s) => {
-            c.name(s, "stage name", "", is_stage_char, "use letters, digits and '_'", 1, 128);
+            c.name(
+                s,
+                "stage name",
+                "",
+                is_stage_char,
+                "use letters, digits and '_'",
+                1,
+                128,
+            );
             s.get_ref().clone()
         }
         None => "prod".to_string(),
@@ -188,15 +312,30 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
     let mut tags = BTreeMap::new();
     for (k, v) in &p.tags {
         if k.get_ref().is_empty() || k.get_ref().len() > 128 || k.get_ref().starts_with("aws:") {
-            c.err(k.span(), format!("tag key \"{}\" must be 1 to 128 characters and not start with \"aws:\"", k.get_ref()), None);
+            c.err(
+                k.span(),
+                format!(
+                    "tag key \"{}\" must be 1 to 128 characters and not start with \"aws:\"",
+                    k.get_ref()
+                ),
+                None,
+            );
         }
         if v.get_ref().len() > 256 {
-            c.err(v.span(), format!("tag `{}` has a value over 256 characters", k.get_ref()), None);
+            c.err(
+                v.span(),
+                format!("tag `{}` has a value over 256 characters", k.get_ref()),
+                None,
+            );
         }
         tags.insert(k.get_ref().clone(), v.get_ref().clone());
     }
     let api = ApiSettings {
-        access_log_retention_days: c.log_retention(&p.access_log_retention_days, "access_log_retention_days", 30),
+        access_log_retention_days: c.log_retention(
+            &p.access_log_retention_days,
+            "access_log_retention_days",
+            30,
+        ),
         throttle_rate_limit: match &p.throttle_rate_limit {
             None => 100.0,
             Some(r) if *r.get_ref() > 0.0 && *r.get_ref() <= 1_000_000.0 => *r.get_ref(),
@@ -205,7 +344,14 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
                 100.0
             }
         },
-        throttle_burst_limit: c.int(&p.throttle_burst_limit, "throttle_burst_limit", 1, 1_000_000, 200, "requests") as u32,
+        throttle_burst_limit: c.int(
+            &p.throttle_burst_limit,
+            "throttle_burst_limit",
+            1,
+            1_000_000,
+            200,
+            "requests",
+        ) as u32,
         manage_api_gateway_account: p.manage_api_gateway_account.unwrap_or(true),
     };
 
@@ -249,13 +395,43 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
     let table_names: BTreeSet<String> = raw.tables.keys().map(|k| k.get_ref().clone()).collect();
     let queue_names: BTreeSet<String> = raw.queues.keys().map(|k| k.get_ref().clone()).collect();
 
-    let routes = routes(c, &raw.routes, &stream_names, auth.is_some(), raw.auth.is_some());
-    let consumers = consumers(c, &raw.consumers, &prefix, &stream_names, &table_names, &queue_names);
+    let routes = routes(
+        c,
+        &raw.routes,
+        &stream_names,
+        auth.is_some(),
+        raw.auth.is_some(),
+    );
+    let consumers = consumers(
+        c,
+        &raw.consumers,
+        &prefix,
+        &stream_names,
+        &table_names,
+        &queue_names,
+    );
     if raw.routes.is_empty() {
-        c.err(raw.pipeline.span(), "the pipeline declares no [routes.*]; add at least one route", None);
+        c.err(
+            raw.pipeline.span(),
+            "the pipeline declares no [routes.*]; add at least one route",
+            None,
+        );
     }
 
-    Pipeline { name, region: p.region.get_ref().clone(), stage, tags, api, auth, functions, streams, tables, queues, routes, consumers }
+    Pipeline {
+        name,
+        region: p.region.get_ref().clone(),
+        stage,
+        tags,
+        api,
+        auth,
+        functions,
+        streams,
+        tables,
+        queues,
+        routes,
+        consumers,
+    }
 }
 
 fn check_region(c: &mut Checker, region: &Spanned<String>) {
@@ -264,17 +440,34 @@ fn check_region(c: &mut Checker, region: &Spanned<String>) {
     let ok = parts.len() >= 3
         && parts[0].len() == 2
         && parts[0].chars().all(|ch| ch.is_ascii_lowercase())
-        && parts[1..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_lowercase()))
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_lowercase()))
         && parts[parts.len() - 1].chars().all(|ch| ch.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty();
     if !ok {
-        c.err(region.span(), format!("`region` is \"{r}\", which is not an AWS region name"), Some("e.g. \"us-east-1\" or \"eu-west-3\"".into()));
+        c.err(
+            region.span(),
+            format!("`region` is \"{r}\", which is not an AWS region name"),
+            Some("e.g. \"us-east-1\" or \"eu-west-3\"".into()),
+        );
     }
 }
 
-fn function(c: &mut Checker, f: Option<&Spanned<RawFunction>>, memory: i64, timeout: i64) -> FunctionSettings {
+fn function(
+    c: &mut Checker,
+    f: Option<&Spanned<RawFunction>>,
+    memory: i64,
+    timeout: i64,
+) -> FunctionSettings {
     let Some(f) = f else {
-        return FunctionSettings { architecture: Architecture::X86_64, memory_mb: memory as u32, timeout_seconds: timeout as u32, reserved_concurrency: None, log_retention_days: 30 };
+        return FunctionSettings {
+            architecture: Architecture::X86_64,
+            memory_mb: memory as u32,
+            timeout_seconds: timeout as u32,
+            reserved_concurrency: None,
+            log_retention_days: 30,
+        };
     };
     let f = f.get_ref();
     let architecture = match &f.architecture {
@@ -286,17 +479,52 @@ fn function(c: &mut Checker, f: Option<&Spanned<RawFunction>>, memory: i64, time
     };
     FunctionSettings {
         architecture,
-        memory_mb: c.int(&f.memory_mb, "memory_mb", 128, 10240, memory, "Lambda's memory range, in MB") as u32,
-        timeout_seconds: c.int(&f.timeout_seconds, "timeout_seconds", 1, 900, timeout, "Lambda's timeout range") as u32,
-        reserved_concurrency: f.reserved_concurrency.as_ref().map(|r| c.int(&Some(r.clone()), "reserved_concurrency", 0, 10000, 0, "Lambda's reserved concurrency") as u32),
+        memory_mb: c.int(
+            &f.memory_mb,
+            "memory_mb",
+            128,
+            10240,
+            memory,
+            "Lambda's memory range, in MB",
+        ) as u32,
+        timeout_seconds: c.int(
+            &f.timeout_seconds,
+            "timeout_seconds",
+            1,
+            900,
+            timeout,
+            "Lambda's timeout range",
+        ) as u32,
+        reserved_concurrency: f.reserved_concurrency.as_ref().map(|r| {
+            c.int(
+                &Some(r.clone()),
+                "reserved_concurrency",
+                0,
+                10000,
+                0,
+                "Lambda's reserved concurrency",
+            ) as u32
+        }),
         log_retention_days: c.log_retention(&f.log_retention_days, "log_retention_days", 30),
     }
 }
 
-fn streams(c: &mut Checker, raw: &BTreeMap<Spanned<String>, Spanned<RawStream>>, prefix: &str) -> BTreeMap<String, Stream> {
+fn streams(
+    c: &mut Checker,
+    raw: &BTreeMap<Spanned<String>, Spanned<RawStream>>,
+    prefix: &str,
+) -> BTreeMap<String, Stream> {
     let mut out = BTreeMap::new();
     for (k, v) in raw {
-        c.name(k, "stream name", prefix, is_aws_name_char, "Kinesis allows letters, digits, '-', '_' and '.'", 1, 128);
+        c.name(
+            k,
+            "stream name",
+            prefix,
+            is_aws_name_char,
+            "Kinesis allows letters, digits, '-', '_' and '.'",
+            1,
+            128,
+        );
         let s = v.get_ref();
         let on_demand = match &s.mode {
             None => false,
@@ -304,11 +532,27 @@ fn streams(c: &mut Checker, raw: &BTreeMap<Spanned<String>, Spanned<RawStream>>,
         };
         let capacity = if on_demand {
             if let Some(sc) = &s.shard_count {
-                c.err(sc.span(), format!("stream \"{}\" is on-demand, so `shard_count` does not apply", k.get_ref()), Some("remove `shard_count`, or set mode = \"provisioned\"".into()));
+                c.err(
+                    sc.span(),
+                    format!(
+                        "stream \"{}\" is on-demand, so `shard_count` does not apply",
+                        k.get_ref()
+                    ),
+                    Some("remove `shard_count`, or set mode = \"provisioned\"".into()),
+                );
             }
             StreamCapacity::OnDemand
         } else {
-            StreamCapacity::Provisioned { shard_count: c.int(&s.shard_count, "shard_count", 1, 500, 1, "Kinesis's default shard quota per stream") as u32 }
+            StreamCapacity::Provisioned {
+                shard_count: c.int(
+                    &s.shard_count,
+                    "shard_count",
+                    1,
+                    500,
+                    1,
+                    "Kinesis's default shard quota per stream",
+                ) as u32,
+            }
         };
         if let Some(arn) = &s.kms_key_arn {
             let a = arn.get_ref();
@@ -322,7 +566,14 @@ fn streams(c: &mut Checker, raw: &BTreeMap<Spanned<String>, Spanned<RawStream>>,
                 name: k.get_ref().clone(),
                 physical_name: format!("{prefix}{}", k.get_ref()),
                 capacity,
-                retention_hours: c.int(&s.retention_hours, "retention_hours", 24, 8760, 24, "Kinesis's retention period") as u32,
+                retention_hours: c.int(
+                    &s.retention_hours,
+                    "retention_hours",
+                    24,
+                    8760,
+                    24,
+                    "Kinesis's retention period",
+                ) as u32,
                 kms_key_arn: s.kms_key_arn.as_ref().map(|a| a.get_ref().clone()),
             },
         );
@@ -332,7 +583,15 @@ fn streams(c: &mut Checker, raw: &BTreeMap<Spanned<String>, Spanned<RawStream>>,
 
 fn key(c: &mut Checker, k: &Spanned<RawKey>, which: &str) -> KeyAttribute {
     let r = k.get_ref();
-    c.name(&r.name, &format!("{which} attribute name"), "", is_attr_char, "use letters, digits, '_', '-' and '.'", 1, 255);
+    c.name(
+        &r.name,
+        &format!("{which} attribute name"),
+        "",
+        is_attr_char,
+        "use letters, digits, '_', '-' and '.'",
+        1,
+        255,
+    );
     let kind = match &r.kind {
         None => KeyType::S,
         Some(t) => match c.choice(t, "type", &["S", "N"]) {
@@ -340,49 +599,106 @@ fn key(c: &mut Checker, k: &Spanned<RawKey>, which: &str) -> KeyAttribute {
             _ => KeyType::S,
         },
     };
-    KeyAttribute { name: r.name.get_ref().clone(), kind }
+    KeyAttribute {
+        name: r.name.get_ref().clone(),
+        kind,
+    }
 }
 
-fn tables(c: &mut Checker, raw: &BTreeMap<Spanned<String>, Spanned<RawTable>>, prefix: &str) -> BTreeMap<String, Table> {
+fn tables(
+    c: &mut Checker,
+    raw: &BTreeMap<Spanned<String>, Spanned<RawTable>>,
+    prefix: &str,
+) -> BTreeMap<String, Table> {
     let mut out = BTreeMap::new();
     for (k, v) in raw {
-        c.name(k, "table name", prefix, is_aws_name_char, "DynamoDB allows letters, digits, '-', '_' and '.'", 3, 255);
+        c.name(
+            k,
+            "table name",
+            prefix,
+            is_aws_name_char,
+            "DynamoDB allows letters, digits, '-', '_' and '.'",
+            3,
+            255,
+        );
         let t = v.get_ref();
         let partition_key = key(c, &t.partition_key, "partition key");
         let sort_key = t.sort_key.as_ref().map(|s| key(c, s, "sort key"));
         if let Some(sk) = &t.sort_key {
             if sk.get_ref().name.get_ref() == &partition_key.name {
-                c.err(sk.get_ref().name.span(), "the sort key must differ from the partition key", None);
+                c.err(
+                    sk.get_ref().name.span(),
+                    "the sort key must differ from the partition key",
+                    None,
+                );
             }
         }
-        for reserved in ["payload", "receivedAt", "requestId", "sourceIp", "sequenceNumber", "shardId", "arrivalTime"] {
+        for reserved in [
+            "payload",
+            "receivedAt",
+            "requestId",
+            "sourceIp",
+            "sequenceNumber",
+            "shardId",
+            "arrivalTime",
+        ] {
             if partition_key.name == reserved {
                 c.err(t.partition_key.get_ref().name.span(), format!("\"{reserved}\" is an attribute the writer sets itself (see docs/CONTRACTS.md); choose another key name"), None);
             }
         }
         let provisioned = match &t.billing_mode {
             None => false,
-            Some(m) => c.choice(m, "billing_mode", &["on-demand", "provisioned"]) == Some("provisioned"),
+            Some(m) => {
+                c.choice(m, "billing_mode", &["on-demand", "provisioned"]) == Some("provisioned")
+            }
         };
         let billing = if provisioned {
             let mut cap = |v: &Option<Spanned<i64>>, key: &str| match v {
                 Some(_) => c.int(v, key, 1, 40000, 1, "DynamoDB's per-table capacity quota") as u32,
                 None => {
-                    c.err(v_span_or(t.billing_mode.as_ref()), format!("table \"{}\" is provisioned, so it needs `{key}`", k.get_ref()), Some(format!("add `{key} = 5`")));
+                    c.err(
+                        v_span_or(t.billing_mode.as_ref()),
+                        format!(
+                            "table \"{}\" is provisioned, so it needs `{key}`",
+                            k.get_ref()
+                        ),
+                        Some(format!("add `{key} = 5`")),
+                    );
                     1
                 }
             };
-            Billing::Provisioned { read_capacity: cap(&t.read_capacity, "read_capacity"), write_capacity: cap(&t.write_capacity, "write_capacity") }
+            Billing::Provisioned {
+                read_capacity: cap(&t.read_capacity, "read_capacity"),
+                write_capacity: cap(&t.write_capacity, "write_capacity"),
+            }
         } else {
-            for (v, key) in [(&t.read_capacity, "read_capacity"), (&t.write_capacity, "write_capacity")] {
+            for (v, key) in [
+                (&t.read_capacity, "read_capacity"),
+                (&t.write_capacity, "write_capacity"),
+            ] {
                 if let Some(v) = v {
-                    c.err(v.span(), format!("table \"{}\" is on-demand, so `{key}` does not apply", k.get_ref()), Some("remove it, or set billing_mode = \"provisioned\"".into()));
+                    c.err(
+                        v.span(),
+                        format!(
+                            "table \"{}\" is on-demand, so `{key}` does not apply",
+                            k.get_ref()
+                        ),
+                        Some("remove it, or set billing_mode = \"provisioned\"".into()),
+                    );
                 }
             }
             Billing::OnDemand
         };
         if let Some(ttl) = &t.ttl_attribute {
-            c.name(ttl, "TTL attribute name", "", is_attr_char, "use letters, digits, '_', '-' and '.'", 1, 255);
+            c.name(
+                ttl,
+                "TTL attribute name",
+                "",
+                is_attr_char,
+                "use letters, digits, '_', '-' and '.'",
+                1,
+                255,
+            );
         }
         out.insert(
             k.get_ref().clone(),
@@ -405,16 +721,35 @@ fn v_span_or(v: Option<&Spanned<String>>) -> Range<usize> {
     v.map(|s| s.span()).unwrap_or(0..0)
 }
 
-fn queues(c: &mut Checker, raw: &BTreeMap<Spanned<String>, Spanned<RawQueue>>, prefix: &str) -> BTreeMap<String, Queue> {
+fn queues(
+    c: &mut Checker,
+    raw: &BTreeMap<Spanned<String>, Spanned<RawQueue>>,
+    prefix: &str,
+) -> BTreeMap<String, Queue> {
     let mut out = BTreeMap::new();
     for (k, v) in raw {
-        c.name(k, "queue name", prefix, is_queue_char, "SQS allows letters, digits, '-' and '_'", 1, 80);
+        c.name(
+            k,
+            "queue name",
+            prefix,
+            is_queue_char,
+            "SQS allows letters, digits, '-' and '_'",
+            1,
+            80,
+        );
         out.insert(
             k.get_ref().clone(),
             Queue {
                 name: k.get_ref().clone(),
                 physical_name: format!("{prefix}{}", k.get_ref()),
-                message_retention_seconds: c.int(&v.get_ref().message_retention_seconds, "message_retention_seconds", 60, 1_209_600, 1_209_600, "SQS's retention period, 1 minute to 14 days") as u32,
+                message_retention_seconds: c.int(
+                    &v.get_ref().message_retention_seconds,
+                    "message_retention_seconds",
+                    60,
+                    1_209_600,
+                    1_209_600,
+                    "SQS's retention period, 1 minute to 14 days",
+                ) as u32,
             },
         );
     }
@@ -425,15 +760,22 @@ fn queues(c: &mut Checker, raw: &BTreeMap<Spanned<String>, Spanned<RawQueue>>, p
 fn path_segments(c: &mut Checker, path: &Spanned<String>) -> Vec<PathSegment> {
     let p = path.get_ref();
     if !p.starts_with('/') {
-        c.err(path.span(), format!("`path` \"{p}\" must start with '/'"), None);
-        return Vec::new();
+        c.err(
+            path.span(),
+            format!("`path` \"{p}\" must start with '/'"),
+            None,
+        );
     }
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
-    for seg in p[1..].split('/') {
+    for seg in p.strip_prefix('/').unwrap_or(p).split('/') {
         if seg.is_empty() {
             if p != "/" {
-                c.err(path.span(), format!("`path` \"{p}\" has an empty segment"), None);
+                c.err(
+                    path.span(),
+                    format!("`path` \"{p}\" has an empty segment"),
+                    None,
+                );
             }
             continue;
         }
@@ -441,7 +783,11 @@ fn path_segments(c: &mut Checker, path: &Spanned<String>) -> Vec<PathSegment> {
             if inner.is_empty() || !inner.chars().all(is_param_char) {
                 c.err(path.span(), format!("path parameter `{{{inner}}}` must be a non-empty name of letters, digits and '_'"), None);
             } else if !seen.insert(inner.to_string()) {
-                c.err(path.span(), format!("path parameter `{{{inner}}}` appears twice in \"{p}\""), None);
+                c.err(
+                    path.span(),
+                    format!("path parameter `{{{inner}}}` appears twice in \"{p}\""),
+                    None,
+                );
             }
             out.push(PathSegment::Param(inner.to_string()));
         } else if seg.contains('{') || seg.contains('}') || !seg.chars().all(is_segment_char) {
@@ -457,36 +803,77 @@ fn param_ref(c: &mut Checker, v: &Spanned<String>, key: &str, params: &[&str], p
     if params.contains(&v.get_ref().as_str()) {
         return true;
     }
-    let help = closest(v.get_ref(), params.iter().copied()).map(|s| format!("did you mean `{s}`?")).or_else(|| {
-        Some(if params.is_empty() { "the path has no parameters".to_string() } else { format!("the path's parameters: {}", list(params)) })
-    });
-    c.err(v.span(), format!("`{key}` uses path parameter `{}`, which is not in the route's path \"{path}\"", v.get_ref()), help);
+    let help = closest(v.get_ref(), params.iter().copied())
+        .map(|s| format!("did you mean `{s}`?"))
+        .or_else(|| {
+            Some(if params.is_empty() {
+                "the path has no parameters".to_string()
+            } else {
+                format!("the path's parameters: {}", list(params))
+            })
+        });
+    c.err(
+        v.span(),
+        format!(
+            "`{key}` uses path parameter `{}`, which is not in the route's path \"{path}\"",
+            v.get_ref()
+        ),
+        help,
+    );
     false
 }
 
-fn routes(c: &mut Checker, raw: &BTreeMap<Spanned<String>, Spanned<RawRoute>>, streams: &BTreeSet<String>, has_auth: bool, _declared_auth: bool) -> BTreeMap<String, Route> {
+fn routes(
+    c: &mut Checker,
+    raw: &BTreeMap<Spanned<String>, Spanned<RawRoute>>,
+    streams: &BTreeSet<String>,
+    has_auth: bool,
+    _declared_auth: bool,
+) -> BTreeMap<String, Route> {
     let mut out = BTreeMap::new();
     let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
-    for (k, v) in raw {
-        c.name(k, "route name", "", is_function_char, "use letters, digits, '-' and '_'", 1, 64);
+    // File order, so a conflict is reported at the route written second.
+    let mut in_file_order: Vec<_> = raw.iter().collect();
+    in_file_order.sort_by_key(|(k, _)| k.span().start);
+    for (k, v) in in_file_order {
+        c.name(
+            k,
+            "route name",
+            "",
+            is_function_char,
+            "use letters, digits, '-' and '_'",
+            1,
+            64,
+        );
         let r = v.get_ref();
         let method = match &r.method {
             None => "POST",
             Some(m) => c.choice(m, "method", &["POST", "PUT"]).unwrap_or("POST"),
         };
         let segments = path_segments(c, &r.path);
-        let params: Vec<&str> = segments.iter().filter_map(|s| if let PathSegment::Param(p) = s { Some(p.as_str()) } else { None }).collect();
+        let params: Vec<&str> = segments
+            .iter()
+            .filter_map(|s| {
+                if let PathSegment::Param(p) = s {
+                    Some(p.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
         let auth = match &r.auth {
             None => has_auth,
-            Some(a) => match c.choice(a, "auth", &["basic", "none"]) {
-                Some("none") => false,
-                _ => {
-                    if !has_auth {
-                        c.err(a.span(), format!("route \"{}\" uses auth \"basic\", but there is no [auth] section", k.get_ref()), Some("add [auth] with type = \"basic\", or set auth = \"none\"".into()));
+            Some(a) => {
+                match c.choice(a, "auth", &["basic", "none"]) {
+                    Some("none") => false,
+                    _ => {
+                        if !has_auth {
+                            c.err(a.span(), format!("route \"{}\" uses auth \"basic\", but there is no [auth] section", k.get_ref()), Some("add [auth] with type = \"basic\", or set auth = \"none\"".into()));
+                        }
+                        true
                     }
-                    true
                 }
-            },
+            }
         };
         let stream = stream_target(c, &r.stream, &params, r.path.get_ref(), streams);
         let partition_key = partition_key(c, &r.partition_key, &params, r.path.get_ref(), &stream);
@@ -494,19 +881,46 @@ fn routes(c: &mut Checker, raw: &BTreeMap<Spanned<String>, Spanned<RawRoute>>, s
             None => "application/json".to_string(),
             Some(ct) => {
                 let t = ct.get_ref();
-                if !(t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))) {
-                    c.err(ct.span(), format!("`content_type` is \"{t}\"; the record contract carries JSON bodies"), Some("use \"application/json\" or an \"application/…+json\" type".into()));
+                if !(t == "application/json"
+                    || (t.starts_with("application/") && t.ends_with("+json")))
+                {
+                    c.err(
+                        ct.span(),
+                        format!(
+                            "`content_type` is \"{t}\"; the record contract carries JSON bodies"
+                        ),
+                        Some("use \"application/json\" or an \"application/…+json\" type".into()),
+                    );
                 }
                 t.clone()
             }
         };
         let path_key = (method.to_string(), normalise(&segments));
         if let Some(other) = seen.get(&path_key) {
-            c.err(r.path.span(), format!("route \"{}\" has the same method and path as route \"{other}\"", k.get_ref()), None);
+            c.err(
+                r.path.span(),
+                format!(
+                    "route \"{}\" has the same method and path as route \"{other}\"",
+                    k.get_ref()
+                ),
+                None,
+            );
         } else {
             seen.insert(path_key, k.get_ref().clone());
         }
-        out.insert(k.get_ref().clone(), Route { name: k.get_ref().clone(), method: method.to_string(), path: r.path.get_ref().clone(), segments, auth, stream, partition_key, content_type });
+        out.insert(
+            k.get_ref().clone(),
+            Route {
+                name: k.get_ref().clone(),
+                method: method.to_string(),
+                path: r.path.get_ref().clone(),
+                segments,
+                auth,
+                stream,
+                partition_key,
+                content_type,
+            },
+        );
     }
     out
 }
@@ -516,7 +930,13 @@ fn at(v: &Spanned<toml::Value>, s: &str) -> Spanned<String> {
     Spanned::new(v.span(), s.to_string())
 }
 
-fn stream_target(c: &mut Checker, v: &Spanned<toml::Value>, params: &[&str], path: &str, streams: &BTreeSet<String>) -> StreamTarget {
+fn stream_target(
+    c: &mut Checker,
+    v: &Spanned<toml::Value>,
+    params: &[&str],
+    path: &str,
+    streams: &BTreeSet<String>,
+) -> StreamTarget {
     match v.get_ref() {
         toml::Value::String(s) => {
             c.reference(&at(v, s), "stream", "streams", streams);
@@ -524,11 +944,20 @@ fn stream_target(c: &mut Checker, v: &Spanned<toml::Value>, params: &[&str], pat
         }
         toml::Value::Table(t) => {
             for key in t.keys().filter(|k| *k != "path_param" && *k != "allowed") {
-                let help = closest(key, ["path_param", "allowed"]).map(|s| format!("did you mean `{s}`?"));
-                c.err(v.span(), format!("unknown key `stream.{key}`"), help.or(Some("valid keys: `path_param`, `allowed`".into())));
+                let help =
+                    closest(key, ["path_param", "allowed"]).map(|s| format!("did you mean `{s}`?"));
+                c.err(
+                    v.span(),
+                    format!("unknown key `stream.{key}`"),
+                    help.or(Some("valid keys: `path_param`, `allowed`".into())),
+                );
             }
             let Some(toml::Value::String(param)) = t.get("path_param") else {
-                c.err(v.span(), "`stream` as a table needs `path_param = \"<name of a path parameter>\"`", None);
+                c.err(
+                    v.span(),
+                    "`stream` as a table needs `path_param = \"<name of a path parameter>\"`",
+                    None,
+                );
                 return StreamTarget::Fixed(String::new());
             };
             param_ref(c, &at(v, param), "stream.path_param", params, path);
@@ -548,7 +977,13 @@ fn stream_target(c: &mut Checker, v: &Spanned<toml::Value>, params: &[&str], pat
                                     out.insert(s.clone());
                                 }
                             }
-                            other => c.err(v.span(), format!("`stream.allowed` holds {other}, but must list stream names"), None),
+                            other => c.err(
+                                v.span(),
+                                format!(
+                                    "`stream.allowed` holds {other}, but must list stream names"
+                                ),
+                                None,
+                            ),
                         }
                     }
                     out
@@ -558,7 +993,10 @@ fn stream_target(c: &mut Checker, v: &Spanned<toml::Value>, params: &[&str], pat
                     BTreeSet::new()
                 }
             };
-            StreamTarget::PathParam { param: param.clone(), allowed: allowed.into_iter().collect() }
+            StreamTarget::PathParam {
+                param: param.clone(),
+                allowed: allowed.into_iter().collect(),
+            }
         }
         _ => {
             c.err(v.span(), "`stream` must be a declared stream name, or `{ path_param = \"…\" }` (optionally with `allowed = [\"…\"]`)", None);
@@ -567,7 +1005,13 @@ fn stream_target(c: &mut Checker, v: &Spanned<toml::Value>, params: &[&str], pat
     }
 }
 
-fn partition_key(c: &mut Checker, v: &Spanned<toml::Value>, params: &[&str], path: &str, stream: &StreamTarget) -> PartitionKeySource {
+fn partition_key(
+    c: &mut Checker,
+    v: &Spanned<toml::Value>,
+    params: &[&str],
+    path: &str,
+    stream: &StreamTarget,
+) -> PartitionKeySource {
     match v.get_ref() {
         toml::Value::String(s) => {
             c.choice(&at(v, s), "partition_key", &["request-id"]);
@@ -575,7 +1019,11 @@ fn partition_key(c: &mut Checker, v: &Spanned<toml::Value>, params: &[&str], pat
         }
         toml::Value::Table(t) => {
             for key in t.keys().filter(|k| *k != "path_param") {
-                c.err(v.span(), format!("unknown key `partition_key.{key}`"), Some("valid key: `path_param`".into()));
+                c.err(
+                    v.span(),
+                    format!("unknown key `partition_key.{key}`"),
+                    Some("valid key: `path_param`".into()),
+                );
             }
             let Some(toml::Value::String(param)) = t.get("path_param") else {
                 c.err(v.span(), "`partition_key` as a table needs `path_param = \"<name of a path parameter>\"`", None);
@@ -584,13 +1032,21 @@ fn partition_key(c: &mut Checker, v: &Spanned<toml::Value>, params: &[&str], pat
             param_ref(c, &at(v, param), "partition_key.path_param", params, path);
             if let StreamTarget::PathParam { param: sp, .. } = stream {
                 if sp == param {
-                    c.err(v.span(), "the partition key and the stream cannot come from the same path parameter", None);
+                    c.err(
+                        v.span(),
+                        "the partition key and the stream cannot come from the same path parameter",
+                        None,
+                    );
                 }
             }
             PartitionKeySource::PathParam(param.clone())
         }
         _ => {
-            c.err(v.span(), "`partition_key` must be `{ path_param = \"…\" }` or the string \"request-id\"", None);
+            c.err(
+                v.span(),
+                "`partition_key` must be `{ path_param = \"…\" }` or the string \"request-id\"",
+                None,
+            );
             PartitionKeySource::RequestId
         }
     }
@@ -598,19 +1054,48 @@ fn partition_key(c: &mut Checker, v: &Spanned<toml::Value>, params: &[&str], pat
 
 /// A path with its parameter names erased, so `/a/{x}` and `/a/{y}` compare equal.
 fn normalise(segments: &[PathSegment]) -> String {
-    segments.iter().map(|s| match s { PathSegment::Literal(l) => l.as_str(), PathSegment::Param(_) => "{}" }).collect::<Vec<_>>().join("/")
+    segments
+        .iter()
+        .map(|s| match s {
+            PathSegment::Literal(l) => l.as_str(),
+            PathSegment::Param(_) => "{}",
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
-fn consumers(c: &mut Checker, raw: &BTreeMap<Spanned<String>, Spanned<RawConsumer>>, prefix: &str, streams: &BTreeSet<String>, tables: &BTreeSet<String>, queues: &BTreeSet<String>) -> BTreeMap<String, Consumer> {
+fn consumers(
+    c: &mut Checker,
+    raw: &BTreeMap<Spanned<String>, Spanned<RawConsumer>>,
+    prefix: &str,
+    streams: &BTreeSet<String>,
+    tables: &BTreeSet<String>,
+    queues: &BTreeSet<String>,
+) -> BTreeMap<String, Consumer> {
     let mut out = BTreeMap::new();
     for (k, v) in raw {
-        c.name(k, "consumer name", prefix, is_function_char, "Lambda function names allow letters, digits, '-' and '_'", 1, 64);
+        c.name(
+            k,
+            "consumer name",
+            prefix,
+            is_function_char,
+            "Lambda function names allow letters, digits, '-' and '_'",
+            1,
+            64,
+        );
         let r = v.get_ref();
         c.reference(&r.stream, "stream", "streams", streams);
         c.reference(&r.table, "table", "tables", tables);
         c.reference(&r.dead_letter_queue, "dead_letter_queue", "queues", queues);
         let allow_infinite = r.allow_infinite_retries.unwrap_or(false);
-        let retry_attempts = c.int(&r.retry_attempts, "retry_attempts", -1, 10000, 3, "-1 is infinite") as i32;
+        let retry_attempts = c.int(
+            &r.retry_attempts,
+            "retry_attempts",
+            -1,
+            10000,
+            3,
+            "-1 is infinite",
+        ) as i32;
         if retry_attempts == -1 && !allow_infinite {
             if let Some(s) = &r.retry_attempts {
                 c.err(s.span(), "`retry_attempts = -1` retries a failing batch forever and blocks its shard", Some("set a finite number, or add `allow_infinite_retries = true` if you really mean it".into()));
@@ -648,13 +1133,34 @@ fn consumers(c: &mut Checker, raw: &BTreeMap<Spanned<String>, Spanned<RawConsume
                 stream: r.stream.get_ref().clone(),
                 table: r.table.get_ref().clone(),
                 dead_letter_queue: r.dead_letter_queue.get_ref().clone(),
-                batch_size: c.int(&r.batch_size, "batch_size", 1, 10000, 100, "Lambda's limit for Kinesis") as u32,
-                batching_window_seconds: c.int(&r.batching_window_seconds, "batching_window_seconds", 0, 300, 0, "Lambda's maximum batching window") as u32,
+                batch_size: c.int(
+                    &r.batch_size,
+                    "batch_size",
+                    1,
+                    10000,
+                    100,
+                    "Lambda's limit for Kinesis",
+                ) as u32,
+                batching_window_seconds: c.int(
+                    &r.batching_window_seconds,
+                    "batching_window_seconds",
+                    0,
+                    300,
+                    0,
+                    "Lambda's maximum batching window",
+                ) as u32,
                 starting_position,
                 retry_attempts,
                 maximum_record_age_seconds: max_age,
                 bisect_on_error: r.bisect_on_error.unwrap_or(true),
-                parallelization_factor: c.int(&r.parallelization_factor, "parallelization_factor", 1, 10, 1, "Lambda's limit") as u32,
+                parallelization_factor: c.int(
+                    &r.parallelization_factor,
+                    "parallelization_factor",
+                    1,
+                    10,
+                    1,
+                    "Lambda's limit",
+                ) as u32,
             },
         );
     }

@@ -40,16 +40,27 @@ impl ConfigErrors {
         let source = Arc::new(NamedSource::new(file, src.to_string()));
         let diagnostics = errors
             .iter()
-            .map(|error| Single { error: error.clone(), file: file.to_string(), source: source.clone() })
+            .map(|error| Single {
+                error: error.clone(),
+                file: file.to_string(),
+                source: source.clone(),
+            })
             .collect();
-        ConfigErrors { file: file.to_string(), errors, diagnostics }
+        ConfigErrors {
+            file: file.to_string(),
+            errors,
+            diagnostics,
+        }
     }
 
     /// `file:line:col: message (help)` a line each, the form tests and plain logs use.
     pub fn to_plain(&self) -> String {
         let mut out = String::new();
         for e in &self.errors {
-            out.push_str(&format!("{}:{}:{}: {}", self.file, e.line, e.column, e.message));
+            out.push_str(&format!(
+                "{}:{}:{}: {}",
+                self.file, e.line, e.column, e.message
+            ));
             if let Some(h) = &e.help {
                 out.push_str(&format!(" ({h})"));
             }
@@ -61,8 +72,9 @@ impl ConfigErrors {
     /// The graphical rendering (no colour): each error with its file:line:col, the line and a caret.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-            .with_width(100);
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(100);
         let _ = handler.render_report(&mut out, self);
         out
     }
@@ -71,7 +83,12 @@ impl ConfigErrors {
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.errors.len();
-        write!(f, "{} is invalid: {n} error{}", self.file, if n == 1 { "" } else { "s" })
+        write!(
+            f,
+            "{} is invalid: {n} error{}",
+            self.file,
+            if n == 1 { "" } else { "s" }
+        )
     }
 }
 
@@ -82,10 +99,14 @@ impl Diagnostic for ConfigErrors {
         Some(Box::new("sluice::config"))
     }
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        Some(Box::new("nothing was written; fix the errors above and run the command again"))
+        Some(Box::new(
+            "nothing was written; fix the errors above and run the command again",
+        ))
     }
     fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn Diagnostic> + 'b>> {
-        Some(Box::new(self.diagnostics.iter().map(|s| s as &dyn Diagnostic)))
+        Some(Box::new(
+            self.diagnostics.iter().map(|s| s as &dyn Diagnostic),
+        ))
     }
 }
 
@@ -99,7 +120,11 @@ struct Single {
 
 impl fmt::Display for Single {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.error.line, self.error.column, self.error.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.error.line, self.error.column, self.error.message
+        )
     }
 }
 
@@ -110,17 +135,22 @@ impl Diagnostic for Single {
         Some(Box::new("sluice::config"))
     }
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.error.help.as_ref().map(|h| Box::new(h.clone()) as Box<dyn fmt::Display>)
+        self.error
+            .help
+            .as_ref()
+            .map(|h| Box::new(h.clone()) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
         Some(&*self.source)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let len = self.error.span.end.saturating_sub(self.error.span.start);
-        Some(Box::new(std::iter::once(LabeledSpan::new_primary_with_span(
-            Some("here".to_string()),
-            (self.error.span.start, len),
-        ))))
+        Some(Box::new(std::iter::once(
+            LabeledSpan::new_primary_with_span(
+                Some("here".to_string()),
+                (self.error.span.start, len),
+            ),
+        )))
     }
 }
 
@@ -145,7 +175,12 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::normalized_damerau_levenshtein(&name.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::normalized_damerau_levenshtein(&name.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|(score, _)| *score >= 0.6)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)

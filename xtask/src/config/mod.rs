@@ -143,7 +143,10 @@ pub struct KeyAttribute {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Billing {
     OnDemand,
-    Provisioned { read_capacity: u32, write_capacity: u32 },
+    Provisioned {
+        read_capacity: u32,
+        write_capacity: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -269,8 +272,14 @@ pub struct Consumer {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LoadError {
     #[error("cannot read {path}: {source}")]
-    #[diagnostic(code(sluice::config::io), help("run the command from the project root, or pass --config"))]
-    Io { path: String, source: std::io::Error },
+    #[diagnostic(
+        code(sluice::config::io),
+        help("run the command from the project root, or pass --config")
+    )]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Invalid(#[from] ConfigErrors),
@@ -278,9 +287,14 @@ pub enum LoadError {
 
 /// Reads, validates and compiles the file at `path`.
 pub fn load(path: &Path) -> Result<Pipeline, LoadError> {
-    let src = std::fs::read_to_string(path)
-        .map_err(|source| LoadError::Io { path: path.display().to_string(), source })?;
-    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let src = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
     parse(&src, &file).map_err(LoadError::from)
 }
 

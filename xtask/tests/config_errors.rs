@@ -1,0 +1,492 @@
+//! One test per class of pipeline.toml error: each asserts the message, the line and column, and the
+//! suggestion where there is one. Plus: the shipped file is valid, several errors come at once, and no
+//! mangled input makes validation panic.
+
+use xtask::config::{self, ConfigError, PartitionKeySource, StreamTarget};
+
+/// A small valid pipeline; tests replace one line of it.
+const BASE: &str = r#"[pipeline]
+name = "demo"
+region = "eu-west-1"
+
+[auth]
+type = "basic"
+
+[streams.Events]
+shard_count = 2
+
+[tables.Items]
+partition_key = { name = "id" }
+
+[queues.Dead]
+
+[routes.put]
+path = "/put/{stream}/{id}"
+stream = { path_param = "stream" }
+partition_key = { path_param = "id" }
+
+[consumers.writer]
+stream = "Events"
+table = "Items"
+dead_letter_queue = "Dead"
+"#;
+
+fn with(replace: &str, by: &str) -> String {
+    assert!(BASE.contains(replace), "BASE has no {replace:?}");
+    BASE.replacen(replace, by, 1)
+}
+
+fn errors(src: &str) -> Vec<ConfigError> {
+    match config::parse(src, "pipeline.toml") {
+        Ok(_) => panic!("expected errors for:\n{src}"),
+        Err(e) => e.errors,
+    }
+}
+
+/// The single error of `src`, checked for line, column and a message fragment.
+fn one(src: &str, line: usize, column: usize, fragment: &str) -> ConfigError {
+    let errs = errors(src);
+    assert_eq!(errs.len(), 1, "expected exactly one error, got {errs:#?}");
+    let e = errs.into_iter().next().unwrap();
+    assert_eq!((e.line, e.column), (line, column), "location of {e:?}");
+    assert!(
+        e.message.contains(fragment),
+        "message {:?} lacks {fragment:?}",
+        e.message
+    );
+    e
+}
+
+#[test]
+fn base_and_shipped_files_are_valid() {
+    let p = config::parse(BASE, "pipeline.toml").expect("BASE is valid");
+    assert_eq!(p.stage, "prod");
+    assert_eq!(p.streams["Events"].physical_name, "demo-Events");
+    assert_eq!(
+        p.routes["put"].stream,
+        StreamTarget::PathParam {
+            param: "stream".into(),
+            allowed: vec!["Events".into()]
+        }
+    );
+    assert_eq!(
+        p.routes["put"].partition_key,
+        PartitionKeySource::PathParam("id".into())
+    );
+    assert_eq!(p.consumers["writer"].batch_size, 100);
+    assert_eq!(p.consumers["writer"].retry_attempts, 3);
+
+    let shipped = config::load(&xtask::project_root().join("pipeline.toml"))
+        .expect("the shipped pipeline.toml is valid");
+    let c = &shipped.consumers["event-writer"];
+    assert_eq!((c.batch_size, c.starting_position.as_str()), (10, "LATEST"));
+    assert_eq!(shipped.stage, "prod");
+    assert_eq!(
+        shipped.routes["submit"].path,
+        "/submit/{streamName}/{eventId}"
+    );
+    assert_eq!(
+        shipped.routes["submit"].concrete_path("GatewayEventsStream"),
+        "/submit/GatewayEventsStream/{eventId}"
+    );
+    assert!(
+        shipped.tables.contains_key("EventTable")
+            && shipped.queues.contains_key("LambdaDeadLetterQueue")
+    );
+}
+
+#[test]
+fn toml_syntax_error_is_located() {
+    one(&with("shard_count = 2", "shard_count = = 2"), 9, 15, "");
+}
+
+#[test]
+fn unknown_key_suggests_the_closest() {
+    let e = one(
+        &with("shard_count = 2", "shard_cuont = 2"),
+        9,
+        1,
+        "unknown key `shard_cuont`",
+    );
+    assert_eq!(e.help.as_deref(), Some("did you mean `shard_count`?"));
+}
+
+#[test]
+fn unknown_key_far_from_anything_lists_the_valid_keys() {
+    let e = one(
+        &with("[queues.Dead]", "[queues.Dead]\ncolour = \"red\""),
+        15,
+        1,
+        "unknown key `colour`",
+    );
+    assert!(e.help.unwrap().contains("`message_retention_seconds`"));
+}
+
+#[test]
+fn missing_required_key_is_named() {
+    let errs = errors(&with("table = \"Items\"\n", ""));
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].message.contains("missing field `table`"),
+        "{:?}",
+        errs[0]
+    );
+    assert_eq!(
+        errs[0].line, 21,
+        "points at the consumer's table: {:?}",
+        errs[0]
+    );
+}
+
+#[test]
+fn wrong_type_is_located() {
+    one(
+        &with("shard_count = 2", "shard_count = \"two\""),
+        9,
+        15,
+        "invalid type",
+    );
+}
+
+#[test]
+fn dangling_references_suggest_the_declared_name() {
+    let e = one(
+        &with("table = \"Items\"", "table = \"Item\""),
+        23,
+        9,
+        "`table` refers to \"Item\", which is not declared in [tables]",
+    );
+    assert_eq!(e.help.as_deref(), Some("did you mean `Items`?"));
+    let e = one(
+        &with("stream = \"Events\"", "stream = \"Logs\""),
+        22,
+        10,
+        "not declared in [streams]",
+    );
+    assert_eq!(e.help.as_deref(), Some("declared streams: `Events`"));
+    let e = one(
+        &with(
+            "dead_letter_queue = \"Dead\"",
+            "dead_letter_queue = \"Deed\"",
+        ),
+        24,
+        21,
+        "not declared in [queues]",
+    );
+    assert_eq!(e.help.as_deref(), Some("did you mean `Dead`?"));
+}
+
+#[test]
+fn route_stream_allow_list_is_checked() {
+    let src = with(
+        "stream = { path_param = \"stream\" }",
+        "stream = { path_param = \"stream\", allowed = [\"Event\"] }",
+    );
+    let e = one(&src, 18, 10, "`stream.allowed` refers to \"Event\"");
+    assert_eq!(e.help.as_deref(), Some("did you mean `Events`?"));
+}
+
+#[test]
+fn aws_limits_are_enforced() {
+    let cases = [
+        (
+            "dead_letter_queue = \"Dead\"",
+            "dead_letter_queue = \"Dead\"\nbatch_size = 10001",
+            25,
+            14,
+            "`batch_size` is 10001, but must be between 1 and 10000",
+        ),
+        (
+            "dead_letter_queue = \"Dead\"",
+            "dead_letter_queue = \"Dead\"\nbatching_window_seconds = 301",
+            25,
+            27,
+            "`batching_window_seconds` is 301, but must be between 0 and 300",
+        ),
+        (
+            "dead_letter_queue = \"Dead\"",
+            "dead_letter_queue = \"Dead\"\nparallelization_factor = 11",
+            25,
+            26,
+            "`parallelization_factor` is 11, but must be between 1 and 10",
+        ),
+        (
+            "dead_letter_queue = \"Dead\"",
+            "dead_letter_queue = \"Dead\"\nretry_attempts = 10001",
+            25,
+            18,
+            "`retry_attempts` is 10001, but must be between -1 and 10000",
+        ),
+        (
+            "dead_letter_queue = \"Dead\"",
+            "dead_letter_queue = \"Dead\"\nmaximum_record_age_seconds = 59",
+            25,
+            30,
+            "must be -1 or between 60 and 604800",
+        ),
+        (
+            "shard_count = 2",
+            "shard_count = 2\nretention_hours = 23",
+            10,
+            19,
+            "`retention_hours` is 23, but must be between 24 and 8760",
+        ),
+        (
+            "shard_count = 2",
+            "shard_count = 2\nretention_hours = 8761",
+            10,
+            19,
+            "between 24 and 8760",
+        ),
+        (
+            "type = \"basic\"",
+            "type = \"basic\"\ncache_ttl_seconds = 3601",
+            7,
+            21,
+            "`cache_ttl_seconds` is 3601, but must be between 0 and 3600",
+        ),
+    ];
+    for (from, to, line, col, msg) in cases {
+        one(&with(from, to), line, col, msg);
+    }
+}
+
+#[test]
+fn infinite_retries_are_refused_unless_allowed() {
+    let src = with(
+        "dead_letter_queue = \"Dead\"",
+        "dead_letter_queue = \"Dead\"\nretry_attempts = -1",
+    );
+    let e = one(&src, 25, 18, "retries a failing batch forever");
+    assert!(e.help.unwrap().contains("allow_infinite_retries = true"));
+    let allowed = with(
+        "dead_letter_queue = \"Dead\"",
+        "dead_letter_queue = \"Dead\"\nretry_attempts = -1\nallow_infinite_retries = true",
+    );
+    let p = config::parse(&allowed, "pipeline.toml").expect("explicitly allowed");
+    assert_eq!(p.consumers["writer"].retry_attempts, -1);
+    let age = with(
+        "dead_letter_queue = \"Dead\"",
+        "dead_letter_queue = \"Dead\"\nmaximum_record_age_seconds = -1",
+    );
+    one(&age, 25, 30, "keeps retrying records until they expire");
+}
+
+#[test]
+fn name_rules_and_lengths_are_enforced() {
+    one(
+        &with("[streams.Events]", "[streams.\"Ev ents\"]")
+            .replace("stream = \"Events\"", "stream = \"Ev ents\""),
+        8,
+        10,
+        "stream name \"Ev ents\" contains ' '",
+    );
+    let long = "Q".repeat(76); // 76 + "demo-" = 81 > 80
+    one(
+        &with("[queues.Dead]", &format!("[queues.{long}]"))
+            .replace("= \"Dead\"", &format!("= \"{long}\"")),
+        14,
+        9,
+        "is 81 characters long; AWS allows 1 to 80",
+    );
+    one(
+        &with("name = \"demo\"", "name = \"1demo\""),
+        2,
+        8,
+        "must start with a letter",
+    );
+    one(
+        &with("name = \"demo\"", "name = \"demo_x\""),
+        2,
+        8,
+        "contains '_'",
+    );
+    one(
+        &with("[tables.Items]", "[tables.\"It/ems\"]").replace("= \"Items\"", "= \"It/ems\""),
+        11,
+        9,
+        "table name \"It/ems\" contains '/'",
+    );
+}
+
+#[test]
+fn path_parameters_must_exist_in_the_path() {
+    let e = one(
+        &with(
+            "partition_key = { path_param = \"id\" }",
+            "partition_key = { path_param = \"ident\" }",
+        ),
+        19,
+        17,
+        "uses path parameter `ident`, which is not in the route's path",
+    );
+    assert_eq!(
+        e.help.as_deref(),
+        Some("the path's parameters: `stream`, `id`")
+    );
+    one(
+        &with(
+            "path = \"/put/{stream}/{id}\"",
+            "path = \"/put/{stream}/{id}/{id}\"",
+        ),
+        17,
+        8,
+        "appears twice",
+    );
+    one(
+        &with(
+            "path = \"/put/{stream}/{id}\"",
+            "path = \"put/{stream}/{id}\"",
+        ),
+        17,
+        8,
+        "must start with '/'",
+    );
+}
+
+#[test]
+fn invalid_choices_suggest_the_closest_value() {
+    let src = with(
+        "[queues.Dead]",
+        "[functions.writer]\narchitecture = \"arm\"\n\n[queues.Dead]",
+    );
+    let e = one(
+        &src,
+        15,
+        16,
+        "`architecture` is \"arm\", which is not a valid value",
+    );
+    assert!(e.help.unwrap().starts_with("did you mean `arm64`?"));
+    let src = with(
+        "dead_letter_queue = \"Dead\"",
+        "dead_letter_queue = \"Dead\"\nstarting_position = \"latest\"",
+    );
+    let e = one(&src, 25, 21, "`starting_position`");
+    assert!(e.help.unwrap().starts_with("did you mean `LATEST`?"));
+}
+
+#[test]
+fn capacity_settings_must_match_the_mode() {
+    one(
+        &with(
+            "partition_key = { name = \"id\" }",
+            "partition_key = { name = \"id\" }\nbilling_mode = \"provisioned\"\nread_capacity = 5",
+        ),
+        13,
+        16,
+        "needs `write_capacity`",
+    );
+    one(
+        &with(
+            "partition_key = { name = \"id\" }",
+            "partition_key = { name = \"id\" }\nread_capacity = 5",
+        ),
+        13,
+        17,
+        "is on-demand, so `read_capacity` does not apply",
+    );
+    one(
+        &with("shard_count = 2", "mode = \"on-demand\"\nshard_count = 2"),
+        10,
+        15,
+        "is on-demand, so `shard_count` does not apply",
+    );
+}
+
+#[test]
+fn conflicting_routes_and_missing_auth_are_reported() {
+    let dup = format!(
+        "{BASE}\n[routes.again]\npath = \"/put/{{s}}/{{key}}\"\nstream = {{ path_param = \"s\" }}\npartition_key = {{ path_param = \"key\" }}\n"
+    );
+    one(&dup, 27, 8, "has the same method and path as route \"put\"");
+    let no_auth = with("[auth]\ntype = \"basic\"\n", "")
+        .replace("path = \"/put", "auth = \"basic\"\npath = \"/put");
+    one(
+        &no_auth,
+        15,
+        8,
+        "uses auth \"basic\", but there is no [auth] section",
+    );
+}
+
+#[test]
+fn region_and_log_retention_are_checked() {
+    one(
+        &with("region = \"eu-west-1\"", "region = \"europe\""),
+        3,
+        10,
+        "not an AWS region name",
+    );
+    let src = with(
+        "[queues.Dead]",
+        "[functions.writer]\nlog_retention_days = 10\n\n[queues.Dead]",
+    );
+    let e = one(
+        &src,
+        15,
+        22,
+        "`log_retention_days` is 10, which CloudWatch Logs does not offer",
+    );
+    assert!(e.help.unwrap().contains("the closest is 7"));
+}
+
+#[test]
+fn several_errors_are_reported_at_once_in_file_order() {
+    let src = BASE
+        .replace("region = \"eu-west-1\"", "region = \"nowhere\"")
+        .replace("shard_count = 2", "shard_count = 0")
+        .replace("table = \"Items\"", "table = \"Itemz\"");
+    let errs = errors(&src);
+    let lines: Vec<usize> = errs.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![3, 9, 23], "{errs:#?}");
+    let rendered = config::parse(&src, "pipeline.toml").unwrap_err();
+    let plain = rendered.to_plain();
+    assert!(
+        plain.contains("pipeline.toml:3:10: `region` is \"nowhere\""),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("pipeline.toml:23:9: `table` refers to \"Itemz\""),
+        "{plain}"
+    );
+    let graphic = rendered.render();
+    assert!(
+        graphic.contains("table = \"Itemz\""),
+        "the rendering shows the line: {graphic}"
+    );
+    assert!(
+        graphic.contains("[pipeline.toml:23:9]"),
+        "and its location: {graphic}"
+    );
+}
+
+#[test]
+fn no_mangled_input_panics() {
+    let shipped = std::fs::read_to_string(xtask::project_root().join("pipeline.toml")).unwrap();
+    let mut checked = 0;
+    // Every prefix at a char boundary, and the file with each line removed or doubled.
+    for (i, _) in shipped.char_indices().step_by(7) {
+        let _ = config::parse(&shipped[..i], "pipeline.toml");
+        checked += 1;
+    }
+    let lines: Vec<&str> = shipped.lines().collect();
+    for i in 0..lines.len() {
+        let mut v = lines.clone();
+        v.remove(i);
+        let _ = config::parse(&v.join("\n"), "pipeline.toml");
+        let mut d = lines.clone();
+        d.insert(i, lines[i]);
+        let _ = config::parse(&d.join("\n"), "pipeline.toml");
+        checked += 2;
+    }
+    for weird in [
+        "",
+        "\u{0}",
+        "[pipeline]\nname = \"é\u{301}\"\nregion = \"us-east-1\"",
+        "[[pipeline]]",
+        "pipeline = 3",
+    ] {
+        assert!(config::parse(weird, "pipeline.toml").is_err());
+    }
+    assert!(checked > 100);
+}
