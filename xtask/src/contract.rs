@@ -94,13 +94,23 @@ impl ApiError {
     /// The `message` member: fixed text, the same on AWS and locally (no request data in it).
     pub fn message(self) -> &'static str {
         match self {
-            ApiError::Unauthorized => "send HTTP Basic credentials: Authorization: Basic base64(username:password)",
+            ApiError::Unauthorized => {
+                "send HTTP Basic credentials: Authorization: Basic base64(username:password)"
+            }
             ApiError::AccessDenied => "the credentials are not valid for this API",
-            ApiError::NotFound => "no route matches this method and path (a stream name must be one the pipeline declares)",
-            ApiError::UnsupportedMediaType => "the request's Content-Type is not the one this route accepts",
+            ApiError::NotFound => {
+                "no route matches this method and path (a stream name must be one the pipeline declares)"
+            }
+            ApiError::UnsupportedMediaType => {
+                "the request's Content-Type is not the one this route accepts"
+            }
             ApiError::BadRequestBody => "the body must be a JSON object",
-            ApiError::RecordTooLarge => "the record is over Kinesis's 1 MiB (1048576 bytes) record limit",
-            ApiError::InvalidPartitionKey => "the partition key is over Kinesis's 256-character limit",
+            ApiError::RecordTooLarge => {
+                "the record is over Kinesis's 1 MiB (1048576 bytes) record limit"
+            }
+            ApiError::InvalidPartitionKey => {
+                "the partition key is over Kinesis's 256-character limit"
+            }
             ApiError::Throttled => "the stream is over its throughput; retry with backoff",
             ApiError::StreamNotFound => "the stream does not exist",
             ApiError::BackendError => "the stream could not take the record; retry later",
@@ -122,7 +132,11 @@ impl ApiError {
 
     /// The JSON body for a request id.
     pub fn body(self, request_id: &str) -> ErrorBody<'_> {
-        ErrorBody { error: self.code(), message: self.message(), request_id }
+        ErrorBody {
+            error: self.code(),
+            message: self.message(),
+            request_id,
+        }
     }
 }
 
@@ -146,8 +160,19 @@ pub struct PutRecordReply {
 
 /// What the gateway checks before the record reaches Kinesis, in the order API Gateway applies them after
 /// routing and auth: content type, body shape, then the record limits Kinesis enforces.
-pub fn check_request(content_type: Option<&str>, accepted: &str, body: &str, partition_key: &str) -> Result<(), ApiError> {
-    let media = content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+pub fn check_request(
+    content_type: Option<&str>,
+    accepted: &str,
+    body: &str,
+    partition_key: &str,
+) -> Result<(), ApiError> {
+    let media = content_type.map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
     if media.as_deref() != Some(accepted) {
         return Err(ApiError::UnsupportedMediaType);
     }
@@ -186,14 +211,53 @@ mod tests {
     #[test]
     fn request_checks_follow_the_error_contract() {
         let ok = "{\"x\":1}";
-        assert_eq!(check_request(Some("application/json"), "application/json", ok, "k"), Ok(()));
-        assert_eq!(check_request(Some("application/json; charset=utf-8"), "application/json", ok, "k"), Ok(()));
-        assert_eq!(check_request(Some("text/plain"), "application/json", ok, "k"), Err(ApiError::UnsupportedMediaType));
-        assert_eq!(check_request(None, "application/json", ok, "k"), Err(ApiError::UnsupportedMediaType));
-        assert_eq!(check_request(Some("application/json"), "application/json", "[1]", "k"), Err(ApiError::BadRequestBody));
-        assert_eq!(check_request(Some("application/json"), "application/json", "{", "k"), Err(ApiError::BadRequestBody));
-        assert_eq!(check_request(Some("application/json"), "application/json", ok, &"k".repeat(257)), Err(ApiError::InvalidPartitionKey));
-        assert_eq!(check_request(Some("application/json"), "application/json", ok, &"é".repeat(256)), Ok(()));
+        assert_eq!(
+            check_request(Some("application/json"), "application/json", ok, "k"),
+            Ok(())
+        );
+        assert_eq!(
+            check_request(
+                Some("application/json; charset=utf-8"),
+                "application/json",
+                ok,
+                "k"
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check_request(Some("text/plain"), "application/json", ok, "k"),
+            Err(ApiError::UnsupportedMediaType)
+        );
+        assert_eq!(
+            check_request(None, "application/json", ok, "k"),
+            Err(ApiError::UnsupportedMediaType)
+        );
+        assert_eq!(
+            check_request(Some("application/json"), "application/json", "[1]", "k"),
+            Err(ApiError::BadRequestBody)
+        );
+        assert_eq!(
+            check_request(Some("application/json"), "application/json", "{", "k"),
+            Err(ApiError::BadRequestBody)
+        );
+        assert_eq!(
+            check_request(
+                Some("application/json"),
+                "application/json",
+                ok,
+                &"k".repeat(257)
+            ),
+            Err(ApiError::InvalidPartitionKey)
+        );
+        assert_eq!(
+            check_request(
+                Some("application/json"),
+                "application/json",
+                ok,
+                &"é".repeat(256)
+            ),
+            Ok(())
+        );
     }
 
     #[test]
@@ -202,6 +266,10 @@ mod tests {
         codes.sort();
         codes.dedup();
         assert_eq!(codes.len(), ApiError::ALL.len());
-        assert!(ApiError::ALL.iter().all(|e| (400..600).contains(&e.status())));
+        assert!(
+            ApiError::ALL
+                .iter()
+                .all(|e| (400..600).contains(&e.status()))
+        );
     }
 }

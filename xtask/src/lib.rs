@@ -13,5 +13,8 @@ use std::path::{Path, PathBuf};
 
 /// The project root: the folder holding the workspace `Cargo.toml` (xtask's parent).
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }

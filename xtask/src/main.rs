@@ -79,12 +79,34 @@ fn main() -> miette::Result<()> {
             );
             Ok(())
         }
-        Command::Gen { check, out_dir } => generate::run(generate::GenOptions { config, out_dir, check }),
+        Command::Gen { check, out_dir } => generate::run(generate::GenOptions {
+            config,
+            out_dir,
+            check,
+        }),
         Command::Build => build::run(build::BuildOptions { config }),
-        Command::Dev { port, state_dir, credentials } => dev::run(dev::DevOptions { config, port, state_dir, credentials }),
-        Command::SmokeTest { local, port, state_dir, terraform_dir } => {
-            smoke::run(smoke::SmokeOptions { config, local, port, state_dir, terraform_dir })
-        }
+        Command::Dev {
+            port,
+            state_dir,
+            credentials,
+        } => dev::run(dev::DevOptions {
+            config,
+            port,
+            state_dir,
+            credentials,
+        }),
+        Command::SmokeTest {
+            local,
+            port,
+            state_dir,
+            terraform_dir,
+        } => smoke::run(smoke::SmokeOptions {
+            config,
+            local,
+            port,
+            state_dir,
+            terraform_dir,
+        }),
         Command::Test => xtask::test::run(),
     }
 }
