@@ -44,11 +44,17 @@ pub enum AuthorizerError {
     #[error("credentials unavailable: {0}")]
     CredentialsUnavailable(#[from] SourceError),
     /// The request's `methodArn` is not `arn:<partition>:execute-api:<region>:<account>:<apiId>/<stage>/…`.
-    #[error("methodArn {0:?} is not an execute-api method ARN (arn:aws:execute-api:region:account:apiId/stage/method/path)")]
+    #[error(
+        "methodArn {0:?} is not an execute-api method ARN (arn:aws:execute-api:region:account:apiId/stage/method/path)"
+    )]
     InvalidMethodArn(String),
     /// A setting read from the environment is invalid.
     #[error("environment variable {name} = {value:?} is invalid: {expected}")]
-    InvalidSetting { name: &'static str, value: String, expected: &'static str },
+    InvalidSetting {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
     /// A required environment variable is not set.
     #[error("environment variable {0} is not set; the generated Terraform sets it on the function")]
     MissingSetting(&'static str),
@@ -61,14 +67,19 @@ impl AuthorizerError {
             AuthorizerError::Unauthorized => "Unauthorized",
             AuthorizerError::CredentialsUnavailable(_) => "CredentialsUnavailable",
             AuthorizerError::InvalidMethodArn(_) => "InvalidMethodArn",
-            AuthorizerError::InvalidSetting { .. } | AuthorizerError::MissingSetting(_) => "InvalidConfiguration",
+            AuthorizerError::InvalidSetting { .. } | AuthorizerError::MissingSetting(_) => {
+                "InvalidConfiguration"
+            }
         }
     }
 }
 
 impl From<AuthorizerError> for lambda_runtime::Diagnostic {
     fn from(error: AuthorizerError) -> Self {
-        lambda_runtime::Diagnostic { error_type: error.error_type().to_owned(), error_message: error.to_string() }
+        lambda_runtime::Diagnostic {
+            error_type: error.error_type().to_owned(),
+            error_message: error.to_string(),
+        }
     }
 }
 
@@ -105,7 +116,10 @@ pub struct Credentials {
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials").field("username", &self.username).field("password", &"<redacted>").finish()
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }
 
@@ -119,7 +133,10 @@ pub struct StoredCredentials {
 
 impl StoredCredentials {
     pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
-        StoredCredentials { username: username.into(), password: password.into() }
+        StoredCredentials {
+            username: username.into(),
+            password: password.into(),
+        }
     }
 
     /// Parses a secret string `{"username":"…","password":"…"}`. The error never quotes the secret.
@@ -133,7 +150,9 @@ impl StoredCredentials {
             ))
         })?;
         if stored.username.is_empty() || stored.password.is_empty() {
-            return Err(SourceError("the secret has an empty username or password".into()));
+            return Err(SourceError(
+                "the secret has an empty username or password".into(),
+            ));
         }
         Ok(stored)
     }
@@ -154,7 +173,9 @@ impl fmt::Debug for StoredCredentials {
 /// both must be non-empty; any UTF-8 is accepted.
 pub fn parse_basic(header: &str) -> Result<Credentials, MalformedHeader> {
     let header = header.trim();
-    let (scheme, rest) = header.split_once([' ', '\t']).ok_or(MalformedHeader::NotBasic)?;
+    let (scheme, rest) = header
+        .split_once([' ', '\t'])
+        .ok_or(MalformedHeader::NotBasic)?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(MalformedHeader::NotBasic);
     }
@@ -171,12 +192,17 @@ pub fn parse_basic(header: &str) -> Result<Credentials, MalformedHeader> {
     if password.is_empty() {
         return Err(MalformedHeader::EmptyPassword);
     }
-    Ok(Credentials { username: username.to_owned(), password: password.to_owned() })
+    Ok(Credentials {
+        username: username.to_owned(),
+        password: password.to_owned(),
+    })
 }
 
 /// The `Authorization` header of an authorizer request, whatever its case (`headers`, then
 /// `multiValueHeaders`). `Err(Ambiguous)` if it appears more than once, `Ok(None)` if absent.
-pub fn authorization_header(req: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Option<&str>, MalformedHeader> {
+pub fn authorization_header(
+    req: &ApiGatewayCustomAuthorizerRequestTypeRequest,
+) -> Result<Option<&str>, MalformedHeader> {
     // `HeaderMap` names are case-insensitive (normalised to lower case on deserialisation).
     for map in [&req.headers, &req.multi_value_headers] {
         let mut values = map.get_all("authorization").iter();
@@ -184,7 +210,10 @@ pub fn authorization_header(req: &ApiGatewayCustomAuthorizerRequestTypeRequest) 
             if values.next().is_some() {
                 return Err(MalformedHeader::Ambiguous);
             }
-            return first.to_str().map(Some).map_err(|_| MalformedHeader::NotBasic);
+            return first
+                .to_str()
+                .map(Some)
+                .map_err(|_| MalformedHeader::NotBasic);
         }
     }
     Ok(None)
@@ -217,23 +246,37 @@ pub struct SecretsManagerSource {
 
 impl SecretsManagerSource {
     pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
-        SecretsManagerSource { client, secret_id: secret_id.into() }
+        SecretsManagerSource {
+            client,
+            secret_id: secret_id.into(),
+        }
     }
 
     async fn version(&self, stage: &str) -> Result<Option<StoredCredentials>, SourceError> {
         use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
-        let result = self.client.get_secret_value().secret_id(&self.secret_id).version_stage(stage).send().await;
+        let result = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .version_stage(stage)
+            .send()
+            .await;
         match result {
             Ok(output) => {
                 let secret = output.secret_string().ok_or_else(|| {
-                    SourceError(format!("secret {} ({stage}) has no SecretString", self.secret_id))
+                    SourceError(format!(
+                        "secret {} ({stage}) has no SecretString",
+                        self.secret_id
+                    ))
                 })?;
                 StoredCredentials::from_secret_string(secret)
                     .map(Some)
                     .map_err(|e| SourceError(format!("secret {} ({stage}): {e}", self.secret_id)))
             }
             Err(err) => {
-                let not_found = err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception());
+                let not_found = err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception());
                 if not_found && stage == "AWSPREVIOUS" {
                     // No rotation has happened yet: only the current version exists.
                     return Ok(None);
@@ -252,9 +295,14 @@ impl SecretsManagerSource {
 
 impl CredentialsSource for SecretsManagerSource {
     async fn fetch(&self) -> Result<Vec<StoredCredentials>, SourceError> {
-        let (current, previous) = tokio::join!(self.version("AWSCURRENT"), self.version("AWSPREVIOUS"));
-        let current = current?
-            .ok_or_else(|| SourceError(format!("secret {} has no AWSCURRENT version", self.secret_id)))?;
+        let (current, previous) =
+            tokio::join!(self.version("AWSCURRENT"), self.version("AWSPREVIOUS"));
+        let current = current?.ok_or_else(|| {
+            SourceError(format!(
+                "secret {} has no AWSCURRENT version",
+                self.secret_id
+            ))
+        })?;
         let mut all = vec![current];
         all.extend(previous?);
         Ok(all)
@@ -281,7 +329,10 @@ struct DigestedCredentials {
 
 impl DigestedCredentials {
     fn of(username: &str, password: &str) -> Self {
-        DigestedCredentials { username: Sha256::digest(username).into(), password: Sha256::digest(password).into() }
+        DigestedCredentials {
+            username: Sha256::digest(username).into(),
+            password: Sha256::digest(password).into(),
+        }
     }
 }
 
@@ -301,7 +352,10 @@ fn matches_any(given: &Credentials, valid: &[DigestedCredentials]) -> bool {
 
 /// Constant-time check of credentials against credential sets (no caching, no source).
 pub fn check(given: &Credentials, valid: &[StoredCredentials]) -> bool {
-    let digests: Vec<_> = valid.iter().map(|s| DigestedCredentials::of(&s.username, &s.password)).collect();
+    let digests: Vec<_> = valid
+        .iter()
+        .map(|s| DigestedCredentials::of(&s.username, &s.password))
+        .collect();
     matches_any(given, &digests)
 }
 
@@ -322,7 +376,11 @@ pub struct Authorizer<S> {
 
 impl<S: CredentialsSource> Authorizer<S> {
     pub fn new(source: S, ttl: Duration) -> Self {
-        Authorizer { source, ttl, cache: Mutex::new(None) }
+        Authorizer {
+            source,
+            ttl,
+            cache: Mutex::new(None),
+        }
     }
 
     /// The source behind the cache.
@@ -339,9 +397,14 @@ impl<S: CredentialsSource> Authorizer<S> {
         }
         match self.source.fetch().await {
             Ok(sets) => {
-                let credentials: Vec<_> =
-                    sets.iter().map(|s| DigestedCredentials::of(&s.username, &s.password)).collect();
-                *cache = Some(Cached { fetched_at: Instant::now(), credentials: credentials.clone() });
+                let credentials: Vec<_> = sets
+                    .iter()
+                    .map(|s| DigestedCredentials::of(&s.username, &s.password))
+                    .collect();
+                *cache = Some(Cached {
+                    fetched_at: Instant::now(),
+                    credentials: credentials.clone(),
+                });
                 Ok(credentials)
             }
             Err(error) => {
@@ -354,7 +417,10 @@ impl<S: CredentialsSource> Authorizer<S> {
     }
 
     /// Decides a request from its `Authorization` header value; a source failure is an error.
-    pub async fn try_decide(&self, authorization_header: Option<&str>) -> Result<Decision, SourceError> {
+    pub async fn try_decide(
+        &self,
+        authorization_header: Option<&str>,
+    ) -> Result<Decision, SourceError> {
         let Some(header) = authorization_header else {
             return Ok(Decision::Unauthorized);
         };
@@ -362,13 +428,21 @@ impl<S: CredentialsSource> Authorizer<S> {
             return Ok(Decision::Unauthorized);
         };
         let valid = self.valid_credentials().await?;
-        Ok(if matches_any(&given, &valid) { Decision::Allow { principal: given.username } } else { Decision::Deny })
+        Ok(if matches_any(&given, &valid) {
+            Decision::Allow {
+                principal: given.username,
+            }
+        } else {
+            Decision::Deny
+        })
     }
 
     /// Decides a request from its `Authorization` header value. Fails closed: if the valid credentials
     /// cannot be fetched, a well-formed header gets [`Decision::Deny`].
     pub async fn decide(&self, authorization_header: Option<&str>) -> Decision {
-        self.try_decide(authorization_header).await.unwrap_or(Decision::Deny)
+        self.try_decide(authorization_header)
+            .await
+            .unwrap_or(Decision::Deny)
     }
 
     /// The Lambda handler: an API Gateway REQUEST authorizer event in, a policy out.
@@ -389,10 +463,16 @@ impl<S: CredentialsSource> Authorizer<S> {
         let method_arn = req.method_arn.as_deref().unwrap_or("");
         match decision {
             Decision::Unauthorized => Err(AuthorizerError::Unauthorized),
-            Decision::Allow { principal } => {
-                Ok(policy(Some(principal), IamPolicyEffect::Allow, &stage_resource(method_arn)?))
-            }
-            Decision::Deny => Ok(policy(None, IamPolicyEffect::Deny, &stage_resource(method_arn)?)),
+            Decision::Allow { principal } => Ok(policy(
+                Some(principal),
+                IamPolicyEffect::Allow,
+                &stage_resource(method_arn)?,
+            )),
+            Decision::Deny => Ok(policy(
+                None,
+                IamPolicyEffect::Deny,
+                &stage_resource(method_arn)?,
+            )),
         }
     }
 }
@@ -405,7 +485,12 @@ pub fn stage_resource(method_arn: &str) -> Result<String, AuthorizerError> {
     let [arn, partition, service, region, account, resource] = parts.as_slice() else {
         return Err(invalid());
     };
-    if *arn != "arn" || *service != "execute-api" || partition.is_empty() || region.is_empty() || account.is_empty() {
+    if *arn != "arn"
+        || *service != "execute-api"
+        || partition.is_empty()
+        || region.is_empty()
+        || account.is_empty()
+    {
         return Err(invalid());
     }
     let mut segments = resource.split('/');
@@ -415,10 +500,16 @@ pub fn stage_resource(method_arn: &str) -> Result<String, AuthorizerError> {
     if api_id.is_empty() || stage.is_empty() {
         return Err(invalid());
     }
-    Ok(format!("arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/*/*"))
+    Ok(format!(
+        "arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/*/*"
+    ))
 }
 
-fn policy(principal: Option<String>, effect: IamPolicyEffect, resource: &str) -> ApiGatewayCustomAuthorizerResponse {
+fn policy(
+    principal: Option<String>,
+    effect: IamPolicyEffect,
+    resource: &str,
+) -> ApiGatewayCustomAuthorizerResponse {
     let mut statement = IamPolicyStatement::default();
     statement.action = vec!["execute-api:Invoke".to_owned()];
     statement.effect = effect;
@@ -438,11 +529,15 @@ fn policy(principal: Option<String>, effect: IamPolicyEffect, resource: &str) ->
 pub fn cache_ttl_from(value: Option<&str>) -> Result<Duration, AuthorizerError> {
     match value.map(str::trim) {
         None | Some("") => Ok(DEFAULT_CACHE_TTL),
-        Some(v) => v.parse::<u64>().map(Duration::from_secs).map_err(|_| AuthorizerError::InvalidSetting {
-            name: "CREDENTIALS_CACHE_TTL_SECONDS",
-            value: v.to_owned(),
-            expected: "a whole number of seconds, e.g. 300",
-        }),
+        Some(v) => {
+            v.parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| AuthorizerError::InvalidSetting {
+                    name: "CREDENTIALS_CACHE_TTL_SECONDS",
+                    value: v.to_owned(),
+                    expected: "a whole number of seconds, e.g. 300",
+                })
+        }
     }
 }
 

@@ -20,15 +20,22 @@ async fn main() -> Result<(), Error> {
         .with_target(false)
         .init();
 
-    let secret_id = std::env::var("SECRET_ID").map_err(|_| AuthorizerError::MissingSetting("SECRET_ID"))?;
-    let ttl = cache_ttl_from(std::env::var("CREDENTIALS_CACHE_TTL_SECONDS").ok().as_deref())?;
+    let secret_id =
+        std::env::var("SECRET_ID").map_err(|_| AuthorizerError::MissingSetting("SECRET_ID"))?;
+    let ttl = cache_ttl_from(
+        std::env::var("CREDENTIALS_CACHE_TTL_SECONDS")
+            .ok()
+            .as_deref(),
+    )?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let source = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&config), secret_id);
     let authorizer = Authorizer::new(source, ttl);
     let authorizer = &authorizer;
 
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| async move {
-        authorizer.handle(event.payload).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| async move {
+            authorizer.handle(event.payload).await
+        },
+    ))
     .await
 }

@@ -6,7 +6,10 @@ use base64::Engine as _;
 use super::*;
 
 fn basic(user_pass: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(user_pass))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(user_pass)
+    )
 }
 
 // ---- header parsing ----
@@ -21,7 +24,11 @@ fn parses_basic_credentials() {
 #[test]
 fn scheme_is_case_insensitive_and_whitespace_tolerant() {
     let encoded = base64::engine::general_purpose::STANDARD.encode("alice:pw");
-    for header in [format!("basic {encoded}"), format!("BASIC {encoded}"), format!("bAsIc   {encoded}  ")] {
+    for header in [
+        format!("basic {encoded}"),
+        format!("BASIC {encoded}"),
+        format!("bAsIc   {encoded}  "),
+    ] {
         assert_eq!(parse_basic(&header).unwrap().username, "alice", "{header}");
     }
 }
@@ -36,7 +43,10 @@ fn password_may_contain_colons_and_unicode() {
 #[test]
 fn unpadded_base64_is_accepted() {
     let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode("ab:c");
-    assert_eq!(parse_basic(&format!("Basic {encoded}")).unwrap().password, "c");
+    assert_eq!(
+        parse_basic(&format!("Basic {encoded}")).unwrap().password,
+        "c"
+    );
 }
 
 #[test]
@@ -67,11 +77,15 @@ fn debug_output_never_shows_a_password() {
 
 #[test]
 fn secret_string_errors_do_not_quote_the_secret() {
-    let err = StoredCredentials::from_secret_string(r#"{"username":"alice","password":12345678}"#).unwrap_err();
+    let err = StoredCredentials::from_secret_string(r#"{"username":"alice","password":12345678}"#)
+        .unwrap_err();
     assert!(!err.to_string().contains("12345678"), "{err}");
-    assert!(StoredCredentials::from_secret_string(r#"{"username":"alice","password":""}"#).is_err());
+    assert!(
+        StoredCredentials::from_secret_string(r#"{"username":"alice","password":""}"#).is_err()
+    );
     assert_eq!(
-        StoredCredentials::from_secret_string(r#"{"username":"alice","password":"pw","extra":1}"#).unwrap(),
+        StoredCredentials::from_secret_string(r#"{"username":"alice","password":"pw","extra":1}"#)
+            .unwrap(),
         StoredCredentials::new("alice", "pw")
     );
 }
@@ -81,19 +95,31 @@ fn secret_string_errors_do_not_quote_the_secret() {
 #[test]
 fn check_requires_both_username_and_password_to_match() {
     let valid = [StoredCredentials::new("alice", "pw1")];
-    let given = |u: &str, p: &str| Credentials { username: u.into(), password: p.into() };
+    let given = |u: &str, p: &str| Credentials {
+        username: u.into(),
+        password: p.into(),
+    };
     assert!(check(&given("alice", "pw1"), &valid));
     assert!(!check(&given("alice", "pw2"), &valid));
     assert!(!check(&given("bob", "pw1"), &valid));
     assert!(!check(&given("alice", "pw1 "), &valid));
-    assert!(!check(&given("alic", "pw1"), &valid), "a prefix must not match");
+    assert!(
+        !check(&given("alic", "pw1"), &valid),
+        "a prefix must not match"
+    );
     assert!(!check(&given("alice", "pw1"), &[]));
 }
 
 #[test]
 fn check_does_not_mix_username_of_one_set_with_password_of_another() {
-    let valid = [StoredCredentials::new("alice", "pw-a"), StoredCredentials::new("bob", "pw-b")];
-    let given = |u: &str, p: &str| Credentials { username: u.into(), password: p.into() };
+    let valid = [
+        StoredCredentials::new("alice", "pw-a"),
+        StoredCredentials::new("bob", "pw-b"),
+    ];
+    let given = |u: &str, p: &str| Credentials {
+        username: u.into(),
+        password: p.into(),
+    };
     assert!(check(&given("bob", "pw-b"), &valid));
     assert!(!check(&given("alice", "pw-b"), &valid));
     assert!(!check(&given("bob", "pw-a"), &valid));
@@ -104,23 +130,51 @@ fn comparison_is_on_fixed_size_digests() {
     // Lengths differ wildly, yet comparison still works (the digests are always 32 bytes).
     let long = "x".repeat(10_000);
     let valid = [StoredCredentials::new(long.clone(), long.clone())];
-    assert!(check(&Credentials { username: long.clone(), password: long.clone() }, &valid));
-    assert!(!check(&Credentials { username: "x".into(), password: long }, &valid));
+    assert!(check(
+        &Credentials {
+            username: long.clone(),
+            password: long.clone()
+        },
+        &valid
+    ));
+    assert!(!check(
+        &Credentials {
+            username: "x".into(),
+            password: long
+        },
+        &valid
+    ));
 }
 
 // ---- policy shape ----
 
-const METHOD_ARN: &str = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/POST/submit/orders/e1";
+const METHOD_ARN: &str =
+    "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/POST/submit/orders/e1";
 
 #[test]
 fn stage_resource_wildcards_method_and_path() {
-    assert_eq!(stage_resource(METHOD_ARN).unwrap(), "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*");
+    assert_eq!(
+        stage_resource(METHOD_ARN).unwrap(),
+        "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*"
+    );
     assert_eq!(
         stage_resource("arn:aws-cn:execute-api:cn-north-1:1:api/dev/GET/").unwrap(),
         "arn:aws-cn:execute-api:cn-north-1:1:api/dev/*/*"
     );
-    for bad in ["", "arn:aws:s3:::bucket", "arn:aws:execute-api:r:a:api", "arn:aws:execute-api:r:a:/prod/GET/x", "nope"] {
-        assert!(matches!(stage_resource(bad), Err(AuthorizerError::InvalidMethodArn(_))), "{bad}");
+    for bad in [
+        "",
+        "arn:aws:s3:::bucket",
+        "arn:aws:execute-api:r:a:api",
+        "arn:aws:execute-api:r:a:/prod/GET/x",
+        "nope",
+    ] {
+        assert!(
+            matches!(
+                stage_resource(bad),
+                Err(AuthorizerError::InvalidMethodArn(_))
+            ),
+            "{bad}"
+        );
     }
 }
 
@@ -138,19 +192,30 @@ fn request(headers: serde_json::Value) -> ApiGatewayCustomAuthorizerRequestTypeR
 }
 
 fn authorizer() -> Authorizer<StaticSource> {
-    Authorizer::new(StaticSource(vec![StoredCredentials::new("alice", "pw")]), DEFAULT_CACHE_TTL)
+    Authorizer::new(
+        StaticSource(vec![StoredCredentials::new("alice", "pw")]),
+        DEFAULT_CACHE_TTL,
+    )
 }
 
 #[tokio::test]
 async fn allow_policy_covers_the_whole_stage_and_names_the_user() {
-    let response = authorizer().handle(request(serde_json::json!({"Authorization": basic("alice:pw")}))).await.unwrap();
+    let response = authorizer()
+        .handle(request(
+            serde_json::json!({"Authorization": basic("alice:pw")}),
+        ))
+        .await
+        .unwrap();
     let json = serde_json::to_value(&response).unwrap();
     assert_eq!(json["principalId"], "alice");
     assert_eq!(json["policyDocument"]["Version"], "2012-10-17");
     let statements = json["policyDocument"]["Statement"].as_array().unwrap();
     assert_eq!(statements.len(), 1);
     assert_eq!(statements[0]["Effect"], "Allow");
-    assert_eq!(statements[0]["Action"], serde_json::json!(["execute-api:Invoke"]));
+    assert_eq!(
+        statements[0]["Action"],
+        serde_json::json!(["execute-api:Invoke"])
+    );
     assert_eq!(
         statements[0]["Resource"],
         serde_json::json!(["arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*"])
@@ -160,7 +225,10 @@ async fn allow_policy_covers_the_whole_stage_and_names_the_user() {
 #[tokio::test]
 async fn header_name_is_case_insensitive() {
     for name in ["authorization", "AUTHORIZATION", "AuThOrIzAtIoN"] {
-        let response = authorizer().handle(request(serde_json::json!({ name: basic("alice:pw") }))).await.unwrap();
+        let response = authorizer()
+            .handle(request(serde_json::json!({ name: basic("alice:pw") })))
+            .await
+            .unwrap();
         assert_eq!(response.principal_id.as_deref(), Some("alice"), "{name}");
     }
 }
@@ -171,20 +239,37 @@ async fn multi_value_headers_are_read_when_headers_are_absent() {
     json["headers"] = serde_json::json!({});
     json["multiValueHeaders"] = serde_json::json!({"Authorization": [basic("alice:pw")]});
     let req: ApiGatewayCustomAuthorizerRequestTypeRequest = serde_json::from_value(json).unwrap();
-    assert_eq!(authorizer().handle(req).await.unwrap().principal_id.as_deref(), Some("alice"));
+    assert_eq!(
+        authorizer()
+            .handle(req)
+            .await
+            .unwrap()
+            .principal_id
+            .as_deref(),
+        Some("alice")
+    );
 }
 
 #[tokio::test]
 async fn two_authorization_headers_are_unauthorized() {
     let mut json = serde_json::to_value(request(serde_json::json!({}))).unwrap();
-    json["multiValueHeaders"] = serde_json::json!({"Authorization": [basic("alice:pw"), basic("bob:x")]});
+    json["multiValueHeaders"] =
+        serde_json::json!({"Authorization": [basic("alice:pw"), basic("bob:x")]});
     let req: ApiGatewayCustomAuthorizerRequestTypeRequest = serde_json::from_value(json).unwrap();
-    assert!(matches!(authorizer().handle(req).await, Err(AuthorizerError::Unauthorized)));
+    assert!(matches!(
+        authorizer().handle(req).await,
+        Err(AuthorizerError::Unauthorized)
+    ));
 }
 
 #[tokio::test]
 async fn wrong_credentials_get_an_explicit_deny_on_the_same_resource() {
-    let response = authorizer().handle(request(serde_json::json!({"Authorization": basic("alice:nope")}))).await.unwrap();
+    let response = authorizer()
+        .handle(request(
+            serde_json::json!({"Authorization": basic("alice:nope")}),
+        ))
+        .await
+        .unwrap();
     let json = serde_json::to_value(&response).unwrap();
     assert_eq!(json["policyDocument"]["Statement"][0]["Effect"], "Deny");
     assert_eq!(
@@ -201,7 +286,10 @@ async fn missing_or_malformed_header_fails_with_the_exact_message_unauthorized()
         serde_json::json!({"Authorization": "Bearer x"}),
         serde_json::json!({"Authorization": "Basic %%%"}),
     ] {
-        let err = authorizer().handle(request(headers.clone())).await.unwrap_err();
+        let err = authorizer()
+            .handle(request(headers.clone()))
+            .await
+            .unwrap_err();
         assert_eq!(err.to_string(), "Unauthorized", "{headers}");
         let diagnostic: lambda_runtime::Diagnostic = err.into();
         assert_eq!(diagnostic.error_message, "Unauthorized");
@@ -215,13 +303,18 @@ async fn decide_maps_every_case() {
     assert_eq!(a.decide(None).await, Decision::Unauthorized);
     assert_eq!(a.decide(Some("Basic")).await, Decision::Unauthorized);
     assert_eq!(a.decide(Some(&basic("alice:x"))).await, Decision::Deny);
-    assert_eq!(a.decide(Some(&basic("alice:pw"))).await, Decision::Allow { principal: "alice".into() });
+    assert_eq!(
+        a.decide(Some(&basic("alice:pw"))).await,
+        Decision::Allow {
+            principal: "alice".into()
+        }
+    );
 }
 
 // ---- cache TTL, failures, rotation ----
 
 /// A source that counts fetches and answers from a script that the test can change.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct ScriptedSource {
     fetches: Arc<AtomicUsize>,
     answer: Arc<std::sync::Mutex<Result<Vec<StoredCredentials>, SourceError>>>,
@@ -229,7 +322,10 @@ struct ScriptedSource {
 
 impl ScriptedSource {
     fn new(sets: Vec<StoredCredentials>) -> Self {
-        ScriptedSource { fetches: Arc::default(), answer: Arc::new(std::sync::Mutex::new(Ok(sets))) }
+        ScriptedSource {
+            fetches: Arc::default(),
+            answer: Arc::new(std::sync::Mutex::new(Ok(sets))),
+        }
     }
     fn set(&self, answer: Result<Vec<StoredCredentials>, SourceError>) {
         *self.answer.lock().unwrap() = answer;
@@ -256,19 +352,28 @@ async fn fetches_at_most_once_per_ttl_and_refreshes_after_expiry() {
     assert_eq!(source.fetches(), 0);
 
     for _ in 0..10 {
-        assert!(matches!(a.decide(Some(&basic("alice:old"))).await, Decision::Allow { .. }));
+        assert!(matches!(
+            a.decide(Some(&basic("alice:old"))).await,
+            Decision::Allow { .. }
+        ));
     }
     assert_eq!(source.fetches(), 1);
 
     // The secret changes; the cached value is used until the TTL runs out.
     source.set(Ok(vec![StoredCredentials::new("alice", "new")]));
     tokio::time::advance(Duration::from_secs(299)).await;
-    assert!(matches!(a.decide(Some(&basic("alice:old"))).await, Decision::Allow { .. }));
+    assert!(matches!(
+        a.decide(Some(&basic("alice:old"))).await,
+        Decision::Allow { .. }
+    ));
     assert_eq!(source.fetches(), 1);
 
     tokio::time::advance(Duration::from_secs(2)).await;
     assert_eq!(a.decide(Some(&basic("alice:old"))).await, Decision::Deny);
-    assert!(matches!(a.decide(Some(&basic("alice:new"))).await, Decision::Allow { .. }));
+    assert!(matches!(
+        a.decide(Some(&basic("alice:new"))).await,
+        Decision::Allow { .. }
+    ));
     assert_eq!(source.fetches(), 2);
 }
 
@@ -283,11 +388,17 @@ async fn concurrent_requests_share_one_fetch() {
         tokio::spawn(async move { a.decide(Some(&header)).await })
     }))
     .await;
-    assert!(decisions.iter().all(|d| matches!(d, Decision::Allow { .. })));
+    assert!(
+        decisions
+            .iter()
+            .all(|d| matches!(d, Decision::Allow { .. }))
+    );
     assert_eq!(source.fetches(), 1);
 }
 
-async fn futures_join_all<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+async fn futures_join_all<T: Send + 'static>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
     let mut out = Vec::new();
     for h in handles {
         out.push(h.await.unwrap());
@@ -303,15 +414,29 @@ async fn fetch_failure_fails_closed_and_is_retried_on_the_next_request() {
 
     assert_eq!(a.decide(Some(&basic("alice:pw"))).await, Decision::Deny);
     assert_eq!(source.fetches(), 1);
-    let err = a.handle(request(serde_json::json!({"Authorization": basic("alice:pw")}))).await.unwrap_err();
+    let err = a
+        .handle(request(
+            serde_json::json!({"Authorization": basic("alice:pw")}),
+        ))
+        .await
+        .unwrap_err();
     assert!(matches!(err, AuthorizerError::CredentialsUnavailable(_)));
-    assert_eq!(lambda_runtime::Diagnostic::from(err).error_type, "CredentialsUnavailable");
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(err).error_type,
+        "CredentialsUnavailable"
+    );
     assert_eq!(source.fetches(), 2, "a failure is not cached");
 
     source.set(Ok(vec![StoredCredentials::new("alice", "pw")]));
-    assert!(matches!(a.decide(Some(&basic("alice:pw"))).await, Decision::Allow { .. }));
+    assert!(matches!(
+        a.decide(Some(&basic("alice:pw"))).await,
+        Decision::Allow { .. }
+    ));
     assert_eq!(source.fetches(), 3);
-    assert!(matches!(a.decide(Some(&basic("alice:pw"))).await, Decision::Allow { .. }));
+    assert!(matches!(
+        a.decide(Some(&basic("alice:pw"))).await,
+        Decision::Allow { .. }
+    ));
     assert_eq!(source.fetches(), 3, "success is cached again");
 }
 
@@ -319,7 +444,10 @@ async fn fetch_failure_fails_closed_and_is_retried_on_the_next_request() {
 async fn refresh_failure_after_expiry_does_not_keep_serving_stale_credentials() {
     let source = ScriptedSource::new(vec![StoredCredentials::new("alice", "pw")]);
     let a = Authorizer::new(source.clone(), Duration::from_secs(10));
-    assert!(matches!(a.decide(Some(&basic("alice:pw"))).await, Decision::Allow { .. }));
+    assert!(matches!(
+        a.decide(Some(&basic("alice:pw"))).await,
+        Decision::Allow { .. }
+    ));
     source.set(Err(SourceError("down".into())));
     tokio::time::advance(Duration::from_secs(11)).await;
     assert_eq!(a.decide(Some(&basic("alice:pw"))).await, Decision::Deny);
@@ -328,11 +456,20 @@ async fn refresh_failure_after_expiry_does_not_keep_serving_stale_credentials() 
 #[tokio::test]
 async fn during_rotation_both_current_and_previous_are_accepted() {
     let a = Authorizer::new(
-        StaticSource(vec![StoredCredentials::new("alice", "new"), StoredCredentials::new("alice", "old")]),
+        StaticSource(vec![
+            StoredCredentials::new("alice", "new"),
+            StoredCredentials::new("alice", "old"),
+        ]),
         DEFAULT_CACHE_TTL,
     );
-    assert!(matches!(a.decide(Some(&basic("alice:new"))).await, Decision::Allow { .. }));
-    assert!(matches!(a.decide(Some(&basic("alice:old"))).await, Decision::Allow { .. }));
+    assert!(matches!(
+        a.decide(Some(&basic("alice:new"))).await,
+        Decision::Allow { .. }
+    ));
+    assert!(matches!(
+        a.decide(Some(&basic("alice:old"))).await,
+        Decision::Allow { .. }
+    ));
     assert_eq!(a.decide(Some(&basic("alice:older"))).await, Decision::Deny);
 }
 
@@ -343,5 +480,8 @@ fn cache_ttl_setting() {
     assert_eq!(cache_ttl_from(Some("60")).unwrap(), Duration::from_secs(60));
     assert_eq!(cache_ttl_from(Some("0")).unwrap(), Duration::ZERO);
     let err = cache_ttl_from(Some("5m")).unwrap_err();
-    assert!(err.to_string().contains("CREDENTIALS_CACHE_TTL_SECONDS"), "{err}");
+    assert!(
+        err.to_string().contains("CREDENTIALS_CACHE_TTL_SECONDS"),
+        "{err}"
+    );
 }
