@@ -1,1 +1,969 @@
-//! placeholder, filled by the lambdas issue
+//! The rules of sluice's stream writer: Kinesis records of the record contract → DynamoDB items, with the
+//! consumer contract's failure classification (see `docs/CONTRACTS.md`).
+//!
+//! [`handle_batch`] is the one function both the Lambda (`main.rs`, with [`aws::DynamoDbTable`] and
+//! [`aws::SqsDeadLetters`]) and the local runtime of `cargo xtask dev` (with SQLite implementations) call.
+//!
+//! Per record:
+//! 1. decode the envelope and build the item ([`build_item`], pure) — or a [`Permanent`] failure;
+//! 2. de-duplicate: for one key only the record with the highest sequence number is written;
+//! 3. write the items with [`Table::batch_write`] in chunks of [`MAX_BATCH_WRITE_ITEMS`], chunks in parallel,
+//!    retrying unprocessed items with bounded exponential backoff and full jitter;
+//! 4. send every permanent failure to [`DeadLetters`] (a failed send makes the record a transient failure);
+//! 5. report transient failures in `batchItemFailures` (sequence numbers of this batch only).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+pub use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+pub use aws_lambda_events::event::streams::KinesisEventResponse;
+use base64::Engine as _;
+use futures::StreamExt as _;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub mod aws;
+
+/// An item as a plain JSON object (the seam type). The AWS table converts it with `serde_dynamo`; the local
+/// runtime stores it as JSON.
+pub type Item = Map<String, Value>;
+
+/// DynamoDB's `BatchWriteItem` limit.
+pub const MAX_BATCH_WRITE_ITEMS: usize = 25;
+
+/// DynamoDB's item size limit (400 KB).
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// The `source` member of every dead-letter message.
+pub const DEAD_LETTER_SOURCE: &str = "sluice.writer";
+
+/// Everything that can go wrong around the writer (its handler itself never fails: failures are per record).
+#[derive(Debug, thiserror::Error)]
+pub enum WriterError {
+    #[error("environment variable {0} is not set; the generated Terraform sets it on the function")]
+    MissingSetting(&'static str),
+    #[error("environment variable {name} = {value:?} is invalid: expected {expected}")]
+    InvalidSetting {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("could not send a message to the dead-letter queue: {0}")]
+    DeadLetter(String),
+    #[error("the invocation payload is not a Kinesis event: {0}")]
+    InvalidEvent(String),
+}
+
+impl WriterError {
+    /// A stable error type for the Lambda error report.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            WriterError::MissingSetting(_) | WriterError::InvalidSetting { .. } => {
+                "InvalidConfiguration"
+            }
+            WriterError::DeadLetter(_) => "Retryable",
+            WriterError::InvalidEvent(_) => "InvalidEvent",
+        }
+    }
+}
+
+impl From<WriterError> for lambda_runtime::Diagnostic {
+    fn from(error: WriterError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: error.error_type().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------------------
+
+/// A key attribute's DynamoDB type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    S,
+    N,
+}
+
+/// A table key attribute: its name and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyAttribute {
+    pub name: String,
+    pub kind: KeyKind,
+}
+
+/// How hard to try writing unprocessed items before reporting them to the event source mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WritePolicy {
+    /// `BatchWriteItem` calls per chunk, the first included.
+    pub max_attempts: u32,
+    /// Backoff before retry `n` (from 0) is uniformly random in `0..=min(max_delay, base_delay * 2^n)`.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// Chunks written at the same time.
+    pub max_concurrent_chunks: usize,
+}
+
+impl Default for WritePolicy {
+    fn default() -> Self {
+        WritePolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_secs(1),
+            max_concurrent_chunks: 16,
+        }
+    }
+}
+
+/// Which table the writer fills and how its key is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterConfig {
+    pub table_name: String,
+    /// Filled from the Kinesis record's partition key (the route's path parameter).
+    pub partition_key: KeyAttribute,
+    /// Filled from the member of the same name of the body.
+    pub sort_key: Option<KeyAttribute>,
+    pub write: WritePolicy,
+}
+
+impl WriterConfig {
+    /// A config with an `S` partition key, no sort key and the default write policy.
+    pub fn new(table_name: impl Into<String>, partition_key: impl Into<String>) -> Self {
+        WriterConfig {
+            table_name: table_name.into(),
+            partition_key: KeyAttribute {
+                name: partition_key.into(),
+                kind: KeyKind::S,
+            },
+            sort_key: None,
+            write: WritePolicy::default(),
+        }
+    }
+
+    /// Reads `TABLE_NAME`, `PARTITION_KEY_NAME`, `PARTITION_KEY_TYPE` (`S`|`N`, default `S`), `SORT_KEY_NAME`
+    /// (optional) and `SORT_KEY_TYPE` (`S`|`N`, default `S`).
+    pub fn from_env() -> Result<Self, WriterError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`WriterConfig::from_env`] over any lookup (for tests and the local runtime).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, WriterError> {
+        let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let table_name =
+            non_empty("TABLE_NAME").ok_or(WriterError::MissingSetting("TABLE_NAME"))?;
+        let partition_name = non_empty("PARTITION_KEY_NAME")
+            .ok_or(WriterError::MissingSetting("PARTITION_KEY_NAME"))?;
+        let partition_key = KeyAttribute {
+            name: partition_name,
+            kind: key_kind("PARTITION_KEY_TYPE", non_empty("PARTITION_KEY_TYPE"))?,
+        };
+        let sort_key = match non_empty("SORT_KEY_NAME") {
+            None => None,
+            Some(name) => Some(KeyAttribute {
+                name,
+                kind: key_kind("SORT_KEY_TYPE", non_empty("SORT_KEY_TYPE"))?,
+            }),
+        };
+        Ok(WriterConfig {
+            table_name,
+            partition_key,
+            sort_key,
+            write: WritePolicy::default(),
+        })
+    }
+}
+
+fn key_kind(name: &'static str, value: Option<String>) -> Result<KeyKind, WriterError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("S") => Ok(KeyKind::S),
+        Some("N") => Ok(KeyKind::N),
+        Some(other) => Err(WriterError::InvalidSetting {
+            name,
+            value: other.to_owned(),
+            expected: "S or N",
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The event
+// ---------------------------------------------------------------------------------------------------------
+
+/// Reads a Kinesis event from its JSON, with exact `approximateArrivalTimestamp`s.
+///
+/// `aws_lambda_events` 1.x reads the fraction of `approximateArrivalTimestamp` (seconds) as a count of
+/// milliseconds whatever its length, so `1732752000.5` becomes `…000.005` and `1732752000.98` becomes `…000.098`
+/// (and a fraction of more than three digits fails the whole event). This reads each timestamp as the decimal
+/// number of seconds it is, rounded to milliseconds, and deserialises everything else with `aws_lambda_events`.
+/// `main.rs` uses it; so should any caller that has the event as JSON.
+pub fn kinesis_event_from_json(mut value: Value) -> Result<KinesisEvent, WriterError> {
+    let mut arrivals: Vec<Option<i64>> = Vec::new();
+    if let Some(records) = value.get_mut("Records").and_then(Value::as_array_mut) {
+        for record in records {
+            let field = record
+                .get_mut("kinesis")
+                .and_then(|k| k.get_mut("approximateArrivalTimestamp"));
+            let millis = field.as_deref().and_then(seconds_to_millis);
+            if let (Some(field), Some(millis)) = (field, millis) {
+                // Whole seconds deserialise correctly; the exact value is put back below.
+                *field = Value::from(millis.div_euclid(1000));
+            }
+            arrivals.push(millis);
+        }
+    }
+    let mut event: KinesisEvent =
+        serde_json::from_value(value).map_err(|e| WriterError::InvalidEvent(e.to_string()))?;
+    for (record, millis) in event.records.iter_mut().zip(arrivals) {
+        if let Some(time) = millis.and_then(chrono::DateTime::from_timestamp_millis) {
+            record.kinesis.approximate_arrival_timestamp.0 = time;
+        }
+    }
+    Ok(event)
+}
+
+/// Seconds since the epoch (a JSON number or numeric string) → milliseconds, rounded.
+fn seconds_to_millis(value: &Value) -> Option<i64> {
+    let seconds = match value {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    let millis = (seconds * 1000.0).round();
+    #[allow(clippy::cast_possible_truncation)]
+    (millis.is_finite() && millis.abs() < 1.0e17).then_some(millis as i64)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Records → items
+// ---------------------------------------------------------------------------------------------------------
+
+/// Why a record can never be written (the dead-letter message's `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Reason {
+    NotJson,
+    NotAnEnvelope,
+    BodyNotAnObject,
+    MissingKey,
+    BadKeyType,
+    ItemTooLarge,
+    Rejected,
+}
+
+/// A permanent failure: the reason and a human-readable detail (never the payload).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason:?}: {detail}")]
+pub struct Permanent {
+    pub reason: Reason,
+    pub detail: String,
+}
+
+impl Permanent {
+    fn new(reason: Reason, detail: impl Into<String>) -> Self {
+        Permanent {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The record contract's envelope, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    pub received_at: Option<Value>,
+    pub request_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub body: Map<String, Value>,
+}
+
+/// Decodes a record's data: UTF-8 JSON, an object with `"v":1` and an object `body`; `receivedAt` (number),
+/// `requestId` and `sourceIp` (strings) are taken when present and must then have those types.
+pub fn decode_envelope(data: &[u8]) -> Result<Envelope, Permanent> {
+    let value: Value = serde_json::from_slice(data).map_err(|e| {
+        Permanent::new(
+            Reason::NotJson,
+            format!("record data is not UTF-8 JSON: {e}"),
+        )
+    })?;
+    let Value::Object(mut envelope) = value else {
+        return Err(Permanent::new(
+            Reason::NotAnEnvelope,
+            "record data is JSON but not an object",
+        ));
+    };
+    match envelope.get("v") {
+        Some(v) if v.as_u64() == Some(1) => {}
+        Some(other) => {
+            return Err(Permanent::new(
+                Reason::NotAnEnvelope,
+                format!("unsupported envelope version {other} (this writer reads version 1)"),
+            ));
+        }
+        None => {
+            return Err(Permanent::new(
+                Reason::NotAnEnvelope,
+                "the object has no envelope version \"v\"",
+            ));
+        }
+    }
+    let body = match envelope.remove("body") {
+        Some(Value::Object(body)) => body,
+        Some(other) => {
+            return Err(Permanent::new(
+                Reason::BodyNotAnObject,
+                format!(
+                    "the envelope's body is a {}, not an object",
+                    json_type(&other)
+                ),
+            ));
+        }
+        None => {
+            return Err(Permanent::new(
+                Reason::NotAnEnvelope,
+                "the envelope has no \"body\"",
+            ));
+        }
+    };
+    let received_at = match envelope.remove("receivedAt") {
+        None => None,
+        Some(v @ Value::Number(_)) => Some(v),
+        Some(other) => return Err(wrong_member("receivedAt", "number", &other)),
+    };
+    let mut string_member = |name: &str| match envelope.remove(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(wrong_member(name, "string", &other)),
+    };
+    let request_id = string_member("requestId")?;
+    let source_ip = string_member("sourceIp")?;
+    Ok(Envelope {
+        received_at,
+        request_id,
+        source_ip,
+        body,
+    })
+}
+
+fn wrong_member(name: &str, expected: &str, got: &Value) -> Permanent {
+    Permanent::new(
+        Reason::NotAnEnvelope,
+        format!(
+            "envelope member {name:?} is a {}, not a {expected}",
+            json_type(got)
+        ),
+    )
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// The identity of an item in its table: the key values in canonical text (numbers normalised, so `1`, `1.0`
+/// and `01` are one key, as in DynamoDB).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ItemKey {
+    pub partition: String,
+    pub sort: Option<String>,
+}
+
+/// What the writer knows about a record besides its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordMeta<'a> {
+    pub partition_key: &'a str,
+    pub sequence_number: &'a str,
+    /// `None` when the event does not say (the attribute is then left out).
+    pub shard_id: Option<&'a str>,
+    /// Milliseconds since the epoch.
+    pub arrival_time: i64,
+}
+
+impl<'a> RecordMeta<'a> {
+    pub fn of(record: &'a KinesisEventRecord) -> Self {
+        RecordMeta {
+            partition_key: &record.kinesis.partition_key,
+            sequence_number: &record.kinesis.sequence_number,
+            shard_id: shard_id(record),
+            arrival_time: record
+                .kinesis
+                .approximate_arrival_timestamp
+                .0
+                .timestamp_millis(),
+        }
+    }
+}
+
+/// The shard id of a record: the part of `eventID` (`shardId-…:sequenceNumber`) before the colon.
+pub fn shard_id(record: &KinesisEventRecord) -> Option<&str> {
+    let event_id = record.event_id.as_deref()?;
+    let (shard, _) = event_id.split_once(':')?;
+    (!shard.is_empty()).then_some(shard)
+}
+
+/// The item for a record's data and metadata (the record contract's table), or why there can never be one.
+/// The local runtime calls this too.
+pub fn item_from_envelope(
+    config: &WriterConfig,
+    data: &[u8],
+    meta: RecordMeta<'_>,
+) -> Result<(ItemKey, Item), Permanent> {
+    let envelope = decode_envelope(data)?;
+
+    let (partition_value, partition_text) =
+        key_value(&config.partition_key, KeySource::Text(meta.partition_key))?;
+    let sort = match &config.sort_key {
+        None => None,
+        Some(sort_key) => {
+            let member = envelope.body.get(&sort_key.name).ok_or_else(|| {
+                Permanent::new(
+                    Reason::MissingKey,
+                    format!(
+                        "the body has no member {:?} for the sort key",
+                        sort_key.name
+                    ),
+                )
+            })?;
+            Some((
+                sort_key,
+                key_value(sort_key, KeySource::BodyMember(member))?,
+            ))
+        }
+    };
+
+    let mut item = Item::new();
+    item.insert("payload".into(), Value::Object(envelope.body));
+    if let Some(received_at) = envelope.received_at {
+        item.insert("receivedAt".into(), received_at);
+    }
+    if let Some(request_id) = envelope.request_id {
+        item.insert("requestId".into(), Value::String(request_id));
+    }
+    if let Some(source_ip) = envelope.source_ip {
+        item.insert("sourceIp".into(), Value::String(source_ip));
+    }
+    item.insert(
+        "sequenceNumber".into(),
+        Value::String(meta.sequence_number.to_owned()),
+    );
+    if let Some(shard) = meta.shard_id {
+        item.insert("shardId".into(), Value::String(shard.to_owned()));
+    }
+    item.insert("arrivalTime".into(), Value::from(meta.arrival_time));
+    // Keys last: they win over a traceability attribute of the same name.
+    item.insert(config.partition_key.name.clone(), partition_value);
+    let mut key = ItemKey {
+        partition: partition_text,
+        sort: None,
+    };
+    if let Some((sort_key, (value, text))) = sort {
+        item.insert(sort_key.name.clone(), value);
+        key.sort = Some(text);
+    }
+
+    let size = item_size(&item);
+    if size > MAX_ITEM_BYTES {
+        return Err(Permanent::new(
+            Reason::ItemTooLarge,
+            format!("the item would be about {size} bytes; DynamoDB's limit is {MAX_ITEM_BYTES}"),
+        ));
+    }
+    Ok((key, item))
+}
+
+/// [`item_from_envelope`] for a Kinesis event record.
+pub fn build_item(
+    config: &WriterConfig,
+    record: &KinesisEventRecord,
+) -> Result<(ItemKey, Item), Permanent> {
+    item_from_envelope(config, &record.kinesis.data.0, RecordMeta::of(record))
+}
+
+enum KeySource<'a> {
+    /// The record's partition key, or a string member of the body (parsed for an `N` key).
+    Text(&'a str),
+    BodyMember(&'a Value),
+}
+
+/// A key attribute's value and its canonical text.
+fn key_value(
+    attribute: &KeyAttribute,
+    source: KeySource<'_>,
+) -> Result<(Value, String), Permanent> {
+    let name = &attribute.name;
+    let bad = |detail: String| Permanent::new(Reason::BadKeyType, detail);
+    let source = match source {
+        KeySource::BodyMember(Value::String(s)) => KeySource::Text(s.as_str()),
+        other => other,
+    };
+    match (attribute.kind, source) {
+        (KeyKind::S, KeySource::Text(s)) => {
+            if s.is_empty() {
+                return Err(bad(format!("key {name:?} is an empty string")));
+            }
+            if s.len() > 2048 {
+                return Err(bad(format!(
+                    "key {name:?} is {} bytes; DynamoDB allows at most 2048",
+                    s.len()
+                )));
+            }
+            Ok((Value::String(s.to_owned()), s.to_owned()))
+        }
+        (KeyKind::N, KeySource::Text(s)) => match canonical_number(s.trim()) {
+            Some((value, text)) => Ok((value, text)),
+            None => Err(bad(format!(
+                "key {name:?} must be a number (N) that DynamoDB stores exactly, got {s:?}"
+            ))),
+        },
+        (KeyKind::N, KeySource::BodyMember(Value::Number(n))) => {
+            match canonical_number(&n.to_string()) {
+                Some((value, text)) => Ok((value, text)),
+                None => Err(bad(format!(
+                    "key {name:?} must be a number (N) that DynamoDB stores exactly"
+                ))),
+            }
+        }
+        (kind, KeySource::BodyMember(other)) => Err(bad(format!(
+            "body member {name:?} is a {}, but the key is of type {kind:?}",
+            json_type(other)
+        ))),
+    }
+}
+
+/// A JSON number and its canonical text for a decimal string, if it round-trips exactly: integers in the
+/// `i64`/`u64` range, or decimals of at most 15 significant digits.
+fn canonical_number(s: &str) -> Option<(Value, String)> {
+    if let Ok(i) = s.parse::<i64>() {
+        return Some((Value::from(i), i.to_string()));
+    }
+    if let Ok(u) = s.parse::<u64>() {
+        return Some((Value::from(u), u.to_string()));
+    }
+    let digits = s.trim_start_matches(['+', '-']);
+    let (mantissa, _) = digits.split_once(['e', 'E']).unwrap_or((digits, ""));
+    if mantissa.is_empty() || !mantissa.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    let significant = mantissa.trim_start_matches(['0', '.']).replace('.', "");
+    if significant.trim_end_matches('0').len() > 15 {
+        return None;
+    }
+    let f = s.parse::<f64>().ok().filter(|f| f.is_finite())?;
+    let number = serde_json::Number::from_f64(f)?;
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        // An integer written as a decimal ("2.0", "1e3"): store and compare it as the integer.
+        #[allow(clippy::cast_possible_truncation)]
+        let i = f as i64;
+        return Some((Value::from(i), i.to_string()));
+    }
+    Some((Value::Number(number), f.to_string()))
+}
+
+/// DynamoDB's size of an item (names + values, per the documented rules), slightly over-estimated for numbers.
+pub fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+fn value_size(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 1,
+        Value::String(s) => s.len(),
+        // Up to 38 significant digits: about one byte per two digits, plus one.
+        Value::Number(n) => n.to_string().len().div_ceil(2) + 1,
+        Value::Array(items) => 3 + items.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        Value::Object(members) => {
+            3 + members
+                .iter()
+                .map(|(k, v)| 1 + k.len() + value_size(v))
+                .sum::<usize>()
+        }
+    }
+}
+
+/// Orders Kinesis sequence numbers (decimal strings of up to 128 bits) numerically.
+pub fn compare_sequence_numbers(a: &str, b: &str) -> std::cmp::Ordering {
+    let a = a.trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Seams
+// ---------------------------------------------------------------------------------------------------------
+
+/// What became of one item of a [`Table::batch_write`] call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Stored.
+    Written,
+    /// Not stored this time, try again soon (DynamoDB's `UnprocessedItems`); [`handle_batch`] retries these with
+    /// backoff, and reports them as transient once its attempts are used up.
+    Unprocessed,
+    /// Can never be stored (e.g. DynamoDB's `ValidationException` for this item): dead-lettered as `Rejected`.
+    Permanent(String),
+    /// Not stored now, may be later (throttling after the SDK's retries, 5xx, timeouts, missing table):
+    /// reported in `batchItemFailures` so the event source mapping retries the record.
+    Transient(String),
+}
+
+/// The outcomes of a [`Table::batch_write`] call: `outcomes[i]` is the outcome of `items[i]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BatchWriteResult {
+    pub outcomes: Vec<WriteOutcome>,
+}
+
+impl BatchWriteResult {
+    /// Every one of `n` items stored.
+    pub fn all_written(n: usize) -> Self {
+        BatchWriteResult {
+            outcomes: vec![WriteOutcome::Written; n],
+        }
+    }
+
+    /// Every one of `n` items failed transiently, for one reason.
+    pub fn all_transient(n: usize, reason: impl Into<String>) -> Self {
+        BatchWriteResult {
+            outcomes: vec![WriteOutcome::Transient(reason.into()); n],
+        }
+    }
+}
+
+/// A table the writer puts items into: DynamoDB on AWS ([`aws::DynamoDbTable`]), SQLite locally.
+pub trait Table: Send + Sync {
+    /// Puts (insert or replace, keyed by the table's key) up to [`MAX_BATCH_WRITE_ITEMS`] items with distinct
+    /// keys, and says per item what happened, in the order given. An implementation that stores everything in
+    /// one transaction answers [`BatchWriteResult::all_written`] or [`BatchWriteResult::all_transient`].
+    fn batch_write(&self, items: Vec<Item>) -> impl Future<Output = BatchWriteResult> + Send;
+}
+
+/// The dead-letter message for a permanent failure (`docs/CONTRACTS.md`, consumer contract).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterMessage {
+    /// Always [`DEAD_LETTER_SOURCE`].
+    pub source: String,
+    pub reason: Reason,
+    pub detail: String,
+    /// The stream's ARN (the event's `eventSourceARN`).
+    pub stream: String,
+    pub shard_id: String,
+    pub sequence_number: String,
+    pub partition_key: String,
+    /// Milliseconds since the epoch.
+    pub arrival_time: i64,
+    /// The record's data, base64.
+    pub data: String,
+}
+
+impl DeadLetterMessage {
+    pub fn new(record: &KinesisEventRecord, failure: &Permanent) -> Self {
+        DeadLetterMessage {
+            source: DEAD_LETTER_SOURCE.to_owned(),
+            reason: failure.reason,
+            detail: failure.detail.clone(),
+            stream: record.event_source_arn.clone().unwrap_or_default(),
+            shard_id: shard_id(record).unwrap_or_default().to_owned(),
+            sequence_number: record.kinesis.sequence_number.clone(),
+            partition_key: record.kinesis.partition_key.clone(),
+            arrival_time: record
+                .kinesis
+                .approximate_arrival_timestamp
+                .0
+                .timestamp_millis(),
+            data: base64::engine::general_purpose::STANDARD.encode(&record.kinesis.data.0),
+        }
+    }
+
+    /// The message body: the JSON object of the contract.
+    pub fn to_json(&self) -> String {
+        // Serialising plain strings and numbers cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Where permanent failures go: an SQS queue on AWS ([`aws::SqsDeadLetters`]), a SQLite table locally.
+pub trait DeadLetters: Send + Sync {
+    /// Stores one message durably; an error makes the record a transient failure (nothing is lost).
+    fn send(
+        &self,
+        message: DeadLetterMessage,
+    ) -> impl Future<Output = Result<(), WriterError>> + Send;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The batch
+// ---------------------------------------------------------------------------------------------------------
+
+/// Final state of one record of the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fate {
+    Written,
+    /// Needs a dead-letter message.
+    Permanent(Permanent),
+    DeadLettered,
+    Transient(String),
+}
+
+/// Counts of one batch, as logged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    pub records: usize,
+    pub written: usize,
+    pub superseded: usize,
+    pub dead_lettered: usize,
+    /// Records reported in `batchItemFailures`.
+    pub retried: usize,
+    /// `BatchWriteItem` retries for unprocessed items.
+    pub write_retries: usize,
+}
+
+/// Handles one Kinesis batch: writes what can be written, dead-letters what never can, and reports the rest
+/// (transient failures) as batch item failures. Never fails as a whole.
+pub async fn handle_batch(
+    config: &WriterConfig,
+    table: &impl Table,
+    dead_letters: &impl DeadLetters,
+    event: KinesisEvent,
+) -> KinesisEventResponse {
+    handle_batch_with_stats(config, table, dead_letters, event)
+        .await
+        .0
+}
+
+/// [`handle_batch`], also returning the counts it logs.
+pub async fn handle_batch_with_stats(
+    config: &WriterConfig,
+    table: &impl Table,
+    dead_letters: &impl DeadLetters,
+    event: KinesisEvent,
+) -> (KinesisEventResponse, BatchStats) {
+    let started = std::time::Instant::now();
+    let records = event.records;
+    let mut fates: Vec<Option<Fate>> = vec![None; records.len()];
+
+    // 1. Build items; 2. keep, per key, the record with the highest sequence number.
+    let mut keys: Vec<Option<ItemKey>> = vec![None; records.len()];
+    let mut winners: HashMap<ItemKey, (usize, Item)> = HashMap::new();
+    for (index, record) in records.iter().enumerate() {
+        match build_item(config, record) {
+            Err(permanent) => fates[index] = Some(Fate::Permanent(permanent)),
+            Ok((key, item)) => {
+                keys[index] = Some(key.clone());
+                match winners.get_mut(&key) {
+                    None => {
+                        winners.insert(key, (index, item));
+                    }
+                    Some(current) => {
+                        let current_seq = &records[current.0].kinesis.sequence_number;
+                        if compare_sequence_numbers(&record.kinesis.sequence_number, current_seq)
+                            .is_ge()
+                        {
+                            *current = (index, item);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let winner_of: HashMap<ItemKey, usize> = winners
+        .iter()
+        .map(|(key, (index, _))| (key.clone(), *index))
+        .collect();
+
+    // 3. Write.
+    let mut to_write: Vec<(usize, Item)> = winners.into_values().collect();
+    to_write.sort_by_key(|(index, _)| *index);
+    let write_retries = write_items(table, &config.write, to_write, &mut fates).await;
+
+    // A superseded record shares the fate of the record that replaced it.
+    let mut superseded = 0;
+    for (index, key) in keys.iter().enumerate() {
+        let Some(&winner) = key.as_ref().and_then(|key| winner_of.get(key)) else {
+            continue;
+        };
+        if winner == index {
+            continue;
+        }
+        superseded += 1;
+        fates[index] = match &fates[winner] {
+            Some(Fate::Written) => Some(Fate::Written),
+            Some(Fate::Transient(reason)) => Some(Fate::Transient(reason.clone())),
+            Some(Fate::Permanent(p)) => Some(Fate::Permanent(Permanent::new(
+                p.reason,
+                format!(
+                    "superseded by sequence number {} of the same key, which failed: {}",
+                    records[winner].kinesis.sequence_number, p.detail
+                ),
+            ))),
+            Some(Fate::DeadLettered) | None => Some(Fate::Transient(
+                "internal: superseded record without an outcome".into(),
+            )),
+        };
+    }
+
+    // 4. Dead-letter permanent failures, concurrently.
+    let sends = fates
+        .iter()
+        .enumerate()
+        .filter_map(|(index, fate)| match fate {
+            Some(Fate::Permanent(p)) => Some((index, DeadLetterMessage::new(&records[index], p))),
+            _ => None,
+        });
+    let sent: Vec<(usize, Result<(), WriterError>)> = futures::stream::iter(sends)
+        .map(|(index, message)| async move { (index, dead_letters.send(message).await) })
+        .buffer_unordered(config.write.max_concurrent_chunks.max(1))
+        .collect()
+        .await;
+    for (index, result) in sent {
+        fates[index] = Some(match result {
+            Ok(()) => Fate::DeadLettered,
+            Err(e) => Fate::Transient(e.to_string()),
+        });
+    }
+
+    // 5. Report.
+    let mut stats = BatchStats {
+        records: records.len(),
+        superseded,
+        write_retries,
+        ..BatchStats::default()
+    };
+    let mut response = KinesisEventResponse::default();
+    let mut first_error: Option<String> = None;
+    for (record, fate) in records.iter().zip(fates) {
+        match fate {
+            Some(Fate::Written) => stats.written += 1,
+            Some(Fate::DeadLettered) => stats.dead_lettered += 1,
+            Some(Fate::Transient(reason)) => {
+                stats.retried += 1;
+                first_error.get_or_insert(reason);
+                response.add_failure(record.kinesis.sequence_number.clone());
+            }
+            Some(Fate::Permanent(_)) | None => {
+                stats.retried += 1;
+                first_error.get_or_insert_with(|| "internal: record without an outcome".into());
+                response.add_failure(record.kinesis.sequence_number.clone());
+            }
+        }
+    }
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tracing::info!(
+        table = %config.table_name,
+        records = stats.records,
+        written = stats.written,
+        superseded = stats.superseded,
+        dead_lettered = stats.dead_lettered,
+        retried = stats.retried,
+        write_retries = stats.write_retries,
+        duration_ms,
+        first_error = first_error.as_deref(),
+        "batch done"
+    );
+    (response, stats)
+}
+
+/// Writes items in chunks (in parallel), sets each record's fate, returns the number of retries made.
+async fn write_items(
+    table: &impl Table,
+    policy: &WritePolicy,
+    items: Vec<(usize, Item)>,
+    fates: &mut [Option<Fate>],
+) -> usize {
+    let mut chunks: Vec<Vec<(usize, Item)>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(MAX_BATCH_WRITE_ITEMS).collect());
+    }
+    let results: Vec<(Vec<(usize, Fate)>, usize)> = futures::stream::iter(chunks)
+        .map(|chunk| write_chunk(table, policy, chunk))
+        .buffer_unordered(policy.max_concurrent_chunks.max(1))
+        .collect()
+        .await;
+    let mut retries = 0;
+    for (chunk_fates, chunk_retries) in results {
+        retries += chunk_retries;
+        for (index, fate) in chunk_fates {
+            fates[index] = Some(fate);
+        }
+    }
+    retries
+}
+
+/// One chunk: write, retry unprocessed items with backoff, give up after `policy.max_attempts` calls.
+async fn write_chunk(
+    table: &impl Table,
+    policy: &WritePolicy,
+    chunk: Vec<(usize, Item)>,
+) -> (Vec<(usize, Fate)>, usize) {
+    let mut done = Vec::with_capacity(chunk.len());
+    let mut pending = chunk;
+    let mut retries = 0;
+    for attempt in 0..policy.max_attempts.max(1) {
+        if attempt > 0 {
+            tokio::time::sleep(backoff(policy, attempt - 1)).await;
+            retries += 1;
+        }
+        let items: Vec<Item> = pending.iter().map(|(_, item)| item.clone()).collect();
+        let count = items.len();
+        let mut result = table.batch_write(items).await;
+        if result.outcomes.len() != count {
+            result = BatchWriteResult::all_transient(
+                count,
+                format!(
+                    "the table answered {} outcomes for {count} items",
+                    result.outcomes.len()
+                ),
+            );
+        }
+        let mut still_pending = Vec::new();
+        for ((index, item), outcome) in pending.into_iter().zip(result.outcomes) {
+            match outcome {
+                WriteOutcome::Written => done.push((index, Fate::Written)),
+                WriteOutcome::Permanent(detail) => {
+                    done.push((
+                        index,
+                        Fate::Permanent(Permanent::new(Reason::Rejected, detail)),
+                    ));
+                }
+                WriteOutcome::Transient(reason) => done.push((index, Fate::Transient(reason))),
+                WriteOutcome::Unprocessed => still_pending.push((index, item)),
+            }
+        }
+        pending = still_pending;
+        if pending.is_empty() {
+            break;
+        }
+    }
+    let attempts = policy.max_attempts.max(1);
+    for (index, _) in pending {
+        done.push((
+            index,
+            Fate::Transient(format!(
+                "still unprocessed after {attempts} BatchWriteItem attempts"
+            )),
+        ));
+    }
+    (done, retries)
+}
+
+/// Full-jitter exponential backoff before retry `n` (from 0).
+fn backoff(policy: &WritePolicy, n: u32) -> Duration {
+    let ceiling = policy
+        .base_delay
+        .saturating_mul(2u32.saturating_pow(n))
+        .min(policy.max_delay);
+    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(rand::random_range(0..=millis))
+}
+
+#[cfg(test)]
+mod tests;
