@@ -1,7 +1,44 @@
-//! `cargo xtask dev`: the whole pipeline on 127.0.0.1, no AWS account.
+//! `cargo xtask dev`: the whole pipeline of `pipeline.toml` on 127.0.0.1, no AWS account.
+//!
+//! ```text
+//! client ─▶ gateway (axum; contract.rs; authorizer library) ─▶ stream log (SQLite; MD5 shards, sequence numbers)
+//!                                                                  │
+//!              event source mapping emulator (batching, retries, bisect, partial batch response) ◀─┘
+//!                                  │
+//!                                  ▼
+//!                writer library (handle_batch) ─▶ SQLite tables / dead-letter queue tables
+//! ```
+//!
+//! Everything lives in one SQLite database, `<state-dir>/pipeline.db` (see [`store`] for its tables): a
+//! smoke test or `sqlite3` reads an item with `SELECT item FROM "EventTable" WHERE "eventId" = ?` and the
+//! dead-letter queue with `SELECT body FROM "LambdaDeadLetterQueue"`.
+//!
+//! [`run`] is the command; [`start`] runs the same pipeline inside a test (port 0 is fine) and hands back a
+//! [`RunningPipeline`] with its address and a clean [`RunningPipeline::shutdown`].
 
-use std::path::PathBuf;
+pub mod credentials;
+pub mod gateway;
+pub mod kinesis;
+pub mod mapping;
+pub mod sinks;
+pub mod store;
 
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use credentials::{LocalCredentials, Origin};
+pub use mapping::{BatchHandler, InvokeResult, Timings};
+pub use store::{Durability, Store};
+
+use crate::config::{KeyType, PartitionKeySource, Pipeline};
+
+/// The options of `cargo xtask dev`.
 pub struct DevOptions {
     pub config: PathBuf,
     pub port: u16,
@@ -9,6 +46,400 @@ pub struct DevOptions {
     pub credentials: Option<String>,
 }
 
-pub fn run(_opts: DevOptions) -> miette::Result<()> {
-    miette::bail!("not implemented yet")
+/// Why the local pipeline could not start.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum DevError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Credentials(#[from] credentials::CredentialsError),
+    #[error("cannot open the local database: {0}")]
+    #[diagnostic(
+        code(sluice::dev::store),
+        help("is another `cargo xtask dev` using this --state-dir?")
+    )]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    #[diagnostic(
+        code(sluice::dev::bind),
+        help("pick another port with --port, or stop what is using this one")
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the runtime: {0}")]
+    #[diagnostic(code(sluice::dev::runtime))]
+    Runtime(std::io::Error),
+}
+
+/// Everything [`start`] needs.
+pub struct StartOptions {
+    pub pipeline: Pipeline,
+    /// Where to listen; port 0 picks a free port.
+    pub addr: SocketAddr,
+    pub state_dir: PathBuf,
+    /// `user:pass`; otherwise the stored or a generated set.
+    pub credentials: Option<String>,
+    pub durability: Durability,
+    pub timings: Timings,
+    /// Handlers to invoke instead of the writer, by consumer name (tests inject scripted functions here).
+    pub handlers: BTreeMap<String, Arc<dyn BatchHandler>>,
+}
+
+impl StartOptions {
+    /// Loopback, a free port, durable commits, default timings, the writer for every consumer.
+    pub fn new(pipeline: Pipeline, state_dir: impl Into<PathBuf>) -> Self {
+        StartOptions {
+            pipeline,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            state_dir: state_dir.into(),
+            credentials: None,
+            durability: Durability::Full,
+            timings: Timings::default(),
+            handlers: BTreeMap::new(),
+        }
+    }
+}
+
+/// A running local pipeline.
+pub struct RunningPipeline {
+    /// Where the gateway listens.
+    pub addr: SocketAddr,
+    pub state_dir: PathBuf,
+    pub credentials: LocalCredentials,
+    pub credentials_origin: Origin,
+    pub pipeline: Arc<Pipeline>,
+    /// The database (tests may append records directly, e.g. with an old arrival time).
+    pub store: Store,
+    stop_gateway: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    stop_consumers: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningPipeline {
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Each route's URLs (one per stream it accepts), with other path parameters left as `{name}`.
+    pub fn route_urls(&self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        for route in self.pipeline.routes.values() {
+            for stream in route.streams() {
+                let url = format!(
+                    "{}/{}{}",
+                    self.base_url(),
+                    self.pipeline.stage,
+                    route.concrete_path(stream)
+                );
+                out.push((route.name.clone(), route.method.clone(), url));
+            }
+        }
+        out
+    }
+
+    /// Clean stop: the gateway stops accepting and finishes the requests in flight; then the event source
+    /// mappings finish their batches in flight and store their checkpoints; then the database closes.
+    pub async fn shutdown(self) {
+        let _ = self.stop_gateway.send(true);
+        match self.server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the gateway stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "the gateway task failed"),
+        }
+        let _ = self.stop_consumers.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.store.close().await;
+    }
+}
+
+/// The writer library, in-process, over the SQLite table and dead-letter queue of a consumer.
+fn writer_handler(
+    pipeline: &Pipeline,
+    consumer: &crate::config::Consumer,
+    store: &Store,
+) -> Option<Arc<dyn BatchHandler>> {
+    let table = pipeline.tables.get(&consumer.table)?;
+    let kind = |k: KeyType| match k {
+        KeyType::S => writer::KeyKind::S,
+        KeyType::N => writer::KeyKind::N,
+    };
+    let config = Arc::new(writer::WriterConfig {
+        table_name: table.name.clone(),
+        partition_key: writer::KeyAttribute {
+            name: table.partition_key.name.clone(),
+            kind: kind(table.partition_key.kind),
+        },
+        sort_key: table.sort_key.as_ref().map(|s| writer::KeyAttribute {
+            name: s.name.clone(),
+            kind: kind(s.kind),
+        }),
+        write: writer::WritePolicy::default(),
+    });
+    let table = sinks::SqliteTable::new(store.clone(), table);
+    let dead_letters =
+        sinks::SqliteDeadLetters::new(store.clone(), consumer.dead_letter_queue.clone());
+    let handler = move |event: writer::KinesisEvent| {
+        let (config, table, dead_letters) = (config.clone(), table.clone(), dead_letters.clone());
+        async move {
+            // `handle_batch`'s future is not provably `Send` for every lifetime (a closure borrowing its
+            // state across an await), so it runs to completion on a blocking thread of the same runtime.
+            let runtime = tokio::runtime::Handle::current();
+            let response = tokio::task::spawn_blocking(move || {
+                runtime.block_on(writer::handle_batch(&config, &table, &dead_letters, event))
+            })
+            .await?;
+            Ok(response)
+        }
+    };
+    Some(Arc::new(handler))
+}
+
+/// Deletes, every sweep interval, the records of each stream older than its retention period.
+async fn retention_sweep(
+    pipeline: Arc<Pipeline>,
+    store: Store,
+    timings: Timings,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        for stream in pipeline.streams.values() {
+            let cutoff = store::now_ms() - i64::from(stream.retention_hours) * 3_600_000;
+            match store.delete_records_before(&stream.name, cutoff).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(stream = %stream.name, records = n, "retention: expired records deleted")
+                }
+                Err(e) => {
+                    tracing::warn!(stream = %stream.name, error = %e, "retention sweep failed")
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(timings.retention_sweep_interval) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Starts the pipeline: opens the database, starts every event source mapping (their starting positions are
+/// stored before the gateway listens), then the gateway.
+pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
+    let pipeline = Arc::new(opts.pipeline);
+    let default_user = pipeline
+        .auth
+        .as_ref()
+        .map_or("sluice", |a| a.username.as_str())
+        .to_owned();
+    let (credentials, origin) =
+        credentials::resolve(&opts.state_dir, opts.credentials.as_deref(), &default_user)?;
+    let store = Store::open(&opts.state_dir, &pipeline, opts.durability)?;
+
+    let (stop_consumers, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for consumer in pipeline.consumers.values() {
+        let handler = match opts.handlers.get(&consumer.name) {
+            Some(handler) => Some(handler.clone()),
+            None => writer_handler(&pipeline, consumer, &store),
+        };
+        let Some(handler) = handler else { continue };
+        let started = mapping::start(
+            &pipeline,
+            consumer,
+            store.clone(),
+            handler,
+            opts.timings,
+            stop_rx.clone(),
+        )
+        .await;
+        match started {
+            Ok(t) => tasks.extend(t),
+            Err(e) => {
+                let _ = stop_consumers.send(true);
+                store.close().await;
+                return Err(e.into());
+            }
+        }
+    }
+    tasks.push(tokio::spawn(retention_sweep(
+        pipeline.clone(),
+        store.clone(),
+        opts.timings,
+        stop_rx,
+    )));
+
+    let listener = match tokio::net::TcpListener::bind(opts.addr).await {
+        Ok(listener) => listener,
+        Err(source) => {
+            let _ = stop_consumers.send(true);
+            store.close().await;
+            return Err(DevError::Bind {
+                addr: opts.addr,
+                source,
+            });
+        }
+    };
+    let addr = listener.local_addr().map_err(|source| DevError::Bind {
+        addr: opts.addr,
+        source,
+    })?;
+    let stored = authorizer::StoredCredentials::new(
+        credentials.username.clone(),
+        credentials.password.clone(),
+    );
+    let gateway = Arc::new(gateway::Gateway::new(&pipeline, stored, store.clone()));
+    let (stop_gateway, mut stop_gateway_rx) = watch::channel(false);
+    let app = gateway::router(gateway).into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_gateway_rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+
+    Ok(RunningPipeline {
+        addr,
+        state_dir: opts.state_dir,
+        credentials,
+        credentials_origin: origin,
+        pipeline,
+        store,
+        stop_gateway,
+        server,
+        stop_consumers,
+        tasks,
+    })
+}
+
+/// Single-quotes a string for a POSIX shell.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The startup summary: routes, state, credentials and a `curl` line to try.
+pub fn summary(running: &RunningPipeline, config: &Path) -> String {
+    let mut out = String::new();
+    let p = &running.pipeline;
+    out.push_str(&format!(
+        "sluice: pipeline \"{}\" from {} running on {}\n",
+        p.name,
+        config.display(),
+        running.base_url()
+    ));
+    for (name, method, url) in running.route_urls() {
+        out.push_str(&format!("  route {name}: {method} {url}\n"));
+    }
+    for consumer in p.consumers.values() {
+        out.push_str(&format!(
+            "  consumer {}: {} → table {} (dead letters: {})\n",
+            consumer.name, consumer.stream, consumer.table, consumer.dead_letter_queue
+        ));
+    }
+    let state = running.state_dir.display();
+    out.push_str(&format!(
+        "  state dir: {state} (database {state}/pipeline.db)\n"
+    ));
+    let cred_path = credentials::credentials_path(&running.state_dir);
+    let user = &running.credentials.username;
+    match running.credentials_origin {
+        Origin::Generated => out.push_str(&format!(
+            "  credentials: generated for you, stored in {} (shown only this once): {user} / {}\n",
+            cred_path.display(),
+            running.credentials.password
+        )),
+        Origin::Given => out.push_str(&format!(
+            "  credentials: from --credentials (user {user}), also stored in {}\n",
+            cred_path.display()
+        )),
+        Origin::Stored => out.push_str(&format!(
+            "  credentials: user {user}, password in {}\n",
+            cred_path.display()
+        )),
+    }
+    if let Some(route) = p.routes.values().next()
+        && let Some(stream) = route.streams().first()
+    {
+        let mut path = route.concrete_path(stream);
+        if let PartitionKeySource::PathParam(param) = &route.partition_key {
+            path = path.replace(&format!("{{{param}}}"), "my-first-event");
+        }
+        let user_arg = match running.credentials_origin {
+            Origin::Generated | Origin::Given => {
+                shell_quote(&format!("{user}:{}", running.credentials.password))
+            }
+            Origin::Stored => format!(
+                "\"$(jq -r '.username+\":\"+.password' {})\"",
+                shell_quote(&cred_path.display().to_string())
+            ),
+        };
+        out.push_str(&format!(
+            "  try:\n    curl -sS -u {user_arg} -H 'Content-Type: {}' -d '{{\"message\":\"hello\"}}' {}/{}{path}\n",
+            route.content_type,
+            running.base_url(),
+            p.stage
+        ));
+    }
+    out
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `cargo xtask dev`: loads pipeline.toml (an invalid file is reported and nothing starts), starts the
+/// pipeline, prints the summary and `ready`, and runs until Ctrl-C or SIGTERM, then stops cleanly.
+pub fn run(opts: DevOptions) -> miette::Result<()> {
+    let pipeline = crate::config::load(&opts.config)?;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(DevError::Runtime)?;
+    runtime.block_on(async {
+        let mut start_opts = StartOptions::new(pipeline, opts.state_dir);
+        start_opts.addr = SocketAddr::from(([127, 0, 0, 1], opts.port));
+        start_opts.credentials = opts.credentials;
+        let running = start(start_opts).await?;
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, "{}", summary(&running, &opts.config));
+        let _ = writeln!(stdout, "ready");
+        let _ = stdout.flush();
+        drop(stdout);
+        shutdown_signal().await;
+        tracing::info!("stopping: finishing requests and batches in flight");
+        running.shutdown().await;
+        tracing::info!("stopped");
+        Ok::<(), DevError>(())
+    })?;
+    Ok(())
 }

@@ -1,0 +1,316 @@
+//! The local API Gateway: the stage's routes, in API Gateway's order of checks, answering from
+//! [`crate::contract`] so the local and the deployed gateway cannot drift.
+//!
+//! 1. routing — unknown path, wrong method, undeclared stream, empty path parameter → 404 `NotFound`;
+//! 2. auth, by the authorizer's library — no or malformed `Authorization` → 401 `Unauthorized` (with
+//!    `WWW-Authenticate: Basic realm="<pipeline name>"`), wrong credentials → 403 `AccessDenied`;
+//! 3. [`contract::check_request`] — content type (415), body a JSON object (400), partition key length (400);
+//! 4. the record: [`contract::envelope`], over 1 MiB → 413 `RecordTooLarge`;
+//! 5. `PutRecord` on the local stream: 200 `{"SequenceNumber","ShardId"}` once the record is on disk.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authorizer::{Authorizer, Decision, StaticSource, StoredCredentials};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+
+use super::store::{Store, now_ms};
+use crate::config::{PartitionKeySource, PathSegment, Pipeline, StreamTarget};
+use crate::contract::{self, ApiError, PutRecordReply};
+
+/// The most body the gateway reads (API Gateway's payload limit, 10 MB); records over 1 MiB are refused by
+/// the record contract's check, larger bodies before they are read in full.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// A route, compiled for matching.
+struct LocalRoute {
+    method: Method,
+    /// Path segments after the stage.
+    segments: Vec<PathSegment>,
+    stream: StreamTarget,
+    partition_key: PartitionKeySource,
+    content_type: String,
+    auth: bool,
+}
+
+/// What a matched request resolves to.
+struct Matched<'a> {
+    route: &'a LocalRoute,
+    stream: String,
+    partition_key: Option<String>,
+}
+
+/// The gateway's state.
+pub struct Gateway {
+    stage: String,
+    realm: HeaderValue,
+    routes: Vec<LocalRoute>,
+    /// Logical stream name → shard count.
+    shard_counts: std::collections::BTreeMap<String, u32>,
+    authorizer: Option<Authorizer<StaticSource>>,
+    store: Store,
+}
+
+impl Gateway {
+    pub fn new(pipeline: &Pipeline, credentials: StoredCredentials, store: Store) -> Self {
+        let routes = pipeline
+            .routes
+            .values()
+            .map(|r| LocalRoute {
+                method: Method::from_bytes(r.method.as_bytes()).unwrap_or(Method::POST),
+                segments: r.segments.clone(),
+                stream: r.stream.clone(),
+                partition_key: r.partition_key.clone(),
+                content_type: r.content_type.to_ascii_lowercase(),
+                auth: r.auth && pipeline.auth.is_some(),
+            })
+            .collect();
+        let realm = format!("Basic realm=\"{}\"", pipeline.name.replace(['"', '\\'], ""));
+        Gateway {
+            stage: pipeline.stage.clone(),
+            realm: HeaderValue::from_str(&realm).unwrap_or(HeaderValue::from_static("Basic")),
+            routes,
+            shard_counts: pipeline
+                .streams
+                .iter()
+                .map(|(name, s)| (name.clone(), s.shard_count()))
+                .collect(),
+            // The local source never changes: cache for as long as the process lives.
+            authorizer: pipeline.auth.as_ref().map(|_| {
+                Authorizer::new(StaticSource(vec![credentials]), Duration::from_secs(86_400))
+            }),
+            store,
+        }
+    }
+
+    /// The route and its parameters for a method and a raw (percent-encoded) path, as API Gateway resolves it.
+    fn resolve(&self, method: &Method, path: &str) -> Option<Matched<'_>> {
+        let rest = path.strip_prefix('/')?.strip_prefix(self.stage.as_str())?;
+        let rest = rest.strip_prefix('/')?;
+        let raw: Vec<&str> = rest.split('/').collect();
+        'routes: for route in &self.routes {
+            if route.method != *method || route.segments.len() != raw.len() {
+                continue;
+            }
+            let mut stream = match &route.stream {
+                StreamTarget::Fixed(s) => Some(s.clone()),
+                StreamTarget::PathParam { .. } => None,
+            };
+            let mut partition_key = None;
+            for (segment, raw) in route.segments.iter().zip(&raw) {
+                let Some(value) = percent_decode(raw) else {
+                    continue 'routes;
+                };
+                match segment {
+                    PathSegment::Literal(literal) => {
+                        if value != *literal {
+                            continue 'routes;
+                        }
+                    }
+                    PathSegment::Param(param) => {
+                        if value.is_empty() {
+                            continue 'routes;
+                        }
+                        if let StreamTarget::PathParam {
+                            param: stream_param,
+                            allowed,
+                        } = &route.stream
+                            && stream_param == param
+                        {
+                            if !allowed.contains(&value) {
+                                continue 'routes;
+                            }
+                            stream = Some(value.clone());
+                        }
+                        if let PartitionKeySource::PathParam(key_param) = &route.partition_key
+                            && key_param == param
+                        {
+                            partition_key = Some(value);
+                        }
+                    }
+                }
+            }
+            let stream = stream?;
+            return Some(Matched {
+                route,
+                stream,
+                partition_key,
+            });
+        }
+        None
+    }
+}
+
+/// Percent-decodes one path segment (`%XX`; `+` stays `+`, as in a path). `None` if the result is not UTF-8
+/// or an escape is malformed.
+pub fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment
+                .get(i + 1..i + 3)
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn error_response(error: ApiError, request_id: &str) -> Response {
+    let body = serde_json::to_vec(&error.body(request_id)).unwrap_or_default();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() =
+        StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+/// Every request: see the module documentation for the order of checks.
+pub async fn handle(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let received_at = now_ms();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (parts, body) = request.into_parts();
+    let response = answer(&gateway, peer, &parts, body, received_at, &request_id).await;
+    tracing::debug!(method = %parts.method, path = %parts.uri.path(), status = response.status().as_u16(), request_id, "request");
+    response
+}
+
+async fn answer(
+    gateway: &Gateway,
+    peer: SocketAddr,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    received_at: i64,
+    request_id: &str,
+) -> Response {
+    let Some(matched) = gateway.resolve(&parts.method, parts.uri.path()) else {
+        return error_response(ApiError::NotFound, request_id);
+    };
+    let route = matched.route;
+
+    if route.auth
+        && let Some(authorizer) = &gateway.authorizer
+    {
+        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+        let decision = match (values.next(), values.next()) {
+            (None, _) => Decision::Unauthorized,
+            (Some(_), Some(_)) => Decision::Unauthorized,
+            (Some(value), None) => match value.to_str() {
+                Ok(text) => authorizer.decide(Some(text)).await,
+                Err(_) => Decision::Unauthorized,
+            },
+        };
+        match decision {
+            Decision::Allow { .. } => {}
+            Decision::Unauthorized => {
+                let mut response = error_response(ApiError::Unauthorized, request_id);
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, gateway.realm.clone());
+                return response;
+            }
+            Decision::Deny => return error_response(ApiError::AccessDenied, request_id),
+        }
+    }
+
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => return error_response(ApiError::RecordTooLarge, request_id),
+    };
+    // A body that is not UTF-8 is not JSON: checked after the content type, as the contract orders it.
+    let text = std::str::from_utf8(&bytes).unwrap_or("\u{0}");
+    let partition_key = match (&route.partition_key, matched.partition_key) {
+        (PartitionKeySource::PathParam(_), Some(key)) => key,
+        _ => request_id.to_owned(),
+    };
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if let Err(error) =
+        contract::check_request(content_type, &route.content_type, text, &partition_key)
+    {
+        return error_response(error, request_id);
+    }
+    let data = contract::envelope(received_at, request_id, &peer.ip().to_string(), text);
+    if contract::record_too_large(&data, &partition_key) {
+        return error_response(ApiError::RecordTooLarge, request_id);
+    }
+
+    let shard_count = gateway
+        .shard_counts
+        .get(&matched.stream)
+        .copied()
+        .unwrap_or(1);
+    match gateway
+        .store
+        .append(
+            &matched.stream,
+            shard_count,
+            &partition_key,
+            data,
+            received_at,
+        )
+        .await
+    {
+        Ok(appended) => {
+            let reply = PutRecordReply {
+                sequence_number: appended.sequence_number(),
+                shard_id: appended.shard_id(),
+            };
+            let mut response = axum::Json(reply).into_response();
+            if let Ok(id) = HeaderValue::from_str(request_id) {
+                response.headers_mut().insert("x-amzn-requestid", id);
+            }
+            response
+        }
+        Err(e) => {
+            tracing::error!(stream = %matched.stream, error = %e, request_id, "PutRecord failed");
+            error_response(ApiError::BackendError, request_id)
+        }
+    }
+}
+
+/// The gateway's router: every request goes to [`handle`].
+pub fn router(gateway: Arc<Gateway>) -> axum::Router {
+    axum::Router::new()
+        .fallback(handle)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(gateway)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn path_segments_are_percent_decoded() {
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
+        assert_eq!(percent_decode("a+b").as_deref(), Some("a+b"));
+        assert_eq!(percent_decode("%C3%A9").as_deref(), Some("é"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%+1"), None);
+        assert_eq!(percent_decode("%FF"), None);
+    }
+}

@@ -1,0 +1,157 @@
+//! The writer's two seams over SQLite: [`SqliteTable`] (its `Table`, DynamoDB's stand-in) and
+//! [`SqliteDeadLetters`] (its `DeadLetters`, SQS's stand-in). Both write through the [`Store`]'s writer, so a
+//! write the writer sees succeed is committed.
+
+use rusqlite::types::Value as SqlValue;
+use serde_json::Value;
+use writer::{
+    BatchWriteResult, DeadLetterMessage, DeadLetters, Item, Table, WriteOutcome, WriterError,
+};
+
+use super::store::{Store, quote_ident};
+use crate::config::{self, KeyType};
+
+/// A DynamoDB table as an SQLite table: a column per key attribute (the primary key) and `item` (JSON).
+///
+/// A put replaces the stored item only if its `sequenceNumber` is not lower than the stored one's, so a
+/// late redelivery of an older record never overwrites a newer item.
+#[derive(Clone)]
+pub struct SqliteTable {
+    store: Store,
+    partition_key: config::KeyAttribute,
+    sort_key: Option<config::KeyAttribute>,
+    upsert: String,
+}
+
+impl SqliteTable {
+    pub fn new(store: Store, table: &config::Table) -> Self {
+        let mut columns = vec![quote_ident(&table.partition_key.name)];
+        if let Some(sort) = &table.sort_key {
+            columns.push(quote_ident(&sort.name));
+        }
+        let placeholders: Vec<String> = (1..=columns.len() + 1).map(|i| format!("?{i}")).collect();
+        // Sequence numbers are decimal strings: compare them as numbers (length, then digits, leading zeros
+        // dropped). A stored item without one is always replaced.
+        let seq =
+            |of: &str| format!("ltrim(coalesce(json_extract({of}, '$.sequenceNumber'), ''), '0')");
+        let (new, old) = (seq("excluded.item"), seq("item"));
+        let upsert = format!(
+            "INSERT INTO {table} ({cols}, item) VALUES ({ph})
+             ON CONFLICT ({cols}) DO UPDATE SET item = excluded.item
+             WHERE (length({new}), {new}) >= (length({old}), {old})",
+            table = quote_ident(&table.name),
+            cols = columns.join(", "),
+            ph = placeholders.join(", "),
+        );
+        SqliteTable {
+            store,
+            partition_key: table.partition_key.clone(),
+            sort_key: table.sort_key.clone(),
+            upsert,
+        }
+    }
+}
+
+/// A key attribute's value as an SQLite value of the column's type, or why the item cannot be stored.
+fn key_value(item: &Item, key: &config::KeyAttribute) -> Result<SqlValue, String> {
+    match (key.kind, item.get(&key.name)) {
+        (KeyType::S, Some(Value::String(s))) if !s.is_empty() => Ok(SqlValue::Text(s.clone())),
+        (KeyType::N, Some(Value::Number(n))) => Ok(match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => SqlValue::Integer(i),
+            (None, Some(f)) => SqlValue::Real(f),
+            (None, None) => SqlValue::Text(n.to_string()),
+        }),
+        (kind, Some(other)) => Err(format!(
+            "key attribute {:?} must be of type {} but is {other}",
+            key.name,
+            kind.as_str()
+        )),
+        (_, None) => Err(format!("the item has no key attribute {:?}", key.name)),
+    }
+}
+
+impl Table for SqliteTable {
+    async fn batch_write(&self, items: Vec<Item>) -> BatchWriteResult {
+        let mut outcomes = vec![WriteOutcome::Written; items.len()];
+        let mut rows: Vec<Vec<SqlValue>> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let mut row = Vec::with_capacity(3);
+            let keys = std::iter::once(&self.partition_key).chain(self.sort_key.as_ref());
+            let mut bad = None;
+            for key in keys {
+                match key_value(item, key) {
+                    Ok(v) => row.push(v),
+                    Err(e) => bad = Some(e),
+                }
+            }
+            if let Some(reason) = bad {
+                outcomes[i] = WriteOutcome::Permanent(reason);
+                continue;
+            }
+            match serde_json::to_string(item) {
+                Ok(json) => row.push(SqlValue::Text(json)),
+                Err(e) => {
+                    outcomes[i] =
+                        WriteOutcome::Permanent(format!("the item cannot be serialised: {e}"));
+                    continue;
+                }
+            }
+            rows.push(row);
+        }
+        if rows.is_empty() {
+            return BatchWriteResult { outcomes };
+        }
+        let sql = self.upsert.clone();
+        let written = self
+            .store
+            .write(move |conn, _| {
+                let mut stmt = conn.prepare_cached(&sql)?;
+                for row in rows {
+                    stmt.execute(rusqlite::params_from_iter(row))?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = written {
+            let reason = format!("SQLite write failed: {e}");
+            for outcome in &mut outcomes {
+                if *outcome == WriteOutcome::Written {
+                    *outcome = WriteOutcome::Transient(reason.clone());
+                }
+            }
+        }
+        BatchWriteResult { outcomes }
+    }
+}
+
+/// A dead-letter queue as an SQLite table: `id`, `body` (the message JSON), `sent_at_ms`.
+#[derive(Clone)]
+pub struct SqliteDeadLetters {
+    store: Store,
+    queue: String,
+}
+
+impl SqliteDeadLetters {
+    pub fn new(store: Store, queue: impl Into<String>) -> Self {
+        SqliteDeadLetters {
+            store,
+            queue: queue.into(),
+        }
+    }
+
+    /// Stores any message body (the event source mapping's on-failure messages go here too).
+    pub async fn send_body(&self, body: String) -> Result<(), String> {
+        self.store
+            .send_message(&self.queue, body)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl DeadLetters for SqliteDeadLetters {
+    async fn send(&self, message: DeadLetterMessage) -> Result<(), WriterError> {
+        self.send_body(message.to_json())
+            .await
+            .map_err(WriterError::DeadLetter)
+    }
+}

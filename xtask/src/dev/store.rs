@@ -1,0 +1,574 @@
+//! The local pipeline's one SQLite database, `<state-dir>/pipeline.db` (WAL).
+//!
+//! | table | holds |
+//! |---|---|
+//! | `_sluice_records` | stream records: stream, shard id, per-shard counter, sequence number, partition key, data, arrival time (ms) |
+//! | `_sluice_shards` | the last counter handed out per shard (sequence numbers never go back, even after the retention sweep) |
+//! | `_sluice_checkpoints` | per consumer and shard, the counter of the last record the event source mapping is done with |
+//! | `<Table>` (e.g. `EventTable`) | one row per item: a column per key attribute (the primary key) and `item`, the item as JSON |
+//! | `<Queue>` (e.g. `LambdaDeadLetterQueue`) | one row per message: `id` (autoincrement), `body` (JSON), `sent_at_ms` |
+//!
+//! Every write goes through one writer thread that batches whatever is queued into one transaction
+//! (group commit): many concurrent `PutRecord`s cost one `fsync`. Each write runs in its own savepoint, so
+//! one failing write does not undo its neighbours; its caller hears back only after the `COMMIT`, so an
+//! acknowledged write is on disk (`synchronous = FULL`). Reads use a small pool of read connections.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+use tokio::sync::{oneshot, watch};
+
+use super::kinesis::{self, StoredRecord};
+use crate::config::{KeyType, Pipeline};
+
+/// How hard SQLite syncs a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous = FULL`: a commit is on disk (survives power loss) before it is acknowledged.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: a commit survives a crash of the process, not of the machine.
+    Normal,
+}
+
+/// A database failure, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the transaction holding this write failed to commit: {0}")]
+    Commit(String),
+    #[error("the database writer has stopped")]
+    Closed,
+    #[error("cannot create {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What a write job may use besides the connection: the writer's in-memory state.
+pub struct WriterState {
+    /// Last counter handed out, per (stream, shard index).
+    last_counter: HashMap<(String, u32), i64>,
+    /// Shards whose counter moved in this transaction (flushed to `_sluice_shards` before `COMMIT`).
+    dirty: Vec<(String, u32)>,
+    /// Whether this transaction appended stream records (consumers are woken after `COMMIT`).
+    appended: bool,
+}
+
+impl WriterState {
+    fn load(conn: &Connection) -> rusqlite::Result<Self> {
+        let mut last_counter = HashMap::new();
+        let mut stmt = conn.prepare("SELECT stream, shard_id, last_counter FROM _sluice_shards")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (stream, shard, last) = row?;
+            if let Some(index) = kinesis::shard_index(&shard) {
+                last_counter.insert((stream, index), last);
+            }
+        }
+        Ok(WriterState {
+            last_counter,
+            dirty: Vec::new(),
+            appended: false,
+        })
+    }
+
+    /// The last counter handed out on a shard (0: none yet).
+    pub fn last_counter(&self, stream: &str, shard: u32) -> i64 {
+        self.last_counter
+            .get(&(stream.to_owned(), shard))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection, &mut WriterState) -> Completion + Send>;
+
+struct Inner {
+    path: PathBuf,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    /// Bumped after every commit that appended stream records.
+    appended: watch::Sender<u64>,
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+/// One stream record as appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub shard: u32,
+    pub counter: i64,
+}
+
+impl Appended {
+    pub fn sequence_number(&self) -> String {
+        kinesis::sequence_number(self.shard, self.counter)
+    }
+    pub fn shard_id(&self) -> String {
+        kinesis::shard_id(self.shard)
+    }
+}
+
+/// `"name"` with inner quotes doubled: an SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn open_connection(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        },
+    )?;
+    Ok(conn)
+}
+
+/// Creates the internal tables and one table per DynamoDB table and dead-letter queue of the pipeline.
+fn create_schema(conn: &Connection, pipeline: &Pipeline) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS _sluice_records (
+             stream TEXT NOT NULL,
+             shard_id TEXT NOT NULL,
+             counter INTEGER NOT NULL,
+             sequence_number TEXT NOT NULL,
+             partition_key TEXT NOT NULL,
+             data BLOB NOT NULL,
+             arrival_ms INTEGER NOT NULL
+         );
+         CREATE UNIQUE INDEX IF NOT EXISTS _sluice_records_position ON _sluice_records (stream, shard_id, counter);
+         CREATE INDEX IF NOT EXISTS _sluice_records_arrival ON _sluice_records (arrival_ms);
+         CREATE TABLE IF NOT EXISTS _sluice_shards (
+             stream TEXT NOT NULL,
+             shard_id TEXT NOT NULL,
+             last_counter INTEGER NOT NULL,
+             PRIMARY KEY (stream, shard_id)
+         );
+         CREATE TABLE IF NOT EXISTS _sluice_checkpoints (
+             consumer TEXT NOT NULL,
+             stream TEXT NOT NULL,
+             shard_id TEXT NOT NULL,
+             counter INTEGER NOT NULL,
+             sequence_number TEXT NOT NULL,
+             updated_ms INTEGER NOT NULL,
+             PRIMARY KEY (consumer, stream, shard_id)
+         );",
+    )?;
+    for table in pipeline.tables.values() {
+        let column = |name: &str, kind: KeyType| {
+            let affinity = match kind {
+                KeyType::S => "TEXT",
+                KeyType::N => "NUMERIC",
+            };
+            format!("{} {affinity} NOT NULL", quote_ident(name))
+        };
+        let mut columns = vec![column(&table.partition_key.name, table.partition_key.kind)];
+        let mut key = vec![quote_ident(&table.partition_key.name)];
+        if let Some(sort) = &table.sort_key {
+            columns.push(column(&sort.name, sort.kind));
+            key.push(quote_ident(&sort.name));
+        }
+        conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {} ({}, item TEXT NOT NULL, PRIMARY KEY ({}));",
+            quote_ident(&table.name),
+            columns.join(", "),
+            key.join(", ")
+        ))?;
+    }
+    for queue in pipeline.queues.values() {
+        conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {} (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, sent_at_ms INTEGER NOT NULL);",
+            quote_ident(&queue.name)
+        ))?;
+    }
+    Ok(())
+}
+
+/// Most jobs one transaction takes.
+const MAX_JOBS_PER_TRANSACTION: usize = 4096;
+
+fn writer_loop(
+    conn: Connection,
+    mut state: WriterState,
+    jobs: mpsc::Receiver<Job>,
+    appended: watch::Sender<u64>,
+) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_JOBS_PER_TRANSACTION {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let message = e.to_string();
+            tracing::error!(error = %message, "cannot begin a transaction");
+            for job in batch {
+                // Run nothing; tell every caller.
+                drop(job);
+            }
+            continue;
+        }
+        let completions: Vec<Completion> = batch
+            .into_iter()
+            .map(|job| job(&conn, &mut state))
+            .collect();
+        let result = flush_counters(&conn, &mut state).and_then(|()| conn.execute_batch("COMMIT"));
+        let outcome = match result {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let message = e.to_string();
+                tracing::error!(error = %message, "commit failed; the writes of this transaction are refused");
+                let _ = conn.execute_batch("ROLLBACK");
+                // The in-memory counters may be ahead of the database now; reload them.
+                match WriterState::load(&conn) {
+                    Ok(fresh) => state = fresh,
+                    Err(e) => tracing::error!(error = %e, "cannot reload the shard counters"),
+                }
+                Err(message)
+            }
+        };
+        if std::mem::take(&mut state.appended) && outcome.is_ok() {
+            appended.send_modify(|n| *n += 1);
+        }
+        for completion in completions {
+            completion(outcome.clone());
+        }
+    }
+}
+
+fn flush_counters(conn: &Connection, state: &mut WriterState) -> rusqlite::Result<()> {
+    if state.dirty.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO _sluice_shards (stream, shard_id, last_counter) VALUES (?1, ?2, ?3)
+         ON CONFLICT (stream, shard_id) DO UPDATE SET last_counter = excluded.last_counter",
+    )?;
+    let dirty = std::mem::take(&mut state.dirty);
+    for key in dirty {
+        let last = state.last_counter.get(&key).copied().unwrap_or(0);
+        stmt.execute(params![key.0, kinesis::shard_id(key.1), last])?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) `<state_dir>/pipeline.db` with the tables `pipeline` needs, and starts its
+    /// writer thread.
+    pub fn open(
+        state_dir: &Path,
+        pipeline: &Pipeline,
+        durability: Durability,
+    ) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::Io {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        let path = state_dir.join("pipeline.db");
+        let conn = open_connection(&path, durability)?;
+        create_schema(&conn, pipeline)?;
+        let state = WriterState::load(&conn)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (appended, _) = watch::channel(0u64);
+        let appended_for_writer = appended.clone();
+        let writer = std::thread::Builder::new()
+            .name("sluice-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, state, rx, appended_for_writer))
+            .map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                jobs: Mutex::new(Some(tx)),
+                writer: Mutex::new(Some(writer)),
+                readers: Mutex::new(Vec::new()),
+                appended,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// A receiver that changes after every commit that appended stream records.
+    pub fn appended(&self) -> watch::Receiver<u64> {
+        self.inner.appended.subscribe()
+    }
+
+    /// Runs `f` in the writer's next transaction (in its own savepoint) and answers once that transaction
+    /// is committed: `Ok` means the write is durable.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut WriterState) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
+        let job: Job = Box::new(move |conn, state| {
+            if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+                return Box::new(move |_| {
+                    let _ = tx.send(Err(e.into()));
+                });
+            }
+            match f(conn, state) {
+                Ok(value) => {
+                    let _ = conn.execute_batch("RELEASE job");
+                    Box::new(move |committed: Result<(), String>| {
+                        let _ = tx.send(committed.map(|()| value).map_err(StoreError::Commit));
+                    })
+                }
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                    Box::new(move |_| {
+                        let _ = tx.send(Err(e.into()));
+                    })
+                }
+            }
+        });
+        {
+            let jobs = self.inner.jobs.lock().map_err(|_| StoreError::Closed)?;
+            let sender = jobs.as_ref().ok_or(StoreError::Closed)?;
+            sender.send(job).map_err(|_| StoreError::Closed)?;
+        }
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on a read connection (on the blocking pool).
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().ok().and_then(|mut pool| pool.pop());
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => {
+                    let conn = Connection::open(&inner.path)?;
+                    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                    conn
+                }
+            };
+            let result = f(&conn);
+            if let Ok(mut pool) = inner.readers.lock() {
+                pool.push(conn);
+            }
+            Ok(result?)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Appends a record to a stream: the shard from the partition key's MD5, the next sequence number of that
+    /// shard. Answers once the record is on disk.
+    pub async fn append(
+        &self,
+        stream: &str,
+        shard_count: u32,
+        partition_key: &str,
+        data: Vec<u8>,
+        arrival_ms: i64,
+    ) -> Result<Appended, StoreError> {
+        let shard = kinesis::shard_for(partition_key, shard_count);
+        let stream = stream.to_owned();
+        let partition_key = partition_key.to_owned();
+        self.write(move |conn, state| {
+            let key = (stream, shard);
+            let counter = state.last_counter.get(&key).copied().unwrap_or(0) + 1;
+            let mut stmt = conn.prepare_cached(
+                "INSERT INTO _sluice_records (stream, shard_id, counter, sequence_number, partition_key, data, arrival_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            stmt.execute(params![
+                key.0,
+                kinesis::shard_id(shard),
+                counter,
+                kinesis::sequence_number(shard, counter),
+                partition_key,
+                data,
+                arrival_ms
+            ])?;
+            state.last_counter.insert(key.clone(), counter);
+            state.dirty.push(key);
+            state.appended = true;
+            Ok(Appended { shard, counter })
+        })
+        .await
+    }
+
+    /// Up to `limit` records of a shard with a counter above `after`, in order.
+    pub async fn records_after(
+        &self,
+        stream: &str,
+        shard: u32,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let stream = stream.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT counter, partition_key, data, arrival_ms FROM _sluice_records
+                 WHERE stream = ?1 AND shard_id = ?2 AND counter > ?3 ORDER BY counter LIMIT ?4",
+            )?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = stmt.query_map(
+                params![stream, kinesis::shard_id(shard), after, limit],
+                |r| {
+                    Ok(StoredRecord {
+                        shard,
+                        counter: r.get(0)?,
+                        partition_key: r.get(1)?,
+                        data: r.get(2)?,
+                        arrival_ms: r.get(3)?,
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// The stored checkpoint of a consumer on a shard, or — when it has none (the mapping is new) — the one
+    /// its starting position gives, stored now: `latest` → after the shard's last record; otherwise 0
+    /// (the oldest record kept).
+    pub async fn checkpoint_or_start(
+        &self,
+        consumer: &str,
+        stream: &str,
+        shard: u32,
+        latest: bool,
+    ) -> Result<i64, StoreError> {
+        let (consumer, stream) = (consumer.to_owned(), stream.to_owned());
+        self.write(move |conn, state| {
+            let shard_id = kinesis::shard_id(shard);
+            let existing: Option<i64> = conn
+                .query_row(
+                    "SELECT counter FROM _sluice_checkpoints WHERE consumer = ?1 AND stream = ?2 AND shard_id = ?3",
+                    params![consumer, stream, shard_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(counter) = existing {
+                return Ok(counter);
+            }
+            let start = if latest { state.last_counter(&stream, shard) } else { 0 };
+            put_checkpoint(conn, &consumer, &stream, shard, start)?;
+            Ok(start)
+        })
+        .await
+    }
+
+    /// Stores a checkpoint: the consumer is done with every record of the shard up to `counter`.
+    pub async fn set_checkpoint(
+        &self,
+        consumer: &str,
+        stream: &str,
+        shard: u32,
+        counter: i64,
+    ) -> Result<(), StoreError> {
+        let (consumer, stream) = (consumer.to_owned(), stream.to_owned());
+        self.write(move |conn, _| put_checkpoint(conn, &consumer, &stream, shard, counter))
+            .await
+    }
+
+    /// Deletes the records that arrived before `cutoff_ms` (the retention sweep); answers how many.
+    pub async fn delete_records_before(
+        &self,
+        stream: &str,
+        cutoff_ms: i64,
+    ) -> Result<usize, StoreError> {
+        let stream = stream.to_owned();
+        self.write(move |conn, _| {
+            conn.execute(
+                "DELETE FROM _sluice_records WHERE stream = ?1 AND arrival_ms < ?2",
+                params![stream, cutoff_ms],
+            )
+        })
+        .await
+    }
+
+    /// Adds a message to a dead-letter queue's table.
+    pub async fn send_message(&self, queue: &str, body: String) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO {} (body, sent_at_ms) VALUES (?1, ?2)",
+            quote_ident(queue)
+        );
+        self.write(move |conn, _| {
+            conn.prepare_cached(&sql)?
+                .execute(params![body, now_ms()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stops the writer thread after the queued writes; later writes fail with [`StoreError::Closed`].
+    pub async fn close(&self) {
+        let sender = self.inner.jobs.lock().ok().and_then(|mut jobs| jobs.take());
+        drop(sender);
+        let writer = self.inner.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(writer) = writer {
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        }
+        if let Ok(mut pool) = self.inner.readers.lock() {
+            pool.clear();
+        }
+    }
+}
+
+fn put_checkpoint(
+    conn: &Connection,
+    consumer: &str,
+    stream: &str,
+    shard: u32,
+    counter: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO _sluice_checkpoints (consumer, stream, shard_id, counter, sequence_number, updated_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (consumer, stream, shard_id) DO UPDATE SET
+             counter = excluded.counter, sequence_number = excluded.sequence_number, updated_ms = excluded.updated_ms",
+    )?
+    .execute(params![
+        consumer,
+        stream,
+        kinesis::shard_id(shard),
+        counter,
+        kinesis::sequence_number(shard, counter),
+        now_ms()
+    ])?;
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
