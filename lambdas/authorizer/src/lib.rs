@@ -18,9 +18,10 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
-    ApiGatewayCustomAuthorizerResponse,
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerPolicy;
+/// The event and answer types of [`Authorizer::handle`], re-exported for callers.
+pub use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use base64::Engine as _;
