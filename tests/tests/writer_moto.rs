@@ -1,0 +1,329 @@
+//! The writer library against a real (moto) DynamoDB table and SQS dead-letter queue.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sluice_tests::Moto;
+use writer::aws::{DynamoDbTable, SqsDeadLetters};
+use writer::{
+    KinesisEvent, KinesisEventResponse, WriterConfig, handle_batch, kinesis_event_from_json,
+};
+
+const STREAM_ARN: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/shop-orders";
+
+struct Env {
+    _moto: Moto,
+    dynamodb: aws_sdk_dynamodb::Client,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl Env {
+    async fn start() -> Env {
+        let moto = Moto::start();
+        let config = moto.sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("orders-dead-letters")
+            .send()
+            .await
+            .expect("create the dead-letter queue")
+            .queue_url()
+            .expect("a queue URL")
+            .to_owned();
+        Env {
+            _moto: moto,
+            dynamodb,
+            sqs,
+            queue_url,
+        }
+    }
+
+    async fn create_table(&self, name: &str) {
+        self.dynamodb
+            .create_table()
+            .table_name(name)
+            .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("eventId")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("attribute definition"),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("eventId")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .expect("key schema"),
+            )
+            .send()
+            .await
+            .expect("create the table");
+    }
+
+    async fn write(&self, table: &str, event: KinesisEvent) -> KinesisEventResponse {
+        let config = WriterConfig::new(table, "eventId");
+        let dynamo = DynamoDbTable::new(self.dynamodb.clone(), table);
+        let dead_letters = SqsDeadLetters::new(self.sqs.clone(), &self.queue_url);
+        handle_batch(&config, &dynamo, &dead_letters, event).await
+    }
+
+    async fn scan(&self, table: &str) -> HashMap<String, Value> {
+        let mut items = HashMap::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .dynamodb
+                .scan()
+                .table_name(table)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .expect("scan the table");
+            for item in page.items() {
+                let value: Value = serde_dynamo::from_item(item.clone()).expect("an item as JSON");
+                let key = value["eventId"].as_str().expect("a string key").to_owned();
+                items.insert(key, value);
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return items,
+            }
+        }
+    }
+
+    async fn dead_letters(&self) -> Vec<Value> {
+        let mut messages = Vec::new();
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive from the dead-letter queue");
+            let batch = received.messages();
+            if batch.is_empty() {
+                return messages;
+            }
+            for m in batch {
+                messages.push(
+                    serde_json::from_str(m.body().unwrap_or_default()).expect("a JSON dead letter"),
+                );
+            }
+        }
+    }
+}
+
+fn seq(n: u64) -> String {
+    format!("4954511524144582150374595111132{n:025}")
+}
+
+fn envelope(body: &str) -> Vec<u8> {
+    format!(r#"{{"v":1,"receivedAt":1732752000123,"requestId":"req","sourceIp":"203.0.113.9","body":{body}}}"#)
+        .into_bytes()
+}
+
+/// A Kinesis event as Lambda delivers it, one record per `(partition key, data)`.
+fn event(records: &[(String, Vec<u8>)]) -> KinesisEvent {
+    let records: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (key, data))| {
+            let n = u64::try_from(i).expect("small");
+            json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": key,
+                    "sequenceNumber": seq(n),
+                    "data": base64::engine::general_purpose::STANDARD.encode(data),
+                    "approximateArrivalTimestamp": 1732752000.5
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000000:{}", seq(n)),
+                "eventName": "aws:kinesis:record",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": STREAM_ARN
+            })
+        })
+        .collect();
+    kinesis_event_from_json(json!({ "Records": records })).expect("a Kinesis event")
+}
+
+fn body(i: usize) -> String {
+    json!({
+        "n": i,
+        "text": format!("record {i}: \"quoted\" \\ back\nslash $dollar #hash ${{x}} é 😀"),
+        "nested": {"list": [1, "two", null, true, {"deep": [i]}], "empty": {}},
+        "eventId": format!("body-{i}")
+    })
+    .to_string()
+}
+
+fn failures(response: &KinesisEventResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn writes_a_batch_and_every_item_holds_its_payload() {
+    let env = Env::start().await;
+    env.create_table("orders").await;
+    let records: Vec<(String, Vec<u8>)> = (0..30)
+        .map(|i| (format!("e{i}"), envelope(&body(i))))
+        .collect();
+
+    let response = env.write("orders", event(&records)).await;
+    assert!(failures(&response).is_empty(), "{response:?}");
+
+    let items = env.scan("orders").await;
+    assert_eq!(items.len(), 30);
+    for i in 0..30 {
+        let item = &items[&format!("e{i}")];
+        let sent: Value = serde_json::from_str(&body(i)).expect("JSON");
+        assert_eq!(item["payload"], sent, "record {i}");
+        assert_eq!(
+            item["eventId"],
+            format!("e{i}"),
+            "the key comes from the path, not the body"
+        );
+        assert_eq!(item["payload"]["eventId"], format!("body-{i}"));
+        assert_eq!(
+            item["sequenceNumber"],
+            seq(u64::try_from(i).expect("small"))
+        );
+        assert_eq!(item["shardId"], "shardId-000000000000");
+        assert_eq!(item["arrivalTime"], 1732752000500_i64);
+        assert_eq!(item["receivedAt"], 1732752000123_i64);
+        assert_eq!(item["requestId"], "req");
+        assert_eq!(item["sourceIp"], "203.0.113.9");
+    }
+    assert!(env.dead_letters().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_record_is_dead_lettered_with_its_data_and_the_others_are_written() {
+    let env = Env::start().await;
+    env.create_table("orders").await;
+    let bad_data = b"{\"v\":1,\"body\":\"not an object\"".to_vec(); // truncated JSON
+    let mut records: Vec<(String, Vec<u8>)> = (0..5)
+        .map(|i| (format!("e{i}"), envelope(&body(i))))
+        .collect();
+    records.insert(2, ("broken".into(), bad_data.clone()));
+
+    let response = env.write("orders", event(&records)).await;
+    assert!(
+        failures(&response).is_empty(),
+        "a permanent failure does not block the shard: {response:?}"
+    );
+
+    let items = env.scan("orders").await;
+    let mut keys: Vec<&String> = items.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["e0", "e1", "e2", "e3", "e4"]);
+
+    let dead = env.dead_letters().await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let message = &dead[0];
+    assert_eq!(message["source"], "sluice.writer");
+    assert_eq!(message["reason"], "NotJson");
+    assert_eq!(message["stream"], STREAM_ARN);
+    assert_eq!(message["shardId"], "shardId-000000000000");
+    assert_eq!(message["sequenceNumber"], seq(2));
+    assert_eq!(message["partitionKey"], "broken");
+    assert_eq!(message["arrivalTime"], 1732752000500_i64);
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(message["data"].as_str().expect("base64 data"))
+        .expect("valid base64");
+    assert_eq!(data, bad_data);
+}
+
+#[tokio::test]
+async fn a_missing_table_fails_every_record_transiently_and_dead_letters_nothing() {
+    let env = Env::start().await;
+    let records: Vec<(String, Vec<u8>)> = (0..30)
+        .map(|i| (format!("e{i}"), envelope(&body(i))))
+        .collect();
+
+    let response = env.write("no-such-table", event(&records)).await;
+    let expected: Vec<String> = (0..30).map(seq).collect();
+    assert_eq!(failures(&response), expected);
+    assert!(env.dead_letters().await.is_empty());
+}
+
+#[tokio::test]
+async fn warm_batch_of_100_records() {
+    let env = Env::start().await;
+    env.create_table("orders").await;
+    let batch = |round: usize| -> Vec<(String, Vec<u8>)> {
+        (0..100)
+            .map(|i| (format!("r{round}-e{i}"), envelope(&body(i))))
+            .collect()
+    };
+
+    // The first batch warms connections; the following ones are what a warm Lambda container sees.
+    let response = env.write("orders", event(&batch(0))).await;
+    assert!(failures(&response).is_empty());
+    let mut times: Vec<Duration> = Vec::new();
+    for round in 1..=5 {
+        let event = event(&batch(round));
+        let started = Instant::now();
+        let response = env.write("orders", event).await;
+        times.push(started.elapsed());
+        assert!(failures(&response).is_empty());
+    }
+    assert_eq!(env.scan("orders").await.len(), 600);
+    times.sort();
+    println!(
+        "warm 100-record batch against moto: median {:?}, min {:?}, max {:?} (debug build, 4 chunks of 25)",
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1]
+    );
+}
+
+#[tokio::test]
+async fn an_item_dynamodb_rejects_is_dead_lettered_and_the_rest_of_its_chunk_is_written() {
+    let env = Env::start().await;
+    env.create_table("orders").await;
+    // DynamoDB numbers stop at 9.99e125: the whole BatchWriteItem fails with a ValidationException that does
+    // not say which item is at fault; the writer isolates it.
+    let mut records: Vec<(String, Vec<u8>)> = (0..5)
+        .map(|i| (format!("e{i}"), envelope(&body(i))))
+        .collect();
+    records.insert(3, ("huge-number".into(), envelope(r#"{"x":1e200}"#)));
+
+    let response = env.write("orders", event(&records)).await;
+    assert!(failures(&response).is_empty(), "{response:?}");
+
+    let items = env.scan("orders").await;
+    let mut keys: Vec<&String> = items.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["e0", "e1", "e2", "e3", "e4"]);
+    let dead = env.dead_letters().await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["reason"], "Rejected");
+    assert_eq!(dead[0]["partitionKey"], "huge-number");
+    assert_eq!(dead[0]["sequenceNumber"], seq(3));
+    assert!(
+        dead[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("ValidationException")),
+        "{dead:?}"
+    );
+}
