@@ -261,7 +261,7 @@ pub struct Permanent {
 }
 
 impl Permanent {
-    fn new(reason: Reason, detail: impl Into<String>) -> Self {
+    pub fn new(reason: Reason, detail: impl Into<String>) -> Self {
         Permanent {
             reason,
             detail: detail.into(),
