@@ -1,0 +1,30 @@
+# {{ header }}
+
+variable "auth" {
+  description = "HTTP Basic auth: the authorizer function's name, the secret's name, the username, the authorizer cache TTL, the generated password's length and version (bump to rotate) and the secret's recovery window."
+  type = object({
+    function_name           = string
+    secret_name             = string
+    username                = string
+    cache_ttl_seconds       = number
+    password_length         = number
+    password_version        = number
+    recovery_window_in_days = number
+  })
+}
+
+variable "function" {
+  description = "The authorizer function's settings: architecture (x86_64 or arm64), memory, timeout, reserved concurrency (null for none) and log retention."
+  type = object({
+    architecture         = string
+    memory_mb            = number
+    timeout_seconds      = number
+    reserved_concurrency = number
+    log_retention_days   = number
+  })
+}
+
+variable "zip_path" {
+  description = "Path of the authorizer's deployment package (bootstrap.zip built by `cargo xtask build`)."
+  type        = string
+}

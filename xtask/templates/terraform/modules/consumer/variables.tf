@@ -1,0 +1,65 @@
+# {{ header }}
+
+variable "consumer" {
+  description = "The consumer's event source mapping settings and its writer function's name."
+  type = object({
+    function_name              = string
+    stream                     = string
+    table                      = string
+    dead_letter_queue          = string
+    batch_size                 = number
+    batching_window_seconds    = number
+    starting_position          = string
+    retry_attempts             = number
+    maximum_record_age_seconds = number
+    bisect_on_error            = bool
+    parallelization_factor     = number
+    environment                = map(string)
+  })
+}
+
+variable "function" {
+  description = "The writer function's settings: architecture (x86_64 or arm64), memory, timeout, reserved concurrency (null for none) and log retention."
+  type = object({
+    architecture         = string
+    memory_mb            = number
+    timeout_seconds      = number
+    reserved_concurrency = number
+    log_retention_days   = number
+  })
+}
+
+variable "zip_path" {
+  description = "Path of the writer's deployment package (bootstrap.zip built by `cargo xtask build`)."
+  type        = string
+}
+
+variable "environment" {
+  description = "Environment of the writer function from pipeline.toml (key names and types, log level); the table name and queue URL are added here."
+  type        = map(string)
+}
+
+variable "stream" {
+  description = "The stream the consumer reads: its ARN and customer KMS key ARN (null for the AWS-managed key)."
+  type = object({
+    arn         = string
+    kms_key_arn = string
+  })
+}
+
+variable "table" {
+  description = "The table the consumer writes: name and ARN."
+  type = object({
+    name = string
+    arn  = string
+  })
+}
+
+variable "dead_letter_queue" {
+  description = "The consumer's dead-letter queue: ARN, URL and name."
+  type = object({
+    arn  = string
+    url  = string
+    name = string
+  })
+}

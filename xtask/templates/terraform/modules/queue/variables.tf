@@ -1,0 +1,9 @@
+# {{ header }}
+
+variable "queue" {
+  description = "The dead-letter queue: physical name and message retention in seconds."
+  type = object({
+    name                      = string
+    message_retention_seconds = number
+  })
+}

@@ -1,0 +1,256 @@
+# {{ header }}
+#
+# The pipeline {{ name|hcl }}: every value below comes from pipeline.toml; the modules under modules/ take
+# them through typed variables. Maps are keyed by the logical names of pipeline.toml.
+
+provider "aws" {
+  region = var.region
+{%- if !tags.is_empty() %}
+
+  default_tags {
+    tags = {
+{%- for t in tags %}
+      {{ t.key }}{{ t.pad }} = {{ t.value }}
+{%- endfor %}
+    }
+  }
+{%- endif %}
+}
+
+locals {
+  writer_zip_path = coalesce(var.writer_zip_path, "${path.root}/../target/lambda/writer/bootstrap.zip")
+{%- if auth.is_some() %}
+
+  authorizer_zip_path = coalesce(var.authorizer_zip_path, "${path.root}/../target/lambda/authorizer/bootstrap.zip")
+{%- endif %}
+
+  functions = {
+    authorizer = {
+      architecture         = "{{ authorizer_function.architecture }}"
+      memory_mb            = {{ authorizer_function.memory_mb }}
+      timeout_seconds      = {{ authorizer_function.timeout_seconds }}
+      reserved_concurrency = {{ authorizer_function.reserved_concurrency }}
+      log_retention_days   = {{ authorizer_function.log_retention_days }}
+    }
+    writer = {
+      architecture         = "{{ writer_function.architecture }}"
+      memory_mb            = {{ writer_function.memory_mb }}
+      timeout_seconds      = {{ writer_function.timeout_seconds }}
+      reserved_concurrency = {{ writer_function.reserved_concurrency }}
+      log_retention_days   = {{ writer_function.log_retention_days }}
+    }
+  }
+
+  streams = {
+{%- for s in streams %}
+    {{ s.key|hcl }} = {
+      name            = {{ s.name|hcl }}
+      mode            = "{{ s.mode }}"
+      shard_count     = {{ s.shard_count }}
+      retention_hours = {{ s.retention_hours }}
+      kms_key_arn     = {{ s.kms_key_arn }}
+    }
+{%- endfor %}
+  }
+
+  tables = {
+{%- for t in tables %}
+    {{ t.key|hcl }} = {
+      name                   = {{ t.name|hcl }}
+      billing_mode           = "{{ t.billing_mode }}"
+      read_capacity          = {{ t.read_capacity }}
+      write_capacity         = {{ t.write_capacity }}
+      partition_key          = { name = {{ t.partition_key.name|hcl }}, type = "{{ t.partition_key.kind }}" }
+{%- match t.sort_key %}
+{%- when Some with (k) %}
+      sort_key               = { name = {{ k.name|hcl }}, type = "{{ k.kind }}" }
+{%- when None %}
+      sort_key               = null
+{%- endmatch %}
+      point_in_time_recovery = {{ t.point_in_time_recovery }}
+      ttl_attribute          = {{ t.ttl_attribute }}
+      deletion_protection    = {{ t.deletion_protection }}
+    }
+{%- endfor %}
+  }
+
+  queues = {
+{%- for q in queues %}
+    {{ q.key|hcl }} = {
+      name                      = {{ q.name|hcl }}
+      message_retention_seconds = {{ q.message_retention_seconds }}
+    }
+{%- endfor %}
+  }
+
+  consumers = {
+{%- for c in consumers %}
+    {{ c.key|hcl }} = {
+      function_name              = {{ c.function_name|hcl }}
+      stream                     = {{ c.stream|hcl }}
+      table                      = {{ c.table|hcl }}
+      dead_letter_queue          = {{ c.dead_letter_queue|hcl }}
+      batch_size                 = {{ c.batch_size }}
+      batching_window_seconds    = {{ c.batching_window_seconds }}
+      starting_position          = "{{ c.starting_position }}"
+      retry_attempts             = {{ c.retry_attempts }}
+      maximum_record_age_seconds = {{ c.maximum_record_age_seconds }}
+      bisect_on_error            = {{ c.bisect_on_error }}
+      parallelization_factor     = {{ c.parallelization_factor }}
+      environment = {
+        PARTITION_KEY_NAME = {{ c.partition_key.name|hcl }}
+        PARTITION_KEY_TYPE = "{{ c.partition_key.kind }}"
+{%- match c.sort_key %}
+{%- when Some with (k) %}
+        SORT_KEY_NAME      = {{ k.name|hcl }}
+        SORT_KEY_TYPE      = "{{ k.kind }}"
+{%- when None %}
+{%- endmatch %}
+        RUST_LOG           = "info"
+      }
+    }
+{%- endfor %}
+  }
+
+  # The streams some route writes to: the API's integration role may put records into these and no others.
+  routed_streams = [{% for s in routed_streams %}{{ s|hcl }}{% if !loop.last %}, {% endif %}{% endfor %}]
+}
+
+module "stream" {
+  source   = "./modules/stream"
+  for_each = local.streams
+
+  stream = each.value
+}
+
+module "table" {
+  source   = "./modules/table"
+  for_each = local.tables
+
+  table = each.value
+}
+
+module "queue" {
+  source   = "./modules/queue"
+  for_each = local.queues
+
+  queue = each.value
+}
+
+# Each dead-letter queue takes messages from the writers that use it (their execution roles also carry the
+# event source mapping's on-failure destination) and only over TLS. Here rather than in modules/queue: the
+# policy names the writers' roles, and the writers need the queue first.
+locals {
+  dead_letter_senders = {
+    for name in keys(local.queues) : name => [for key, consumer in local.consumers : module.consumer[key].role_arn if consumer.dead_letter_queue == name]
+  }
+}
+
+data "aws_iam_policy_document" "dead_letter_queue" {
+  for_each = local.queues
+
+  dynamic "statement" {
+    for_each = length(local.dead_letter_senders[each.key]) == 0 ? [] : [local.dead_letter_senders[each.key]]
+    content {
+      sid       = "WritersSendDeadLetters"
+      actions   = ["sqs:SendMessage"]
+      resources = [module.queue[each.key].queue_arn]
+
+      principals {
+        type        = "AWS"
+        identifiers = statement.value
+      }
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [module.queue[each.key].queue_arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dead_letter_queue" {
+  for_each = local.queues
+
+  queue_url = module.queue[each.key].queue_url
+  policy    = data.aws_iam_policy_document.dead_letter_queue[each.key].json
+}
+
+module "consumer" {
+  source   = "./modules/consumer"
+  for_each = local.consumers
+
+  consumer    = each.value
+  function    = local.functions.writer
+  zip_path    = local.writer_zip_path
+  environment = each.value.environment
+  stream = {
+    arn         = module.stream[each.value.stream].stream_arn
+    kms_key_arn = module.stream[each.value.stream].kms_key_arn
+  }
+  table = {
+    name = module.table[each.value.table].table_name
+    arn  = module.table[each.value.table].table_arn
+  }
+  dead_letter_queue = {
+    arn  = module.queue[each.value.dead_letter_queue].queue_arn
+    url  = module.queue[each.value.dead_letter_queue].queue_url
+    name = module.queue[each.value.dead_letter_queue].queue_name
+  }
+}
+{%- match auth %}
+{%- when Some with (a) %}
+
+module "auth" {
+  source = "./modules/auth"
+
+  function = local.functions.authorizer
+  zip_path = local.authorizer_zip_path
+  auth = {
+    function_name           = {{ a.function_name|hcl }}
+    secret_name             = {{ a.secret_name|hcl }}
+    username                = {{ a.username|hcl }}
+    cache_ttl_seconds       = {{ a.cache_ttl_seconds }}
+    password_length         = {{ a.password_length }}
+    password_version        = {{ a.password_version }}
+    recovery_window_in_days = var.credentials_recovery_window_days
+  }
+}
+{%- when None %}
+{%- endmatch %}
+
+module "api" {
+  source = "./modules/api"
+
+  api = {
+    name                      = {{ api.name|hcl }}
+    stage                     = {{ api.stage|hcl }}
+    access_log_retention_days = {{ api.access_log_retention_days }}
+    throttle_rate_limit       = {{ api.throttle_rate_limit }}
+    throttle_burst_limit      = {{ api.throttle_burst_limit }}
+    manage_account            = {{ api.manage_account }}
+  }
+  stream_arns         = [for name in local.routed_streams : module.stream[name].stream_arn]
+  stream_kms_key_arns = distinct(compact([for name in local.routed_streams : module.stream[name].kms_key_arn]))
+{%- if auth.is_some() %}
+  authorizer = {
+    function_name = module.auth.function_name
+    invoke_arn    = module.auth.invoke_arn
+  }
+{%- else %}
+  authorizer = null
+{%- endif %}
+}

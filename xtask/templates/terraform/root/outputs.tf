@@ -1,0 +1,63 @@
+# {{ header }}
+
+output "api_url" {
+  description = "The stage's invoke URL: POST {api_url}/submit/{stream}/{eventId}."
+  value       = module.api.invoke_url
+}
+
+output "api_id" {
+  description = "The REST API's id."
+  value       = module.api.rest_api_id
+}
+
+output "api_stage_name" {
+  description = "The API Gateway stage name."
+  value       = module.api.stage_name
+}
+
+output "region" {
+  description = "The region the pipeline is deployed in."
+  value       = var.region
+}
+{%- if auth %}
+
+output "credentials_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the HTTP Basic credentials ({\"username\":…,\"password\":…})."
+  value       = module.auth.secret_arn
+}
+
+output "credentials_secret_name" {
+  description = "Name of the Secrets Manager secret holding the HTTP Basic credentials."
+  value       = module.auth.secret_name
+}
+
+output "authorizer_function_name" {
+  description = "The authorizer Lambda function's name."
+  value       = module.auth.function_name
+}
+{%- endif %}
+
+output "writer_function_names" {
+  description = "The writer Lambda function of each consumer, by consumer name."
+  value       = { for key, consumer in module.consumer : key => consumer.function_name }
+}
+
+output "table_names" {
+  description = "DynamoDB table names, by logical table name."
+  value       = { for key, table in module.table : key => table.table_name }
+}
+
+output "stream_names" {
+  description = "Kinesis stream names, by logical stream name."
+  value       = { for key, stream in module.stream : key => stream.stream_name }
+}
+
+output "stream_arns" {
+  description = "Kinesis stream ARNs, by logical stream name."
+  value       = { for key, stream in module.stream : key => stream.stream_arn }
+}
+
+output "dead_letter_queue_urls" {
+  description = "SQS dead-letter queue URLs, by logical queue name."
+  value       = { for key, queue in module.queue : key => queue.queue_url }
+}
