@@ -494,7 +494,9 @@ async fn invoke(mapping: &Mapping, records: &[StoredRecord]) -> InvokeResult {
         .iter()
         .map(|r| kinesis::event_record(&mapping.source, r))
         .collect();
-    let call = tokio::spawn(mapping.handler.invoke(event));
+    // Called inside the task, so that a panic while building the future is caught too.
+    let handler = mapping.handler.clone();
+    let call = tokio::spawn(async move { handler.invoke(event).await });
     match tokio::time::timeout(mapping.function_timeout, call).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(anyhow::anyhow!("the function panicked: {join}")),
