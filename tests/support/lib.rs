@@ -104,3 +104,71 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// `target/debug/xtask`, built first (`cargo build -p xtask`, a no-op when fresh) so tests run the
+/// current code.
+pub fn xtask_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = workspace_root();
+            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["build", "--quiet", "-p", "xtask", "--bin", "xtask"])
+                .current_dir(&root)
+                .status()
+                .expect("run cargo build -p xtask");
+            assert!(status.success(), "cargo build -p xtask failed");
+            let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+            target.join("debug/xtask")
+        })
+        .clone()
+}
+
+/// A `cargo xtask dev` process on a free port, killed on drop.
+pub struct DevProcess {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl DevProcess {
+    /// Starts `xtask dev` and waits (at most 60 s) for its `ready` line.
+    pub fn start(config: &Path, state_dir: &Path, credentials: Option<&str>) -> DevProcess {
+        use std::io::{BufRead, BufReader};
+        let port = free_port();
+        let mut cmd = Command::new(xtask_bin());
+        cmd.arg("dev")
+            .arg("--config")
+            .arg(config)
+            .args(["--port", &port.to_string()])
+            .arg("--state-dir")
+            .arg(state_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(c) = credentials {
+            cmd.args(["--credentials", c]);
+        }
+        let mut child = cmd.spawn().expect("spawn xtask dev");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.trim() == "ready" {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = child.kill();
+            panic!("xtask dev did not print `ready` within 60 s");
+        }
+        DevProcess { child, port }
+    }
+}
+
+impl Drop for DevProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
