@@ -8,6 +8,7 @@ pub mod generate;
 
 pub mod smoke;
 pub mod test;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 
