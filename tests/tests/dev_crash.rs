@@ -1,0 +1,182 @@
+//! Crash safety of the real `xtask dev` binary: `kill -9` it while clients are sending, start it again, and
+//! every event that got a 200 is in the table exactly once, with the content that was sent. Then SIGTERM
+//! stops it cleanly (exit 0).
+
+mod dev_common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dev_common::*;
+use serde_json::Value;
+use sluice_tests::{free_port, workspace_root};
+
+/// `$SLUICE_XTASK_BIN`, else `target/debug/xtask`, built first (a no-op when it is fresh; `cargo xtask test`
+/// has built it anyway).
+fn xtask_binary() -> PathBuf {
+    if let Some(binary) = std::env::var_os("SLUICE_XTASK_BIN") {
+        return PathBuf::from(binary);
+    }
+    let root = workspace_root();
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "--package", "xtask", "--bin", "xtask"])
+        .current_dir(&root)
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build -p xtask failed");
+    let binary = target.join("debug").join("xtask");
+    assert!(binary.exists(), "{} is missing", binary.display());
+    binary
+}
+
+/// Starts `xtask dev` and waits (at most 60 s) for its `ready` line.
+fn start_dev(binary: &Path, state_dir: &Path, port: u16) -> Child {
+    let mut child = Command::new(binary)
+        .args(["dev", "--port", &port.to_string(), "--state-dir"])
+        .arg(state_dir)
+        .args(["--credentials", &format!("{USER}:{PASS}")])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start xtask dev");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line == "ready" {
+                let _ = tx.send(());
+            }
+        }
+    });
+    if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+        let _ = child.kill();
+        panic!("xtask dev did not print `ready` within 60 s");
+    }
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_event_survives_kill_9_exactly_once() {
+    let binary = tokio::task::spawn_blocking(xtask_binary).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = start_dev(&binary, dir.path(), port);
+    let base = format!("http://127.0.0.1:{port}");
+
+    // Clients sending as fast as they can; each remembers what it sent and what was acknowledged.
+    let sent: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+    let acked: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+    let mut clients = Vec::new();
+    for task in 0..8 {
+        let (base, sent, acked) = (base.clone(), sent.clone(), acked.clone());
+        clients.push(tokio::spawn(async move {
+            let client = client();
+            for i in 0.. {
+                let id = format!("crash-{task}-{i}");
+                let body =
+                    format!(r#"{{"task":{task},"n":{i},"text":"event {i} of client {task}"}}"#);
+                sent.lock().unwrap().insert(id.clone(), body.clone());
+                let response = client
+                    .post(format!("{base}/prod/submit/GatewayEventsStream/{id}"))
+                    .basic_auth(USER, Some(PASS))
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status() == 200 => {
+                        let reply: Value = r.json().await.unwrap_or_default();
+                        let seq = reply["SequenceNumber"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned();
+                        acked.lock().unwrap().insert(id, seq);
+                    }
+                    Ok(r) => panic!("unexpected status {}", r.status()),
+                    Err(_) => return, // the server is gone
+                }
+            }
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().unwrap().len() < 300 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().expect("kill -9"); // SIGKILL: no chance to flush anything
+    let _ = child.wait();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= 300,
+        "only {} events were acknowledged before the kill",
+        acked.len()
+    );
+
+    let port = free_port();
+    let mut child = start_dev(&binary, dir.path(), port);
+    let all_in = || {
+        let items = items(dir.path(), "EventTable");
+        acked.keys().all(|id| items.contains_key(id))
+    };
+    let complete = eventually(Duration::from_secs(30), all_in).await;
+    let items = items(dir.path(), "EventTable");
+    let missing: Vec<_> = acked.keys().filter(|id| !items.contains_key(*id)).collect();
+    assert!(
+        complete,
+        "{} of {} acknowledged events are missing, e.g. {:?}",
+        missing.len(),
+        acked.len(),
+        missing.first()
+    );
+
+    // Exactly once, with the content sent: one row per key, the acknowledged record's sequence number.
+    let sent = sent.lock().unwrap().clone();
+    for (id, item) in &items {
+        let body: Value = serde_json::from_str(&sent[id]).unwrap();
+        assert_eq!(item["payload"], body, "{id}");
+        if let Some(seq) = acked.get(id) {
+            assert_eq!(item["sequenceNumber"], seq.as_str(), "{id}");
+        }
+    }
+    let conn = rusqlite::Connection::open(db_path(dir.path())).unwrap();
+    let (rows, distinct): (i64, i64) = conn
+        .query_row(
+            r#"SELECT count(*), count(DISTINCT "eventId") FROM "EventTable""#,
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(rows, distinct);
+    assert!(messages(dir.path(), "LambdaDeadLetterQueue").is_empty());
+
+    // SIGTERM: a clean stop, exit code 0.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("xtask dev did not stop within 20 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit}");
+}
