@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use escape::{hcl_string, json_string, tftpl_escape};
+pub use view::{KINESIS_ERRORS, error_template, request_template};
 
 use crate::config::{self, Pipeline};
 
