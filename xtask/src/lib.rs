@@ -1,5 +1,6 @@
 //! sluice's tool, as a library: `cargo xtask <command>` is a thin `main` over these modules.
 
+pub mod bench;
 pub mod build;
 pub mod config;
 pub mod contract;

@@ -58,6 +58,18 @@ enum Command {
     },
     /// Run every test (installs the tools they need into target/sluice-venv first).
     Test,
+    /// Load-test the local pipeline: sustained events/s and ingest latency, against a no-storage baseline.
+    Bench {
+        /// Concurrent keep-alive clients.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds of load per target.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Size of each event's `message`.
+        #[arg(long, default_value_t = 100)]
+        body_bytes: usize,
+    },
 }
 
 fn main() -> miette::Result<()> {
@@ -108,5 +120,8 @@ fn main() -> miette::Result<()> {
             terraform_dir,
         }),
         Command::Test => xtask::test::run(),
+        Command::Bench { clients, seconds, body_bytes } => {
+            xtask::bench::run(xtask::bench::BenchOptions { config, clients, seconds, body_bytes })
+        }
     }
 }

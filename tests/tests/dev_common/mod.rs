@@ -124,15 +124,13 @@ pub fn items(state_dir: &Path, table: &str) -> BTreeMap<String, Value> {
     let mut stmt = conn
         .prepare(&format!("SELECT \"eventId\", item FROM \"{table}\""))
         .expect("the table exists");
-    let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
         .unwrap()
         .map(|r| {
             let (k, v) = r.unwrap();
             (k, serde_json::from_str(&v).expect("items are JSON"))
         })
-        .collect();
-    rows
+        .collect()
 }
 
 /// Number of rows of a table (0 if it does not exist yet).
