@@ -32,7 +32,11 @@ enum Command {
         out_dir: PathBuf,
     },
     /// Build the Lambda functions with cargo-lambda into target/lambda/<function>/bootstrap.zip.
-    Build,
+    Build {
+        /// Where `<function>/bootstrap.zip` go (the generated Terraform expects the default).
+        #[arg(long, default_value = build::LAMBDA_DIR)]
+        lambda_dir: PathBuf,
+    },
     /// Run the whole pipeline locally on 127.0.0.1 (gateway, authorizer, streams, consumers, tables).
     Dev {
         #[arg(long, default_value_t = DEFAULT_PORT)]
@@ -96,7 +100,9 @@ fn main() -> miette::Result<()> {
             out_dir,
             check,
         }),
-        Command::Build => build::run(build::BuildOptions { config }),
+        Command::Build { lambda_dir } => {
+            build::build_into(&build::BuildOptions { config }, &lambda_dir).map(drop)
+        }
         Command::Dev {
             port,
             state_dir,
