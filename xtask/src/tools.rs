@@ -453,4 +453,30 @@ mod tests {
         assert_eq!(parts[0], PathBuf::from("/x/sluice-venv/bin"));
         assert_eq!(parts.iter().filter(|p| **p == parts[0]).count(), 1);
     }
+
+    /// Downloads from PyPI (about 100 MB): `cargo test -p xtask -- --ignored a_fresh_venv`.
+    #[test]
+    #[ignore = "downloads the tools from PyPI"]
+    fn a_fresh_venv_gets_every_tool_and_a_second_call_is_quick() {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = venv_at(&dir.path().join("venv")).unwrap();
+        for exe in [venv.cargo_lambda(), venv.moto_server(), venv.python()] {
+            assert!(exe.is_file(), "{}", exe.display());
+        }
+        let zig = venv.zig_command().arg("version").output().unwrap();
+        assert!(zig.status.success() && !zig.stdout.is_empty());
+        let help = venv
+            .cargo_lambda_command()
+            .args(["build", "--help"])
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&help.stdout).contains("--compiler"));
+        let started = Instant::now();
+        venv_at(venv.root()).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }
