@@ -811,13 +811,13 @@ pub async fn handle_batch_with_stats(
     }
 
     // 4. Dead-letter permanent failures, concurrently.
-    let sends = fates
-        .iter()
-        .enumerate()
-        .filter_map(|(index, fate)| match fate {
-            Some(Fate::Permanent(p)) => Some((index, DeadLetterMessage::new(&records[index], p))),
-            _ => None,
-        });
+    // Collected by a plain loop: a closure over `&Option<Fate>` held in the future makes it not `Send`.
+    let mut sends: Vec<(usize, DeadLetterMessage)> = Vec::new();
+    for (index, fate) in fates.iter().enumerate() {
+        if let Some(Fate::Permanent(p)) = fate {
+            sends.push((index, DeadLetterMessage::new(&records[index], p)));
+        }
+    }
     let sent: Vec<(usize, Result<(), WriterError>)> = futures::stream::iter(sends)
         .map(|(index, message)| async move { (index, dead_letters.send(message).await) })
         .buffer_unordered(config.write.max_concurrent_chunks.max(1))

@@ -185,16 +185,7 @@ fn writer_handler(
         sinks::SqliteDeadLetters::new(store.clone(), consumer.dead_letter_queue.clone());
     let handler = move |event: writer::KinesisEvent| {
         let (config, table, dead_letters) = (config.clone(), table.clone(), dead_letters.clone());
-        async move {
-            // `handle_batch`'s future is not provably `Send` for every lifetime (a closure borrowing its
-            // state across an await), so it runs to completion on a blocking thread of the same runtime.
-            let runtime = tokio::runtime::Handle::current();
-            let response = tokio::task::spawn_blocking(move || {
-                runtime.block_on(writer::handle_batch(&config, &table, &dead_letters, event))
-            })
-            .await?;
-            Ok(response)
-        }
+        async move { Ok(writer::handle_batch(&config, &table, &dead_letters, event).await) }
     };
     Some(Arc::new(handler))
 }
