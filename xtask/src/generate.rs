@@ -174,14 +174,12 @@ fn generated_files_on_disk(out_dir: &Path) -> Result<BTreeSet<String>, GenError>
         }
     }
     // The manifest names the files that cannot carry a header.
-    if let Ok(manifest) = std::fs::read_to_string(out_dir.join(MANIFEST)) {
-        if manifest.lines().next().is_some_and(|l| l.contains(MARKER)) {
-            for line in manifest.lines() {
-                if let Some(rel) = line.strip_prefix("- `").and_then(|l| l.split('`').next()) {
-                    if out_dir.join(rel).is_file() {
-                        out.insert(rel.to_string());
-                    }
-                }
+    if let Ok(manifest) = std::fs::read_to_string(out_dir.join(MANIFEST))
+        && manifest.lines().next().is_some_and(|l| l.contains(MARKER))
+    {
+        for rel in manifest.lines().filter_map(|l| l.strip_prefix("- `").and_then(|l| l.split('`').next())) {
+            if out_dir.join(rel).is_file() {
+                out.insert(rel.to_string());
             }
         }
     }

@@ -599,3 +599,23 @@ pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
     put(&mut files, MANIFEST, Readme { header, name: p.name.clone(), files: listed })?;
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_keyed_maps_are_quoted_and_aligned_like_terraform_fmt() {
+        let e = aligned(vec![("a".into(), "\"1\"".into()), ("long-key".into(), "\"2\"".into()), ("${x}".into(), "\"3\"".into())]);
+        let lines: Vec<String> = e.iter().map(|e| format!("{}{} = {}", e.key, e.pad, e.value)).collect();
+        assert_eq!(lines, ["\"a\"        = \"1\"", "\"long-key\" = \"2\"", "\"$${x}\"    = \"3\""]);
+    }
+
+    #[test]
+    fn optional_values_are_null_or_literals() {
+        assert_eq!(opt_str(None), "null");
+        assert_eq!(opt_str(Some("arn:\"x\"")), "\"arn:\\\"x\\\"\"");
+        assert_eq!(opt_num(Some(7)), "7");
+        assert_eq!(opt_num(None), "null");
+    }
+}
