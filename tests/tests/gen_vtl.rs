@@ -3,28 +3,44 @@
 //! `$util` and `$context` shims of tests/vtl/render.py), and the result is compared with
 //! `xtask::contract`, the same definitions the local gateway answers from.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::io::Write;
 
 use base64::Engine;
 use serde_json::{Value, json};
 use sluice_tests::workspace_root;
 use xtask::contract::{self, ApiError};
 
-/// The project venv's python with airspeed-ext, installed on first use.
+/// The project venv's python with airspeed-ext, installed on first use. nextest runs each test in its own
+/// process, so the install is serialised with a lock folder.
 fn python() -> PathBuf {
     let root = workspace_root();
     let venv = root.join("target/sluice-venv");
     let python = venv.join("bin/python");
-    if !python.exists() {
-        let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 -m venv");
-        assert!(status.success(), "could not create {}", venv.display());
+    let ready = || python.exists() && Command::new(&python).args(["-c", "import airspeed"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if ready() {
+        return python;
     }
-    let has_airspeed = Command::new(&python).args(["-c", "import airspeed"]).stderr(Stdio::null()).status().unwrap().success();
-    if !has_airspeed {
-        let out = Command::new(venv.join("bin/pip")).args(["install", "--quiet", "airspeed-ext"]).output().expect("pip");
-        assert!(out.status.success(), "pip install airspeed-ext failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let lock = root.join("target/sluice-venv.airspeed.lock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while std::fs::create_dir(&lock).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{} held for 5 minutes; remove it if no install is running", lock.display());
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let result = std::panic::catch_unwind(|| {
+        if !python.exists() {
+            let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 -m venv");
+            assert!(status.success(), "could not create {}", venv.display());
+        }
+        if !ready() {
+            let out = Command::new(&python).args(["-m", "pip", "install", "--quiet", "airspeed-ext"]).output().expect("pip");
+            assert!(out.status.success(), "pip install airspeed-ext failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+    });
+    let _ = std::fs::remove_dir(&lock);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
     }
     python
 }
