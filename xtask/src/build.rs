@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use miette::{IntoDiagnostic, WrapErr};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Architecture, Pipeline};
@@ -155,6 +156,26 @@ pub fn run(opts: BuildOptions) -> miette::Result<()> {
     Ok(())
 }
 
+/// An exclusive lock on `target/.sluice-build.lock`, held for the whole build; released on drop.
+fn build_lock(target_dir: &Path) -> miette::Result<std::fs::File> {
+    std::fs::create_dir_all(target_dir).into_diagnostic()?;
+    let path = target_dir.join(".sluice-build.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot open the build lock {}", path.display()))?;
+    if file.try_lock().is_err() {
+        println!("waiting for another `cargo xtask build` to finish…");
+        file.lock()
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot take the build lock {}", path.display()))?;
+    }
+    Ok(file)
+}
+
 /// [`run`] into another folder (relative paths are taken from the project root); returns what it packaged.
 pub fn build_into(opts: &BuildOptions, lambda_dir: &Path) -> miette::Result<Vec<Artifact>> {
     let root = crate::project_root();
@@ -166,6 +187,9 @@ pub fn build_into(opts: &BuildOptions, lambda_dir: &Path) -> miette::Result<Vec<
     // Everything that can fail on the user's setup fails here, before anything is built or written.
     check_targets(&groups)?;
     let venv = crate::tools::venv()?;
+    // Two builds at once (two terminals, or tests in parallel) would race on cargo-lambda's output
+    // files: one builds, the others wait and then find everything fresh.
+    let _lock = build_lock(&root.join("target"))?;
 
     let started = Instant::now();
     let mut artifacts = Vec::new();
