@@ -3,7 +3,7 @@
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The workspace root (the folder holding `pipeline.toml`).
@@ -58,7 +58,11 @@ impl Moto {
                     cmd.display()
                 )
             });
-        let mut moto = Moto { child, port, endpoint: format!("http://127.0.0.1:{port}") };
+        let mut moto = Moto {
+            child,
+            port,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -68,7 +72,10 @@ impl Moto {
             if let Ok(Some(status)) = moto.child.try_wait() {
                 panic!("moto_server exited early with {status}");
             }
-            assert!(Instant::now() < deadline, "moto_server did not listen on {addr} within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on {addr} within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -79,7 +86,11 @@ impl Moto {
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "testing", "testing", None, None, "sluice-tests",
+                "testing",
+                "testing",
+                None,
+                None,
+                "sluice-tests",
             ))
             .load()
             .await
@@ -118,7 +129,9 @@ pub fn xtask_bin() -> PathBuf {
                 .status()
                 .expect("run cargo build -p xtask");
             assert!(status.success(), "cargo build -p xtask failed");
-            let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root.join("target"));
             target.join("debug/xtask")
         })
         .clone()
@@ -170,5 +183,62 @@ impl Drop for DevProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Copies a generated Terraform root (or any tree) into `to`, leaving out `.terraform/` folders.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != ".terraform" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A finished `cargo xtask` run: its status and its stdout and stderr together.
+pub struct XtaskRun {
+    pub status: ExitStatus,
+    pub output: String,
+}
+
+/// `cargo xtask <args>` from the project root, bounded by `timeout` (killed and reported past it).
+pub fn cargo_xtask(args: &[&str], timeout: Duration) -> XtaskRun {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("output.log");
+    let out = std::fs::File::create(&log).expect("log file");
+    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .arg("xtask")
+        .args(args)
+        .current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("log file"))
+        .stderr(out)
+        .spawn()
+        .expect("run cargo xtask");
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for cargo xtask") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "cargo xtask {args:?} took over {timeout:?}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    XtaskRun {
+        status,
+        output: std::fs::read_to_string(&log).unwrap_or_default(),
     }
 }

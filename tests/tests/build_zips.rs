@@ -3,54 +3,14 @@
 //! missing Rust target fails before anything is built or written, naming the fix.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
 
-use sluice_tests::workspace_root;
+use sluice_tests::{XtaskRun, cargo_xtask, workspace_root};
 use xtask::build::FUNCTIONS;
 
 /// A cold release build of both functions takes several minutes on two cores.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(45 * 60);
-
-struct Run {
-    status: ExitStatus,
-    output: String,
-}
-
-/// `cargo xtask <args>` from the project root, bounded by `timeout`; stdout and stderr together.
-fn cargo_xtask(args: &[&str], timeout: Duration) -> Run {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let log = dir.path().join("output.log");
-    let out = std::fs::File::create(&log).expect("log file");
-    let mut child = Command::new(env!("CARGO"))
-        .arg("xtask")
-        .args(args)
-        .current_dir(workspace_root())
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("log file"))
-        .stderr(out)
-        .spawn()
-        .expect("run cargo xtask");
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for cargo xtask") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "cargo xtask {args:?} took over {timeout:?}\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    Run {
-        status,
-        output: std::fs::read_to_string(&log).unwrap_or_default(),
-    }
-}
 
 fn zip_path(function: &str) -> PathBuf {
     workspace_root()
@@ -59,7 +19,7 @@ fn zip_path(function: &str) -> PathBuf {
         .join("bootstrap.zip")
 }
 
-fn build() -> Run {
+fn build() -> XtaskRun {
     let run = cargo_xtask(&["build"], BUILD_TIMEOUT);
     assert!(
         run.status.success(),

@@ -23,10 +23,17 @@ fn templatefile(text: &str, vars: &BTreeMap<&str, &str>) -> String {
         } else if let Some(inner) = tail.strip_prefix("${") {
             let end = inner.find('}').expect("an unterminated ${");
             let name = &inner[..end];
-            out.push_str(vars.get(name).unwrap_or_else(|| panic!("templatefile has no variable {name:?}")));
+            out.push_str(
+                vars.get(name)
+                    .unwrap_or_else(|| panic!("templatefile has no variable {name:?}")),
+            );
             rest = &inner[end + 1..];
         } else {
-            assert!(!tail.starts_with("%{"), "a template directive in the OpenAPI document: {}", &tail[..tail.len().min(40)]);
+            assert!(
+                !tail.starts_with("%{"),
+                "a template directive in the OpenAPI document: {}",
+                &tail[..tail.len().min(40)]
+            );
             out.push_str(&tail[..1]);
             rest = &tail[1..];
         }
@@ -41,18 +48,35 @@ pub fn openapi(config: &str) -> (xtask::config::Pipeline, Value) {
     let vars = BTreeMap::from([
         ("partition", "aws"),
         ("region", "us-east-1"),
-        ("integration_role_arn", "arn:aws:iam::123456789012:role/integration"),
-        ("authorizer_uri", "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/x/invocations"),
+        (
+            "integration_role_arn",
+            "arn:aws:iam::123456789012:role/integration",
+        ),
+        (
+            "authorizer_uri",
+            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/x/invocations",
+        ),
     ]);
     let text = templatefile(&files["modules/api/openapi.json.tftpl"], &vars);
-    (pipeline, serde_json::from_str(&text).expect("the OpenAPI document is JSON"))
+    (
+        pipeline,
+        serde_json::from_str(&text).expect("the OpenAPI document is JSON"),
+    )
 }
 
 #[test]
 fn one_path_per_allowed_stream_and_nothing_else() {
     let (_, doc) = openapi("examples/multi/pipeline.toml");
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
-    assert_eq!(paths, ["/audit", "/beacon/{clickId}", "/events/Clicks/{eventId}", "/events/Orders/{eventId}"]);
+    assert_eq!(
+        paths,
+        [
+            "/audit",
+            "/beacon/{clickId}",
+            "/events/Clicks/{eventId}",
+            "/events/Orders/{eventId}"
+        ]
+    );
     // Audit is declared but not allowed on /events: no path, so API Gateway answers 404.
     assert!(doc["paths"].get("/events/Audit/{eventId}").is_none());
     assert!(doc["paths"].get("/events/{streamName}/{eventId}").is_none());
@@ -66,48 +90,105 @@ fn one_path_per_allowed_stream_and_nothing_else() {
 fn every_integration_puts_into_its_fixed_stream_with_the_integration_role() {
     let (pipeline, doc) = openapi("examples/multi/pipeline.toml");
     let expected = [
-        ("/audit", "put", "shop-Audit", "application/vnd.shop.audit+json", true),
-        ("/beacon/{clickId}", "post", "shop-Clicks", "application/json", false),
-        ("/events/Clicks/{eventId}", "post", "shop-Clicks", "application/json", true),
-        ("/events/Orders/{eventId}", "post", "shop-Orders", "application/json", true),
+        (
+            "/audit",
+            "put",
+            "shop-Audit",
+            "application/vnd.shop.audit+json",
+            true,
+        ),
+        (
+            "/beacon/{clickId}",
+            "post",
+            "shop-Clicks",
+            "application/json",
+            false,
+        ),
+        (
+            "/events/Clicks/{eventId}",
+            "post",
+            "shop-Clicks",
+            "application/json",
+            true,
+        ),
+        (
+            "/events/Orders/{eventId}",
+            "post",
+            "shop-Orders",
+            "application/json",
+            true,
+        ),
     ];
     assert_eq!(pipeline.name, "shop");
     for (path, method, stream, content_type, secured) in expected {
         let op = &doc["paths"][path][method];
         let integration = &op["x-amazon-apigateway-integration"];
         assert_eq!(integration["type"], "aws");
-        assert_eq!(integration["uri"], "arn:aws:apigateway:us-east-1:kinesis:action/PutRecord");
-        assert_eq!(integration["credentials"], "arn:aws:iam::123456789012:role/integration");
-        assert_eq!(integration["passthroughBehavior"], "never", "other content types must get 415");
+        assert_eq!(
+            integration["uri"],
+            "arn:aws:apigateway:us-east-1:kinesis:action/PutRecord"
+        );
+        assert_eq!(
+            integration["credentials"],
+            "arn:aws:iam::123456789012:role/integration"
+        );
+        assert_eq!(
+            integration["passthroughBehavior"], "never",
+            "other content types must get 415"
+        );
         let templates = integration["requestTemplates"].as_object().unwrap();
         assert_eq!(templates.keys().collect::<Vec<_>>(), [content_type]);
         let template = templates[content_type].as_str().unwrap();
-        assert!(template.contains(&format!("\"StreamName\":\"{stream}\"")), "{path}: {template}");
-        assert_eq!(op["requestBody"]["content"][content_type]["schema"]["$ref"], "#/components/schemas/JsonObject");
-        assert_eq!(op["x-amazon-apigateway-request-validator"], "body-and-params");
+        assert!(
+            template.contains(&format!("\"StreamName\":\"{stream}\"")),
+            "{path}: {template}"
+        );
+        assert_eq!(
+            op["requestBody"]["content"][content_type]["schema"]["$ref"],
+            "#/components/schemas/JsonObject"
+        );
+        assert_eq!(
+            op["x-amazon-apigateway-request-validator"],
+            "body-and-params"
+        );
         assert_eq!(op.get("security").is_some(), secured, "{path}");
         let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
-        assert_eq!(statuses, ["200", "400", "404", "413", "429", "502"], "{path}: a method response for every status");
+        assert_eq!(
+            statuses,
+            ["200", "400", "404", "413", "429", "502"],
+            "{path}: a method response for every status"
+        );
         let responses = integration["responses"].as_object().unwrap();
         assert_eq!(responses["default"]["statusCode"], "200");
         for pattern in ["4\\d{2}", "5\\d{2}"] {
-            let t = responses[pattern]["responseTemplates"]["application/json"].as_str().unwrap();
-            assert!(t.contains("$context.responseOverride.status"), "Kinesis errors must not answer 200");
+            let t = responses[pattern]["responseTemplates"]["application/json"]
+                .as_str()
+                .unwrap();
+            assert!(
+                t.contains("$context.responseOverride.status"),
+                "Kinesis errors must not answer 200"
+            );
         }
     }
     let validator = &doc["x-amazon-apigateway-request-validators"]["body-and-params"];
     assert_eq!(validator["validateRequestBody"], true);
     assert_eq!(doc["components"]["schemas"]["JsonObject"]["type"], "object");
-    let authorizer = &doc["components"]["securitySchemes"]["basic"]["x-amazon-apigateway-authorizer"];
+    let authorizer =
+        &doc["components"]["securitySchemes"]["basic"]["x-amazon-apigateway-authorizer"];
     assert_eq!(authorizer["type"], "request");
-    assert_eq!(authorizer["identitySource"], "method.request.header.Authorization");
+    assert_eq!(
+        authorizer["identitySource"],
+        "method.request.header.Authorization"
+    );
     assert_eq!(authorizer["authorizerResultTtlInSeconds"], 0);
 }
 
 #[test]
 fn gateway_responses_follow_the_error_contract() {
     let (pipeline, doc) = openapi("pipeline.toml");
-    let responses = doc["x-amazon-apigateway-gateway-responses"].as_object().unwrap();
+    let responses = doc["x-amazon-apigateway-gateway-responses"]
+        .as_object()
+        .unwrap();
     for e in ApiError::ALL {
         for kind in e.gateway_response_types() {
             let r = &responses[*kind];
@@ -115,8 +196,15 @@ fn gateway_responses_follow_the_error_contract() {
             let body = r["responseTemplates"]["application/json"].as_str().unwrap();
             let rendered = body.replace("$context.requestId", "req-7");
             let expected = serde_json::to_value(e.body("req-7")).unwrap();
-            assert_eq!(serde_json::from_str::<Value>(&rendered).unwrap(), expected, "{kind}");
-            assert_eq!(r["responseParameters"]["gatewayresponse.header.Content-Type"], "'application/json'");
+            assert_eq!(
+                serde_json::from_str::<Value>(&rendered).unwrap(),
+                expected,
+                "{kind}"
+            );
+            assert_eq!(
+                r["responseParameters"]["gatewayresponse.header.Content-Type"],
+                "'application/json'"
+            );
         }
     }
     assert_eq!(
@@ -124,20 +212,32 @@ fn gateway_responses_follow_the_error_contract() {
         format!("'Basic realm=\"{}\"'", pipeline.name)
     );
     for kind in ["DEFAULT_4XX", "DEFAULT_5XX", "REQUEST_TOO_LARGE"] {
-        let body = responses[kind]["responseTemplates"]["application/json"].as_str().unwrap();
+        let body = responses[kind]["responseTemplates"]["application/json"]
+            .as_str()
+            .unwrap();
         let v: Value = serde_json::from_str(&body.replace("$context.requestId", "r")).unwrap();
-        assert!(v["error"].is_string() && v["message"].is_string() && v["requestId"] == "r", "{kind}: {v}");
+        assert!(
+            v["error"].is_string() && v["message"].is_string() && v["requestId"] == "r",
+            "{kind}: {v}"
+        );
     }
 }
 
 #[test]
 fn the_integration_role_may_put_only_into_routed_streams() {
-    let pipeline = xtask::config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
+    let pipeline =
+        xtask::config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
     let files = generate::render(&pipeline).unwrap();
     let main = &files["main.tf"];
-    assert!(main.contains("routed_streams = [\"Audit\", \"Clicks\", \"Orders\"]"), "{main}");
+    assert!(
+        main.contains("routed_streams = [\"Audit\", \"Clicks\", \"Orders\"]"),
+        "{main}"
+    );
     let api = &files["modules/api/main.tf"];
-    assert!(api.contains("actions   = [\"kinesis:PutRecord\"]\n    resources = var.stream_arns"), "{api}");
+    assert!(
+        api.contains("actions   = [\"kinesis:PutRecord\"]\n    resources = var.stream_arns"),
+        "{api}"
+    );
     // No wildcard resource anywhere except the one documented for API Gateway's own log groups.
     for (path, text) in &files {
         for line in text.lines().filter(|l| l.contains("\"*\"")) {
@@ -150,7 +250,10 @@ fn the_integration_role_may_put_only_into_routed_streams() {
     }
     // No hard-coded region or account in the Terraform.
     for (path, text) in files.iter().filter(|(p, _)| p.ends_with(".tf")) {
-        assert!(!text.contains("eu-west-1") || path == "variables.tf" || path == "main.tf", "{path} hard-codes the region");
+        assert!(
+            !text.contains("eu-west-1") || path == "variables.tf" || path == "main.tf",
+            "{path} hard-codes the region"
+        );
         assert!(!text.contains("123456789012"), "{path}");
     }
 }

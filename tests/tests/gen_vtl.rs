@@ -18,24 +18,46 @@ fn python() -> PathBuf {
     let root = workspace_root();
     let venv = root.join("target/sluice-venv");
     let python = venv.join("bin/python");
-    let ready = || python.exists() && Command::new(&python).args(["-c", "import airspeed"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let ready = || {
+        python.exists()
+            && Command::new(&python)
+                .args(["-c", "import airspeed"])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+    };
     if ready() {
         return python;
     }
     let lock = root.join("target/sluice-venv.airspeed.lock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     while std::fs::create_dir(&lock).is_err() {
-        assert!(std::time::Instant::now() < deadline, "{} held for 5 minutes; remove it if no install is running", lock.display());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} held for 5 minutes; remove it if no install is running",
+            lock.display()
+        );
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
     let result = std::panic::catch_unwind(|| {
         if !python.exists() {
-            let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 -m venv");
+            let status = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .expect("python3 -m venv");
             assert!(status.success(), "could not create {}", venv.display());
         }
         if !ready() {
-            let out = Command::new(&python).args(["-m", "pip", "install", "--quiet", "airspeed-ext"]).output().expect("pip");
-            assert!(out.status.success(), "pip install airspeed-ext failed:\n{}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", "airspeed-ext"])
+                .output()
+                .expect("pip");
+            assert!(
+                out.status.success(),
+                "pip install airspeed-ext failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     });
     let _ = std::fs::remove_dir(&lock);
@@ -54,9 +76,18 @@ fn render(requests: &[Value]) -> Vec<Value> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run render.py");
-    child.stdin.take().unwrap().write_all(serde_json::to_string(requests).unwrap().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(requests).unwrap().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "render.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "render.py failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("render.py prints JSON")
 }
 
@@ -76,27 +107,38 @@ fn bodies() -> Vec<&'static str> {
 
 #[test]
 fn the_request_template_puts_the_contract_envelope_into_the_record() {
-    let pipeline = xtask::config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
+    let pipeline =
+        xtask::config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
     let route = &pipeline.routes["events"];
     let template = xtask::generate::request_template(&pipeline, route, "Orders").unwrap();
     // The very template the generated OpenAPI document carries.
     let doc = &xtask::generate::render(&pipeline).unwrap()["modules/api/openapi.json.tftpl"];
     let doc: Value = serde_json::from_str(&doc.replace("$${", "${").replace("%%{", "%{")).unwrap();
     assert_eq!(
-        doc["paths"]["/events/Orders/{eventId}"]["post"]["x-amazon-apigateway-integration"]["requestTemplates"]["application/json"],
+        doc["paths"]["/events/Orders/{eventId}"]["post"]["x-amazon-apigateway-integration"]["requestTemplates"]
+            ["application/json"],
         template.as_str()
     );
     assert_eq!(
-        doc["paths"]["/events/Orders/{eventId}"]["post"]["x-amazon-apigateway-integration"]["responses"]["4\\d{2}"]["responseTemplates"]
-            ["application/json"],
+        doc["paths"]["/events/Orders/{eventId}"]["post"]["x-amazon-apigateway-integration"]["responses"]
+            ["4\\d{2}"]["responseTemplates"]["application/json"],
         xtask::generate::error_template().unwrap().as_str()
     );
-    let keys = ["abc", "key with spaces", "it's \"quoted\" \\ é/ü", "ünïcødé-😀"];
+    let keys = [
+        "abc",
+        "key with spaces",
+        "it's \"quoted\" \\ é/ü",
+        "ünïcødé-😀",
+    ];
     let mut requests = Vec::new();
     let mut expected = Vec::new();
     for (i, body) in bodies().into_iter().enumerate() {
         let key = keys[i % keys.len()];
-        let (request_id, ip, at) = (format!("c0ffee-{i}"), "203.0.113.9", 1_732_752_000_123i64 + i as i64);
+        let (request_id, ip, at) = (
+            format!("c0ffee-{i}"),
+            "203.0.113.9",
+            1_732_752_000_123i64 + i as i64,
+        );
         requests.push(json!({
             "template": template,
             "body": body,
@@ -107,11 +149,17 @@ fn the_request_template_puts_the_contract_envelope_into_the_record() {
     }
     for (rendered, (key, envelope)) in render(&requests).iter().zip(expected) {
         let output = rendered["output"].as_str().unwrap();
-        let put: Value = serde_json::from_str(output).unwrap_or_else(|e| panic!("not JSON ({e}):\n{output}"));
+        let put: Value =
+            serde_json::from_str(output).unwrap_or_else(|e| panic!("not JSON ({e}):\n{output}"));
         assert_eq!(put.as_object().unwrap().len(), 3, "{put}");
         assert_eq!(put["StreamName"], "shop-Orders");
-        assert_eq!(put["PartitionKey"], key, "the partition key is the path parameter, exactly");
-        let data = base64::engine::general_purpose::STANDARD.decode(put["Data"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            put["PartitionKey"], key,
+            "the partition key is the path parameter, exactly"
+        );
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(put["Data"].as_str().unwrap())
+            .unwrap();
         assert_eq!(
             String::from_utf8_lossy(&data),
             String::from_utf8_lossy(&envelope),
@@ -123,8 +171,10 @@ fn the_request_template_puts_the_contract_envelope_into_the_record() {
 
 #[test]
 fn a_request_id_partition_key_is_the_request_id() {
-    let pipeline = xtask::config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
-    let template = xtask::generate::request_template(&pipeline, &pipeline.routes["audit"], "Audit").unwrap();
+    let pipeline =
+        xtask::config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
+    let template =
+        xtask::generate::request_template(&pipeline, &pipeline.routes["audit"], "Audit").unwrap();
     let body = r#"{"who":"me"}"#;
     let rendered = render(&[json!({
         "template": template, "body": body, "path": {},
@@ -133,7 +183,9 @@ fn a_request_id_partition_key_is_the_request_id() {
     let put: Value = serde_json::from_str(rendered[0]["output"].as_str().unwrap()).unwrap();
     assert_eq!(put["StreamName"], "shop-Audit");
     assert_eq!(put["PartitionKey"], "rid-1");
-    let data = base64::engine::general_purpose::STANDARD.decode(put["Data"].as_str().unwrap()).unwrap();
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(put["Data"].as_str().unwrap())
+        .unwrap();
     assert_eq!(data, contract::envelope(5, "rid-1", "10.0.0.1", body));
 }
 
@@ -141,9 +193,18 @@ fn a_request_id_partition_key_is_the_request_id() {
 fn kinesis_errors_become_the_error_contract() {
     let template = xtask::generate::error_template().unwrap();
     let cases = [
-        (json!({"__type": "ProvisionedThroughputExceededException", "message": "Rate exceeded for shard shardId-000000000000"}), ApiError::Throttled),
-        (json!({"__type": "KMSThrottlingException", "message": "throttled"}), ApiError::Throttled),
-        (json!({"__type": "LimitExceededException", "message": "limit"}), ApiError::Throttled),
+        (
+            json!({"__type": "ProvisionedThroughputExceededException", "message": "Rate exceeded for shard shardId-000000000000"}),
+            ApiError::Throttled,
+        ),
+        (
+            json!({"__type": "KMSThrottlingException", "message": "throttled"}),
+            ApiError::Throttled,
+        ),
+        (
+            json!({"__type": "LimitExceededException", "message": "limit"}),
+            ApiError::Throttled,
+        ),
         (
             json!({"__type": "ValidationException", "message": "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to 1048576"}),
             ApiError::RecordTooLarge,
@@ -152,8 +213,14 @@ fn kinesis_errors_become_the_error_contract() {
             json!({"__type": "ValidationException", "message": "1 validation error detected: Value at 'partitionKey' failed to satisfy constraint: Member must have length less than or equal to 256"}),
             ApiError::InvalidPartitionKey,
         ),
-        (json!({"__type": "ResourceNotFoundException", "message": "Stream shop-Orders under account 1 not found."}), ApiError::StreamNotFound),
-        (json!({"__type": "KMSAccessDeniedException", "message": "denied"}), ApiError::BackendError),
+        (
+            json!({"__type": "ResourceNotFoundException", "message": "Stream shop-Orders under account 1 not found."}),
+            ApiError::StreamNotFound,
+        ),
+        (
+            json!({"__type": "KMSAccessDeniedException", "message": "denied"}),
+            ApiError::BackendError,
+        ),
         (json!({"__type": "InternalFailure"}), ApiError::BackendError),
         (json!({"Message": "no type at all"}), ApiError::BackendError),
     ];
@@ -163,14 +230,22 @@ fn kinesis_errors_become_the_error_contract() {
         .collect();
     for (rendered, (answer, error)) in render(&requests).iter().zip(cases) {
         assert_eq!(rendered["status"], error.status(), "{answer} → {error:?}");
-        let body: Value = serde_json::from_str(rendered["output"].as_str().unwrap().trim()).unwrap();
-        assert_eq!(body, serde_json::to_value(error.body("req-9")).unwrap(), "{answer}");
+        let body: Value =
+            serde_json::from_str(rendered["output"].as_str().unwrap().trim()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::to_value(error.body("req-9")).unwrap(),
+            "{answer}"
+        );
     }
 }
 
 #[test]
 fn the_success_template_answers_sequence_number_and_shard() {
-    let files = xtask::generate::render(&xtask::config::load(&workspace_root().join("pipeline.toml")).unwrap()).unwrap();
+    let files = xtask::generate::render(
+        &xtask::config::load(&workspace_root().join("pipeline.toml")).unwrap(),
+    )
+    .unwrap();
     let doc = &files["modules/api/openapi.json.tftpl"];
     let v: Value = serde_json::from_str(&doc.replace("$${", "${")).unwrap();
     let template = v["paths"]["/submit/GatewayEventsStream/{eventId}"]["post"]["x-amazon-apigateway-integration"]["responses"]["default"]
@@ -180,8 +255,15 @@ fn the_success_template_answers_sequence_number_and_shard() {
         .to_string();
     let answer = json!({"SequenceNumber": "4959", "ShardId": "shardId-000000000000", "EncryptionType": "KMS"});
     let rendered = render(&[json!({"template": template, "body": answer.to_string()})]);
-    let reply: contract::PutRecordReply = serde_json::from_str(rendered[0]["output"].as_str().unwrap()).unwrap();
-    assert_eq!(reply, contract::PutRecordReply { sequence_number: "4959".into(), shard_id: "shardId-000000000000".into() });
+    let reply: contract::PutRecordReply =
+        serde_json::from_str(rendered[0]["output"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        reply,
+        contract::PutRecordReply {
+            sequence_number: "4959".into(),
+            shard_id: "shardId-000000000000".into()
+        }
+    );
 }
 
 #[test]

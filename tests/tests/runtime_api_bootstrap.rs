@@ -375,37 +375,12 @@ fn set_executable(_: &Path) {}
 
 /// `cargo xtask build` (a no-op when the code is unchanged), bounded; panics with its output on failure.
 fn build_functions() {
-    let root = workspace_root();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let log = dir.path().join("build.log");
-    let out = std::fs::File::create(&log).expect("log file");
-    let mut child = Command::new(env!("CARGO"))
-        .args(["xtask", "build"])
-        .current_dir(&root)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("log file"))
-        .stderr(out)
-        .spawn()
-        .expect("run cargo xtask build");
-    let deadline = Instant::now() + Duration::from_secs(45 * 60);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for cargo xtask build") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "cargo xtask build took over 45 minutes\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let run = sluice_tests::cargo_xtask(&["build"], Duration::from_secs(45 * 60));
     assert!(
-        status.success(),
-        "cargo xtask build failed ({status})\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
+        run.status.success(),
+        "cargo xtask build failed ({})\n{}",
+        run.status,
+        run.output
     );
 }
 

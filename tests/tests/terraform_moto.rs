@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use sluice_tests::{Moto, workspace_root};
+use sluice_tests::{Moto, copy_dir, workspace_root};
 
 const PLUGIN_DIR: &str = "/opt/tf-plugins";
 
@@ -27,7 +27,12 @@ impl Root {
             .env("CHECKPOINT_DISABLE", "1")
             .output()
             .unwrap_or_else(|e| panic!("cannot run terraform ({e})"));
-        eprintln!("terraform {} → {} in {:.1} s", args[0], out.status, started.elapsed().as_secs_f64());
+        eprintln!(
+            "terraform {} → {} in {:.1} s",
+            args[0],
+            out.status,
+            started.elapsed().as_secs_f64()
+        );
         out
     }
 
@@ -54,7 +59,13 @@ impl Root {
 impl Root {
     /// `plan -detailed-exitcode`, saved to `tfplan`: exit 0 is no changes, 2 is changes.
     fn run_plan(&self) -> Output {
-        let mut args = vec!["plan", "-detailed-exitcode", "-input=false", "-no-color", "-out=tfplan"];
+        let mut args = vec![
+            "plan",
+            "-detailed-exitcode",
+            "-input=false",
+            "-no-color",
+            "-out=tfplan",
+        ];
         args.extend(self.vars.iter().map(String::as_str));
         let out = self.run(&args);
         assert!(
@@ -81,11 +92,18 @@ fn assert_only_moto_stream_tag_drift(root: &Root) {
             .as_object()
             .into_iter()
             .flatten()
-            .filter(|(k, v)| before.get(k.as_str()) != Some(v) && !change["change"]["after_unknown"][k.as_str()].as_bool().unwrap_or(false))
+            .filter(|(k, v)| {
+                before.get(k.as_str()) != Some(v)
+                    && !change["change"]["after_unknown"][k.as_str()]
+                        .as_bool()
+                        .unwrap_or(false)
+            })
             .map(|(k, _)| k)
             .collect();
         assert!(
-            change["type"] == "aws_kinesis_stream" && actions == &serde_json::json!(["update"]) && differing.iter().all(|k| *k == "tags_all"),
+            change["type"] == "aws_kinesis_stream"
+                && actions == &serde_json::json!(["update"])
+                && differing.iter().all(|k| *k == "tags_all"),
             "unexpected change after apply: {} {actions} {differing:?}",
             change["address"]
         );
@@ -95,21 +113,6 @@ fn assert_only_moto_stream_tag_drift(root: &Root) {
 fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != ".terraform" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// A minimal valid zip holding one file `bootstrap` (stored, not compressed).
@@ -129,7 +132,9 @@ fn placeholder_zip(path: &Path) {
     z.extend_from_slice(data);
     let central = z.len() as u32;
     // Central directory header.
-    z.extend_from_slice(&[0x50, 0x4b, 0x01, 0x02, 20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+    z.extend_from_slice(&[
+        0x50, 0x4b, 0x01, 0x02, 20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0,
+    ]);
     z.extend_from_slice(&crc.to_le_bytes());
     z.extend_from_slice(&(data.len() as u32).to_le_bytes());
     z.extend_from_slice(&(data.len() as u32).to_le_bytes());
@@ -152,7 +157,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -203,31 +212,65 @@ fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destro
 
     let outputs = root.expect(&["output", "-json", "-no-color"], 0);
     let outputs: serde_json::Value = serde_json::from_slice(&outputs.stdout).unwrap();
-    let secret_arn = outputs["credentials_secret_arn"]["value"].as_str().expect("credentials_secret_arn output").to_string();
+    let secret_arn = outputs["credentials_secret_arn"]["value"]
+        .as_str()
+        .expect("credentials_secret_arn output")
+        .to_string();
     assert!(outputs["api_url"]["value"].is_string(), "{outputs}");
-    assert_eq!(outputs["table_names"]["value"]["EventTable"], "sluice-EventTable");
+    assert_eq!(
+        outputs["table_names"]["value"]["EventTable"],
+        "sluice-EventTable"
+    );
     assert!(outputs["dead_letter_queue_urls"]["value"]["LambdaDeadLetterQueue"].is_string());
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let secret = runtime.block_on(async {
         let client = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
-        client.get_secret_value().secret_id(&secret_arn).send().await.expect("read the credentials secret from moto")
+        client
+            .get_secret_value()
+            .secret_id(&secret_arn)
+            .send()
+            .await
+            .expect("read the credentials secret from moto")
     });
-    let secret: serde_json::Value = serde_json::from_str(secret.secret_string().expect("a string secret")).unwrap();
+    let secret: serde_json::Value =
+        serde_json::from_str(secret.secret_string().expect("a string secret")).unwrap();
     assert_eq!(secret["username"], "sluice");
     let password = secret["password"].as_str().expect("a password").to_string();
     assert_eq!(password.len(), 32, "password_length's default");
-    assert!(password.chars().all(|c| c.is_ascii_alphanumeric()), "letters and digits only: {password:?}");
+    assert!(
+        password.chars().all(|c| c.is_ascii_alphanumeric()),
+        "letters and digits only: {password:?}"
+    );
 
     let state = std::fs::read_to_string(root.dir.join("terraform.tfstate")).unwrap();
-    assert!(!state.contains(&password), "the generated password is in terraform.tfstate");
-    assert!(!String::from_utf8_lossy(&plan.stdout).contains(&password), "the generated password is in the plan output");
+    assert!(
+        !state.contains(&password),
+        "the generated password is in terraform.tfstate"
+    );
+    assert!(
+        !String::from_utf8_lossy(&plan.stdout).contains(&password),
+        "the generated password is in the plan output"
+    );
     let saved_plan = root.expect(&["show", "-json", "tfplan"], 0);
-    assert!(!String::from_utf8_lossy(&saved_plan.stdout).contains(&password), "the generated password is in the saved plan");
+    assert!(
+        !String::from_utf8_lossy(&saved_plan.stdout).contains(&password),
+        "the generated password is in the saved plan"
+    );
 
-    root.expect(&["destroy", "-auto-approve", "-input=false", "-no-color"], 0);
+    root.expect(
+        &["destroy", "-auto-approve", "-input=false", "-no-color"],
+        0,
+    );
     let state = std::fs::read_to_string(root.dir.join("terraform.tfstate")).unwrap();
     let state: serde_json::Value = serde_json::from_str(&state).unwrap();
-    assert_eq!(state["resources"].as_array().map(Vec::len), Some(0), "destroy left resources in the state");
-    eprintln!("moto round trip took {:.0} s", started.elapsed().as_secs_f64());
+    assert_eq!(
+        state["resources"].as_array().map(Vec::len),
+        Some(0),
+        "destroy left resources in the state"
+    );
+    eprintln!(
+        "moto round trip took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
 }

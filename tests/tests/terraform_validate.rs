@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use sluice_tests::copy_dir;
 use sluice_tests::workspace_root;
 
 const PLUGIN_DIR: &str = "/opt/tf-plugins";
@@ -27,24 +28,13 @@ fn terraform(dir: &Path, args: &[&str]) {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != ".terraform" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn plugin_args() -> Vec<String> {
     // Offline: the provider mirror. Where it is missing (a machine with registry access), init downloads.
-    if Path::new(PLUGIN_DIR).is_dir() { vec![format!("-plugin-dir={PLUGIN_DIR}")] } else { Vec::new() }
+    if Path::new(PLUGIN_DIR).is_dir() {
+        vec![format!("-plugin-dir={PLUGIN_DIR}")]
+    } else {
+        Vec::new()
+    }
 }
 
 fn validate(root: &str) {
@@ -61,7 +51,10 @@ fn validate(root: &str) {
 #[test]
 fn generated_terraform_is_fmt_clean() {
     for root in ["terraform", "examples/multi/terraform"] {
-        terraform(&workspace_root().join(root), &["fmt", "-check", "-recursive", "-diff", "-no-color"]);
+        terraform(
+            &workspace_root().join(root),
+            &["fmt", "-check", "-recursive", "-diff", "-no-color"],
+        );
     }
 }
 
