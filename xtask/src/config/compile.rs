@@ -16,6 +16,15 @@ const LOG_RETENTION_DAYS: &[i64] = &[
     3288, 3653,
 ];
 
+/// AWS's rule for one kind of name: its characters (as words for the message) and its length.
+#[derive(Clone, Copy)]
+struct NameRule {
+    allowed: fn(char) -> bool,
+    rule: &'static str,
+    min: usize,
+    max: usize,
+}
+
 struct Checker<'a> {
     src: &'a str,
     errors: Vec<ConfigError>,
@@ -107,17 +116,14 @@ impl Checker<'_> {
         None
     }
 
-    /// A name made of `allowed` characters, within `min..=max` characters once prefixed with `prefix`.
-    fn name(
-        &mut self,
-        v: &Spanned<String>,
-        what: &str,
-        prefix: &str,
-        allowed: fn(char) -> bool,
-        rule: &str,
-        min: usize,
-        max: usize,
-    ) {
+    /// A name made of `rule.allowed` characters, within `rule.min..=rule.max` characters once prefixed with `prefix`.
+    fn name(&mut self, v: &Spanned<String>, what: &str, prefix: &str, rule: &NameRule) {
+        let NameRule {
+            allowed,
+            rule,
+            min,
+            max,
+        } = *rule;
         let name = v.get_ref();
         if let Some(bad) = name.chars().find(|c| !allowed(*c)) {
             self.err(
@@ -219,22 +225,22 @@ fn toml_error(src: &str, e: &toml::de::Error) -> ConfigError {
     let (line, column) = line_col(src, span.start);
     let raw = e.message().trim().to_string();
     let mut help = None;
-    if let Some(rest) = raw.strip_prefix("unknown field `") {
-        if let Some((field, expected)) = rest.split_once('`') {
-            let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-            help = match closest(field, candidates.iter().copied()) {
-                Some(c) => Some(format!("did you mean `{c}`?")),
-                None => Some(format!("valid keys here: {}", list(&candidates))),
-            };
-            let message = format!("unknown key `{field}`");
-            return ConfigError {
-                message,
-                span,
-                line,
-                column,
-                help,
-            };
-        }
+    if let Some(rest) = raw.strip_prefix("unknown field `")
+        && let Some((field, expected)) = rest.split_once('`')
+    {
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        help = match closest(field, candidates.iter().copied()) {
+            Some(c) => Some(format!("did you mean `{c}`?")),
+            None => Some(format!("valid keys here: {}", list(&candidates))),
+        };
+        let message = format!("unknown key `{field}`");
+        return ConfigError {
+            message,
+            span,
+            line,
+            column,
+            help,
+        };
     }
     if raw.starts_with("missing field") {
         help = Some("add it; see the README's pipeline.toml reference".to_string());
@@ -271,10 +277,12 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
         &p.name,
         "pipeline name",
         "",
-        is_pipeline_char,
-        "use letters, digits and '-'",
-        1,
-        24,
+        &NameRule {
+            allowed: is_pipeline_char,
+            rule: "use letters, digits and '-'",
+            min: 1,
+            max: 24,
+        },
     );
     if !p
         .name
@@ -300,10 +308,12 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
                 s,
                 "stage name",
                 "",
-                is_stage_char,
-                "use letters, digits and '_'",
-                1,
-                128,
+                &NameRule {
+                    allowed: is_stage_char,
+                    rule: "use letters, digits and '_'",
+                    min: 1,
+                    max: 128,
+                },
             );
             s.get_ref().clone()
         }
@@ -360,7 +370,8 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
         c.choice(&a.kind, "type", &["basic"]);
         let secret_name = match &a.secret_name {
             Some(s) => {
-                c.name(s, "secret name", "", is_secret_char, "use letters, digits and /_+=.@-", 1, 512);
+                c.name(
+s, "secret name", "", &NameRule { allowed: is_secret_char, rule: "use letters, digits and /_+=.@-", min: 1, max: 512 });
                 s.get_ref().clone()
             }
             None => format!("{name}/basic-auth"),
@@ -520,10 +531,12 @@ fn streams(
             k,
             "stream name",
             prefix,
-            is_aws_name_char,
-            "Kinesis allows letters, digits, '-', '_' and '.'",
-            1,
-            128,
+            &NameRule {
+                allowed: is_aws_name_char,
+                rule: "Kinesis allows letters, digits, '-', '_' and '.'",
+                min: 1,
+                max: 128,
+            },
         );
         let s = v.get_ref();
         let on_demand = match &s.mode {
@@ -587,10 +600,12 @@ fn key(c: &mut Checker, k: &Spanned<RawKey>, which: &str) -> KeyAttribute {
         &r.name,
         &format!("{which} attribute name"),
         "",
-        is_attr_char,
-        "use letters, digits, '_', '-' and '.'",
-        1,
-        255,
+        &NameRule {
+            allowed: is_attr_char,
+            rule: "use letters, digits, '_', '-' and '.'",
+            min: 1,
+            max: 255,
+        },
     );
     let kind = match &r.kind {
         None => KeyType::S,
@@ -616,22 +631,24 @@ fn tables(
             k,
             "table name",
             prefix,
-            is_aws_name_char,
-            "DynamoDB allows letters, digits, '-', '_' and '.'",
-            3,
-            255,
+            &NameRule {
+                allowed: is_aws_name_char,
+                rule: "DynamoDB allows letters, digits, '-', '_' and '.'",
+                min: 3,
+                max: 255,
+            },
         );
         let t = v.get_ref();
         let partition_key = key(c, &t.partition_key, "partition key");
         let sort_key = t.sort_key.as_ref().map(|s| key(c, s, "sort key"));
-        if let Some(sk) = &t.sort_key {
-            if sk.get_ref().name.get_ref() == &partition_key.name {
-                c.err(
-                    sk.get_ref().name.span(),
-                    "the sort key must differ from the partition key",
-                    None,
-                );
-            }
+        if let Some(sk) = &t.sort_key
+            && sk.get_ref().name.get_ref() == &partition_key.name
+        {
+            c.err(
+                sk.get_ref().name.span(),
+                "the sort key must differ from the partition key",
+                None,
+            );
         }
         for reserved in [
             "payload",
@@ -694,10 +711,12 @@ fn tables(
                 ttl,
                 "TTL attribute name",
                 "",
-                is_attr_char,
-                "use letters, digits, '_', '-' and '.'",
-                1,
-                255,
+                &NameRule {
+                    allowed: is_attr_char,
+                    rule: "use letters, digits, '_', '-' and '.'",
+                    min: 1,
+                    max: 255,
+                },
             );
         }
         out.insert(
@@ -732,10 +751,12 @@ fn queues(
             k,
             "queue name",
             prefix,
-            is_queue_char,
-            "SQS allows letters, digits, '-' and '_'",
-            1,
-            80,
+            &NameRule {
+                allowed: is_queue_char,
+                rule: "SQS allows letters, digits, '-' and '_'",
+                min: 1,
+                max: 80,
+            },
         );
         out.insert(
             k.get_ref().clone(),
@@ -840,10 +861,12 @@ fn routes(
             k,
             "route name",
             "",
-            is_function_char,
-            "use letters, digits, '-' and '_'",
-            1,
-            64,
+            &NameRule {
+                allowed: is_function_char,
+                rule: "use letters, digits, '-' and '_'",
+                min: 1,
+                max: 64,
+            },
         );
         let r = v.get_ref();
         let method = match &r.method {
@@ -1030,14 +1053,14 @@ fn partition_key(
                 return PartitionKeySource::RequestId;
             };
             param_ref(c, &at(v, param), "partition_key.path_param", params, path);
-            if let StreamTarget::PathParam { param: sp, .. } = stream {
-                if sp == param {
-                    c.err(
-                        v.span(),
-                        "the partition key and the stream cannot come from the same path parameter",
-                        None,
-                    );
-                }
+            if let StreamTarget::PathParam { param: sp, .. } = stream
+                && sp == param
+            {
+                c.err(
+                    v.span(),
+                    "the partition key and the stream cannot come from the same path parameter",
+                    None,
+                );
             }
             PartitionKeySource::PathParam(param.clone())
         }
@@ -1078,10 +1101,12 @@ fn consumers(
             k,
             "consumer name",
             prefix,
-            is_function_char,
-            "Lambda function names allow letters, digits, '-' and '_'",
-            1,
-            64,
+            &NameRule {
+                allowed: is_function_char,
+                rule: "Lambda function names allow letters, digits, '-' and '_'",
+                min: 1,
+                max: 64,
+            },
         );
         let r = v.get_ref();
         c.reference(&r.stream, "stream", "streams", streams);
@@ -1096,10 +1121,11 @@ fn consumers(
             3,
             "-1 is infinite",
         ) as i32;
-        if retry_attempts == -1 && !allow_infinite {
-            if let Some(s) = &r.retry_attempts {
-                c.err(s.span(), "`retry_attempts = -1` retries a failing batch forever and blocks its shard", Some("set a finite number, or add `allow_infinite_retries = true` if you really mean it".into()));
-            }
+        if retry_attempts == -1
+            && !allow_infinite
+            && let Some(s) = &r.retry_attempts
+        {
+            c.err(s.span(), "`retry_attempts = -1` retries a failing batch forever and blocks its shard", Some("set a finite number, or add `allow_infinite_retries = true` if you really mean it".into()));
         }
         let max_age = match &r.maximum_record_age_seconds {
             None => 3600,
