@@ -40,10 +40,21 @@ pub enum GenError {
     Render { file: String, source: askama::Error },
     #[error("cannot {action} {path}: {source}")]
     #[diagnostic(code(sluice::gen::io))]
-    Io { action: &'static str, path: String, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{dir} is not what pipeline.toml gives:\n{}", .drift.lines())]
-    #[diagnostic(code(sluice::gen::stale), help("run `cargo xtask gen{args}` and commit the result"))]
-    Stale { dir: String, args: String, drift: Drift },
+    #[diagnostic(
+        code(sluice::gen::stale),
+        help("run `cargo xtask gen{args}` and commit the result")
+    )]
+    Stale {
+        dir: String,
+        args: String,
+        drift: Drift,
+    },
 }
 
 /// How the files on disk differ from the rendered ones.
@@ -92,7 +103,11 @@ pub fn run(opts: GenOptions) -> miette::Result<()> {
     }
     apply(&opts.out_dir, &files, &drift)?;
     let changed = drift.stale.len() + drift.missing.len();
-    println!("{dir}: {} files, {changed} written, {} deleted", files.len(), drift.extra.len());
+    println!(
+        "{dir}: {} files, {changed} written, {} deleted",
+        files.len(),
+        drift.extra.len()
+    );
     Ok(())
 }
 
@@ -110,11 +125,20 @@ pub fn drift(out_dir: &Path, files: &Files) -> Result<Drift, GenError> {
             Ok(bytes) if bytes == content.as_bytes() => {}
             Ok(_) => d.stale.push(rel.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => d.missing.push(rel.clone()),
-            Err(source) => return Err(GenError::Io { action: "read", path: path.display().to_string(), source }),
+            Err(source) => {
+                return Err(GenError::Io {
+                    action: "read",
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
         }
     }
     let on_disk = generated_files_on_disk(out_dir)?;
-    d.extra = on_disk.into_iter().filter(|f| !files.contains_key(f)).collect();
+    d.extra = on_disk
+        .into_iter()
+        .filter(|f| !files.contains_key(f))
+        .collect();
     Ok(d)
 }
 
@@ -123,14 +147,25 @@ fn apply(out_dir: &Path, files: &Files, drift: &Drift) -> Result<(), GenError> {
     for rel in drift.stale.iter().chain(&drift.missing) {
         let path = out_dir.join(rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|source| GenError::Io { action: "create", path: parent.display().to_string(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| GenError::Io {
+                action: "create",
+                path: parent.display().to_string(),
+                source,
+            })?;
         }
-        std::fs::write(&path, &files[rel]).map_err(|source| GenError::Io { action: "write", path: path.display().to_string(), source })?;
+        std::fs::write(&path, &files[rel]).map_err(|source| GenError::Io {
+            action: "write",
+            path: path.display().to_string(),
+            source,
+        })?;
     }
     for rel in &drift.extra {
         let path = out_dir.join(rel);
-        std::fs::remove_file(&path).map_err(|source| GenError::Io { action: "delete", path: path.display().to_string(), source })?;
+        std::fs::remove_file(&path).map_err(|source| GenError::Io {
+            action: "delete",
+            path: path.display().to_string(),
+            source,
+        })?;
         // Drop folders the deletion left empty (never the output folder itself).
         let mut dir = path.parent();
         while let Some(d) = dir {
@@ -153,10 +188,20 @@ fn generated_files_on_disk(out_dir: &Path) -> Result<BTreeSet<String>, GenError>
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(GenError::Io { action: "list", path: dir.display().to_string(), source }),
+            Err(source) => {
+                return Err(GenError::Io {
+                    action: "list",
+                    path: dir.display().to_string(),
+                    source,
+                });
+            }
         };
         for entry in entries {
-            let entry = entry.map_err(|source| GenError::Io { action: "list", path: dir.display().to_string(), source })?;
+            let entry = entry.map_err(|source| GenError::Io {
+                action: "list",
+                path: dir.display().to_string(),
+                source,
+            })?;
             let path = entry.path();
             let name = entry.file_name();
             if path.is_dir() {
@@ -165,9 +210,13 @@ fn generated_files_on_disk(out_dir: &Path) -> Result<BTreeSet<String>, GenError>
                 }
                 continue;
             }
-            let Ok(rel) = path.strip_prefix(out_dir) else { continue };
+            let Ok(rel) = path.strip_prefix(out_dir) else {
+                continue;
+            };
             let rel = rel.to_string_lossy().replace('\\', "/");
-            let first_line = std::fs::read_to_string(&path).ok().and_then(|t| t.lines().next().map(str::to_string));
+            let first_line = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| t.lines().next().map(str::to_string));
             if first_line.is_some_and(|l| l.contains(MARKER)) {
                 out.insert(rel);
             }
@@ -177,7 +226,10 @@ fn generated_files_on_disk(out_dir: &Path) -> Result<BTreeSet<String>, GenError>
     if let Ok(manifest) = std::fs::read_to_string(out_dir.join(MANIFEST))
         && manifest.lines().next().is_some_and(|l| l.contains(MARKER))
     {
-        for rel in manifest.lines().filter_map(|l| l.strip_prefix("- `").and_then(|l| l.split('`').next())) {
+        for rel in manifest
+            .lines()
+            .filter_map(|l| l.strip_prefix("- `").and_then(|l| l.split('`').next()))
+        {
             if out_dir.join(rel).is_file() {
                 out.insert(rel.to_string());
             }

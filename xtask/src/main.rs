@@ -126,8 +126,15 @@ fn main() -> miette::Result<()> {
             terraform_dir,
         }),
         Command::Test => xtask::test::run(),
-        Command::Bench { clients, seconds, body_bytes } => {
-            xtask::bench::run(xtask::bench::BenchOptions { config, clients, seconds, body_bytes })
-        }
+        Command::Bench {
+            clients,
+            seconds,
+            body_bytes,
+        } => xtask::bench::run(xtask::bench::BenchOptions {
+            config,
+            clients,
+            seconds,
+            body_bytes,
+        }),
     }
 }

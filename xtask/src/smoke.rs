@@ -59,7 +59,9 @@ pub struct Probe {
 impl Probe {
     pub fn from_pipeline(p: &Pipeline) -> miette::Result<Probe> {
         for route in p.routes.values().filter(|r| r.auth) {
-            let PartitionKeySource::PathParam(key_param) = &route.partition_key else { continue };
+            let PartitionKeySource::PathParam(key_param) = &route.partition_key else {
+                continue;
+            };
             for stream in route.streams() {
                 if let Some(c) = p.consumers.values().find(|c| c.stream == stream) {
                     let table = &p.tables[&c.table];
@@ -113,12 +115,22 @@ pub struct Check {
 }
 
 /// Runs every check against `target`, printing PASS/FAIL lines as it goes.
-pub async fn run_checks<T: TableReader, D: DeadLetterReader>(target: &Target<T, D>, probe: &Probe) -> Vec<Check> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("reqwest client");
+pub async fn run_checks<T: TableReader, D: DeadLetterReader>(
+    target: &Target<T, D>,
+    probe: &Probe,
+) -> Vec<Check> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("reqwest client");
     let mut checks = Vec::new();
     let mut record = |name: &'static str, passed: bool, detail: String| {
         println!("{} {name}: {detail}", if passed { "PASS" } else { "FAIL" });
-        checks.push(Check { name, passed, detail });
+        checks.push(Check {
+            name,
+            passed,
+            detail,
+        });
     };
 
     let dead_before = target.dead_letters.count().await;
@@ -138,12 +150,22 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(target: &Target<T, 
         Ok(r) => {
             let status = r.status();
             let text = r.text().await.unwrap_or_default();
-            let ok = status.as_u16() == 200 && serde_json::from_str::<Value>(&text).is_ok_and(|v| v["SequenceNumber"].is_string());
-            record("authenticated event accepted", ok, format!("POST {url} → {status} {text}"));
+            let ok = status.as_u16() == 200
+                && serde_json::from_str::<Value>(&text)
+                    .is_ok_and(|v| v["SequenceNumber"].is_string());
+            record(
+                "authenticated event accepted",
+                ok,
+                format!("POST {url} → {status} {text}"),
+            );
             ok
         }
         Err(e) => {
-            record("authenticated event accepted", false, format!("POST {url} failed: {e}"));
+            record(
+                "authenticated event accepted",
+                false,
+                format!("POST {url} failed: {e}"),
+            );
             false
         }
     };
@@ -153,12 +175,24 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(target: &Target<T, 
         let started = Instant::now();
         let mut last = String::from("not there yet");
         let mut found = false;
-        eprint!("waiting up to {}s for {}[{}={id}]", target.patience.as_secs(), probe.table, probe.table_key);
+        eprint!(
+            "waiting up to {}s for {}[{}={id}]",
+            target.patience.as_secs(),
+            probe.table,
+            probe.table_key
+        );
         while started.elapsed() < target.patience {
             match target.table.get(&id).await {
                 Ok(Some(item)) => {
                     found = item.get("payload") == Some(&body);
-                    last = if found { format!("found after {} ms, payload equal", started.elapsed().as_millis()) } else { format!("found, but payload differs: {item}") };
+                    last = if found {
+                        format!(
+                            "found after {} ms, payload equal",
+                            started.elapsed().as_millis()
+                        )
+                    } else {
+                        format!("found, but payload differs: {item}")
+                    };
                     break;
                 }
                 Ok(None) => {}
@@ -170,7 +204,11 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(target: &Target<T, 
         eprintln!();
         record("item stored and equal to the event", found, last);
     } else {
-        record("item stored and equal to the event", false, "skipped: the event was not accepted".into());
+        record(
+            "item stored and equal to the event",
+            false,
+            "skipped: the event was not accepted".into(),
+        );
     }
 
     // 3. Wrong credentials are denied and nothing is written.
@@ -189,16 +227,39 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(target: &Target<T, 
             tokio::time::sleep(Duration::from_secs(2).min(target.patience)).await;
             let written = target.table.get(&bad_id).await;
             let ok = status == 403 && matches!(written, Ok(None));
-            record("wrong credentials denied, nothing written", ok, format!("status {status}, item {}", match written { Ok(None) => "absent".to_string(), Ok(Some(_)) => "PRESENT".to_string(), Err(e) => format!("unreadable: {e}") }));
+            record(
+                "wrong credentials denied, nothing written",
+                ok,
+                format!(
+                    "status {status}, item {}",
+                    match written {
+                        Ok(None) => "absent".to_string(),
+                        Ok(Some(_)) => "PRESENT".to_string(),
+                        Err(e) => format!("unreadable: {e}"),
+                    }
+                ),
+            );
         }
-        Err(e) => record("wrong credentials denied, nothing written", false, format!("request failed: {e}")),
+        Err(e) => record(
+            "wrong credentials denied, nothing written",
+            false,
+            format!("request failed: {e}"),
+        ),
     }
 
     // 4. The dead-letter queue did not grow.
     let dead_after = target.dead_letters.count().await;
     match (dead_before, dead_after) {
-        (Ok(b), Ok(a)) => record("dead-letter queue did not grow", a <= b, format!("{b} before, {a} after")),
-        (b, a) => record("dead-letter queue did not grow", false, format!("could not read it: {b:?} / {a:?}")),
+        (Ok(b), Ok(a)) => record(
+            "dead-letter queue did not grow",
+            a <= b,
+            format!("{b} before, {a} after"),
+        ),
+        (b, a) => record(
+            "dead-letter queue did not grow",
+            false,
+            format!("could not read it: {b:?} / {a:?}"),
+        ),
     }
     checks
 }
@@ -215,13 +276,23 @@ pub struct SqliteReader {
 
 impl SqliteReader {
     pub fn new(state_dir: &Path, probe: &Probe) -> SqliteReader {
-        SqliteReader { db: state_dir.join("pipeline.db"), table: probe.table.clone(), key_column: probe.table_key.clone(), queue: probe.queue.clone() }
+        SqliteReader {
+            db: state_dir.join("pipeline.db"),
+            table: probe.table.clone(),
+            key_column: probe.table_key.clone(),
+            queue: probe.queue.clone(),
+        }
     }
 
     fn open(&self) -> miette::Result<rusqlite::Connection> {
         rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .into_diagnostic()
-            .wrap_err_with(|| format!("cannot open {} (is `cargo xtask dev` running with this --state-dir?)", self.db.display()))
+            .wrap_err_with(|| {
+                format!(
+                    "cannot open {} (is `cargo xtask dev` running with this --state-dir?)",
+                    self.db.display()
+                )
+            })
     }
 }
 
@@ -232,13 +303,24 @@ fn quote_ident(s: &str) -> String {
 impl TableReader for SqliteReader {
     async fn get(&self, key: &str) -> miette::Result<Option<Value>> {
         let conn = self.open()?;
-        let sql = format!("SELECT item FROM {} WHERE {} = ?1", quote_ident(&self.table), quote_ident(&self.key_column));
+        let sql = format!(
+            "SELECT item FROM {} WHERE {} = ?1",
+            quote_ident(&self.table),
+            quote_ident(&self.key_column)
+        );
         let item: Option<String> = match conn.query_row(&sql, [key], |r| r.get(0)) {
             Ok(s) => Some(s),
             Err(rusqlite::Error::QueryReturnedNoRows) => None,
-            Err(e) => return Err(miette!("reading {} from {}: {e}", self.table, self.db.display())),
+            Err(e) => {
+                return Err(miette!(
+                    "reading {} from {}: {e}",
+                    self.table,
+                    self.db.display()
+                ));
+            }
         };
-        item.map(|s| serde_json::from_str(&s).into_diagnostic()).transpose()
+        item.map(|s| serde_json::from_str(&s).into_diagnostic())
+            .transpose()
     }
 }
 
@@ -246,20 +328,33 @@ impl DeadLetterReader for SqliteReader {
     async fn count(&self) -> miette::Result<u64> {
         let conn = self.open()?;
         let sql = format!("SELECT count(*) FROM {}", quote_ident(&self.queue));
-        conn.query_row(&sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(|e| miette!("counting {}: {e}", self.queue))
+        conn.query_row(&sql, [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| miette!("counting {}: {e}", self.queue))
     }
 }
 
 /// `username`/`password` of `<state-dir>/credentials.json`.
 pub fn local_credentials(state_dir: &Path) -> miette::Result<(String, String)> {
     let path = state_dir.join("credentials.json");
-    let text = std::fs::read_to_string(&path).into_diagnostic().wrap_err_with(|| format!("cannot read {} (start `cargo xtask dev` first)", path.display()))?;
-    credentials_from_json(&text).ok_or_else(|| miette!("{} has no username/password", path.display()))
+    let text = std::fs::read_to_string(&path)
+        .into_diagnostic()
+        .wrap_err_with(|| {
+            format!(
+                "cannot read {} (start `cargo xtask dev` first)",
+                path.display()
+            )
+        })?;
+    credentials_from_json(&text)
+        .ok_or_else(|| miette!("{} has no username/password", path.display()))
 }
 
 fn credentials_from_json(text: &str) -> Option<(String, String)> {
     let v: Value = serde_json::from_str(text).ok()?;
-    Some((v.get("username")?.as_str()?.to_string(), v.get("password")?.as_str()?.to_string()))
+    Some((
+        v.get("username")?.as_str()?.to_string(),
+        v.get("password")?.as_str()?.to_string(),
+    ))
 }
 
 // ---- deployed target: DynamoDB, SQS, Secrets Manager ----
@@ -275,8 +370,21 @@ pub struct AwsReader {
 }
 
 impl AwsReader {
-    pub fn new(sdk: &aws_config::SdkConfig, table_name: String, key: String, key_type: KeyType, queue_url: String) -> AwsReader {
-        AwsReader { dynamodb: aws_sdk_dynamodb::Client::new(sdk), sqs: aws_sdk_sqs::Client::new(sdk), table_name, key, key_type, queue_url }
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        table_name: String,
+        key: String,
+        key_type: KeyType,
+        queue_url: String,
+    ) -> AwsReader {
+        AwsReader {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            table_name,
+            key,
+            key_type,
+            queue_url,
+        }
     }
 }
 
@@ -295,10 +403,18 @@ impl TableReader for AwsReader {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| miette!("GetItem on {}: {}", self.table_name, aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                miette!(
+                    "GetItem on {}: {}",
+                    self.table_name,
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                )
+            })?;
         match out.item {
             None => Ok(None),
-            Some(item) => serde_dynamo::from_item(item).map(Some).map_err(|e| miette!("item of {} is not JSON-convertible: {e}", self.table_name)),
+            Some(item) => serde_dynamo::from_item(item)
+                .map(Some)
+                .map_err(|e| miette!("item of {} is not JSON-convertible: {e}", self.table_name)),
         }
     }
 }
@@ -314,22 +430,43 @@ impl DeadLetterReader for AwsReader {
             .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
             .send()
             .await
-            .map_err(|e| miette!("GetQueueAttributes on {}: {}", self.queue_url, aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                miette!(
+                    "GetQueueAttributes on {}: {}",
+                    self.queue_url,
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                )
+            })?;
         let attrs = out.attributes.unwrap_or_default();
-        let n = |a: A| attrs.get(&a).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let n = |a: A| {
+            attrs
+                .get(&a)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         Ok(n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible))
     }
 }
 
 /// Username and password from the credentials secret (`{"username":…,"password":…}`).
-pub async fn secret_credentials(sdk: &aws_config::SdkConfig, secret_id: &str) -> miette::Result<(String, String)> {
+pub async fn secret_credentials(
+    sdk: &aws_config::SdkConfig,
+    secret_id: &str,
+) -> miette::Result<(String, String)> {
     let out = aws_sdk_secretsmanager::Client::new(sdk)
         .get_secret_value()
         .secret_id(secret_id)
         .send()
         .await
-        .map_err(|e| miette!("GetSecretValue on {secret_id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?;
-    out.secret_string().and_then(credentials_from_json).ok_or_else(|| miette!("secret {secret_id} does not hold {{\"username\",\"password\"}}"))
+        .map_err(|e| {
+            miette!(
+                "GetSecretValue on {secret_id}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        })?;
+    out.secret_string()
+        .and_then(credentials_from_json)
+        .ok_or_else(|| miette!("secret {secret_id} does not hold {{\"username\",\"password\"}}"))
 }
 
 /// The outputs the deployed check needs, from `terraform output -json`.
@@ -350,15 +487,31 @@ pub fn terraform_outputs(dir: &Path) -> miette::Result<Outputs> {
         .into_diagnostic()
         .wrap_err("cannot run terraform (is it installed and on PATH?)")?;
     if !out.status.success() {
-        return Err(miette!("`terraform output -json` in {} failed: {}", dir.display(), String::from_utf8_lossy(&out.stderr)));
+        return Err(miette!(
+            "`terraform output -json` in {} failed: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
-    parse_outputs(&String::from_utf8_lossy(&out.stdout)).wrap_err_with(|| format!("in {} (has `terraform apply` run there?)", dir.display()))
+    parse_outputs(&String::from_utf8_lossy(&out.stdout))
+        .wrap_err_with(|| format!("in {} (has `terraform apply` run there?)", dir.display()))
 }
 
 pub fn parse_outputs(json_text: &str) -> miette::Result<Outputs> {
     let v: Value = serde_json::from_str(json_text).into_diagnostic()?;
-    let get = |k: &str| v.get(k).and_then(|o| o.get("value")).cloned().ok_or_else(|| miette!("terraform output `{k}` is missing"));
-    let string = |k: &str| get(k).and_then(|x| x.as_str().map(str::to_string).ok_or_else(|| miette!("terraform output `{k}` is not a string")));
+    let get = |k: &str| {
+        v.get(k)
+            .and_then(|o| o.get("value"))
+            .cloned()
+            .ok_or_else(|| miette!("terraform output `{k}` is missing"))
+    };
+    let string = |k: &str| {
+        get(k).and_then(|x| {
+            x.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| miette!("terraform output `{k}` is not a string"))
+        })
+    };
     Ok(Outputs {
         api_url: string("api_url")?,
         secret_arn: string("credentials_secret_arn")?,
@@ -371,7 +524,14 @@ pub fn parse_outputs(json_text: &str) -> miette::Result<Outputs> {
 fn report(checks: &[Check]) -> miette::Result<()> {
     let failed = checks.iter().filter(|c| !c.passed).count();
     println!("{} passed, {} failed", checks.len() - failed, failed);
-    if failed == 0 { Ok(()) } else { Err(miette!("smoke test failed: {failed} of {} checks", checks.len())) }
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(miette!(
+            "smoke test failed: {failed} of {} checks",
+            checks.len()
+        ))
+    }
 }
 
 pub fn run(opts: SmokeOptions) -> miette::Result<()> {
@@ -401,9 +561,30 @@ pub fn run(opts: SmokeOptions) -> miette::Result<()> {
             }
             let sdk = loader.load().await;
             let (username, password) = secret_credentials(&sdk, &outputs.secret_arn).await?;
-            let table_name = outputs.table_names.get(&probe.table).and_then(Value::as_str).ok_or_else(|| miette!("terraform output table_names has no `{}`", probe.table))?;
-            let queue_url = outputs.dead_letter_queue_urls.get(&probe.queue).and_then(Value::as_str).ok_or_else(|| miette!("terraform output dead_letter_queue_urls has no `{}`", probe.queue))?;
-            let reader = |_: ()| AwsReader::new(&sdk, table_name.to_string(), probe.table_key.clone(), probe.key_type, queue_url.to_string());
+            let table_name = outputs
+                .table_names
+                .get(&probe.table)
+                .and_then(Value::as_str)
+                .ok_or_else(|| miette!("terraform output table_names has no `{}`", probe.table))?;
+            let queue_url = outputs
+                .dead_letter_queue_urls
+                .get(&probe.queue)
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    miette!(
+                        "terraform output dead_letter_queue_urls has no `{}`",
+                        probe.queue
+                    )
+                })?;
+            let reader = |_: ()| {
+                AwsReader::new(
+                    &sdk,
+                    table_name.to_string(),
+                    probe.table_key.clone(),
+                    probe.key_type,
+                    queue_url.to_string(),
+                )
+            };
             let target = Target {
                 base_url: outputs.api_url.trim_end_matches('/').to_string(),
                 username,
@@ -428,7 +609,14 @@ mod tests {
         let probe = Probe::from_pipeline(&p).unwrap();
         assert_eq!(probe.route_path, "/submit/GatewayEventsStream/{eventId}");
         assert_eq!(probe.path_for("abc"), "/submit/GatewayEventsStream/abc");
-        assert_eq!((probe.table.as_str(), probe.table_key.as_str(), probe.queue.as_str()), ("EventTable", "eventId", "LambdaDeadLetterQueue"));
+        assert_eq!(
+            (
+                probe.table.as_str(),
+                probe.table_key.as_str(),
+                probe.queue.as_str()
+            ),
+            ("EventTable", "eventId", "LambdaDeadLetterQueue")
+        );
         assert!(probe.fresh_id().starts_with("smoke-"));
         assert_ne!(probe.fresh_id(), probe.fresh_id());
     }
@@ -445,7 +633,10 @@ mod tests {
 
     #[test]
     fn credentials_json_is_read() {
-        assert_eq!(credentials_from_json(r#"{"username":"u","password":"p:w"}"#), Some(("u".into(), "p:w".into())));
+        assert_eq!(
+            credentials_from_json(r#"{"username":"u","password":"p:w"}"#),
+            Some(("u".into(), "p:w".into()))
+        );
         assert_eq!(credentials_from_json(r#"{"username":"u"}"#), None);
     }
 }

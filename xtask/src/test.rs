@@ -18,19 +18,36 @@ pub fn run() -> miette::Result<()> {
     let venv = tools::venv().map_err(|e| miette!("{e}"))?;
 
     println!("==> build: the Lambda functions (cargo xtask build)");
-    build::run(build::BuildOptions { config: crate::project_root().join("pipeline.toml") })?;
+    build::run(build::BuildOptions {
+        config: crate::project_root().join("pipeline.toml"),
+    })?;
 
-    let nextest = Command::new("cargo").args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
+    let nextest = Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     let mut cmd = Command::new("cargo");
     if nextest {
         println!("==> test: cargo nextest run --workspace");
-        cmd.args(["nextest", "run", "--workspace", "--no-fail-fast", "--failure-output", "final"]);
+        cmd.args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--no-fail-fast",
+            "--failure-output",
+            "final",
+        ]);
     } else {
         println!("==> test: cargo test --workspace (cargo-nextest is not installed)");
         cmd.args(["test", "--workspace", "--no-fail-fast"]);
     }
-    cmd.env("PATH", venv.path_env()).env("SLUICE_MOTO_SERVER", venv.moto_server());
+    cmd.env("PATH", venv.path_env())
+        .env("SLUICE_MOTO_SERVER", venv.moto_server());
     let status = cmd.status().into_diagnostic()?;
     println!("==> done in {:.0} s", started.elapsed().as_secs_f64());
-    if status.success() { Ok(()) } else { Err(miette!("tests failed ({status})")) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(miette!("tests failed ({status})"))
+    }
 }

@@ -53,7 +53,10 @@ mod tests {
         assert_eq!(hcl_string("plain"), "\"plain\"");
         assert_eq!(hcl_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
         assert_eq!(hcl_string("l1\nl2\r\t"), "\"l1\\nl2\\r\\t\"");
-        assert_eq!(hcl_string("${var.x} %{ if } $x %x"), "\"$${var.x} %%{ if } $x %x\"");
+        assert_eq!(
+            hcl_string("${var.x} %{ if } $x %x"),
+            "\"$${var.x} %%{ if } $x %x\""
+        );
         assert_eq!(hcl_string("$${"), "\"$$${\"");
         assert_eq!(hcl_string("\u{1}é"), "\"\\u0001é\"");
     }

@@ -26,7 +26,9 @@ mod filters {
 
     /// A quoted JSON string inside a Terraform template file (`${` and `%{` doubled).
     pub fn tfjstr<T: Display>(s: T, _: &dyn askama::Values) -> askama::Result<String> {
-        Ok(super::super::escape::tftpl_escape(&super::json_string(&s.to_string())))
+        Ok(super::super::escape::tftpl_escape(&super::json_string(
+            &s.to_string(),
+        )))
     }
 }
 
@@ -37,7 +39,8 @@ fn opt_str(v: Option<&str>) -> String {
 
 /// `null` or the number.
 fn opt_num(v: Option<u32>) -> String {
-    v.map(|n| n.to_string()).unwrap_or_else(|| "null".to_string())
+    v.map(|n| n.to_string())
+        .unwrap_or_else(|| "null".to_string())
 }
 
 /// A key of a user-keyed HCL map, padded so the `=` signs line up as `terraform fmt` wants.
@@ -49,11 +52,22 @@ struct Entry {
 
 /// `items` are (key, value literal); keys are quoted here.
 fn aligned(items: Vec<(String, String)>) -> Vec<Entry> {
-    let items: Vec<(String, String)> = items.into_iter().map(|(k, v)| (hcl_string(&k), v)).collect();
-    let width = items.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let items: Vec<(String, String)> = items
+        .into_iter()
+        .map(|(k, v)| (hcl_string(&k), v))
+        .collect();
+    let width = items
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
     items
         .into_iter()
-        .map(|(key, value)| Entry { pad: " ".repeat(width - key.chars().count()), key, value })
+        .map(|(key, value)| Entry {
+            pad: " ".repeat(width - key.chars().count()),
+            key,
+            value,
+        })
         .collect()
 }
 
@@ -81,7 +95,10 @@ struct KeyView {
 
 impl From<&KeyAttribute> for KeyView {
     fn from(k: &KeyAttribute) -> Self {
-        KeyView { name: k.name.clone(), kind: k.kind.as_str() }
+        KeyView {
+            name: k.name.clone(),
+            kind: k.kind.as_str(),
+        }
     }
 }
 
@@ -220,7 +237,11 @@ struct ErrorView {
 
 impl From<ApiError> for ErrorView {
     fn from(e: ApiError) -> Self {
-        ErrorView { status: e.status(), code: e.code(), message: e.message() }
+        ErrorView {
+            status: e.status(),
+            code: e.code(),
+            message: e.message(),
+        }
     }
 }
 
@@ -320,7 +341,10 @@ struct Readme {
 }
 
 fn put<T: Template>(files: &mut Files, path: &str, t: T) -> Result<(), GenError> {
-    let mut text = t.render().map_err(|source| GenError::Render { file: path.to_string(), source })?;
+    let mut text = t.render().map_err(|source| GenError::Render {
+        file: path.to_string(),
+        source,
+    })?;
     // askama drops the template file's last newline; every text file ends with one.
     text.push('\n');
     files.insert(path.to_string(), text);
@@ -338,7 +362,11 @@ fn function_view(f: &crate::config::FunctionSettings) -> FunctionView {
 }
 
 /// The request template of a route writing to `stream` (a logical name).
-pub fn request_template(p: &Pipeline, route: &crate::config::Route, stream: &str) -> Result<String, GenError> {
+pub fn request_template(
+    p: &Pipeline,
+    route: &crate::config::Route,
+    stream: &str,
+) -> Result<String, GenError> {
     let t = PutRecordRequest {
         envelope_version: ENVELOPE_VERSION,
         stream_name: p.streams[stream].physical_name.clone(),
@@ -347,20 +375,36 @@ pub fn request_template(p: &Pipeline, route: &crate::config::Route, stream: &str
             PartitionKeySource::RequestId => None,
         },
     };
-    t.render().map_err(|source| GenError::Render { file: "vtl/put_record_request.vtl".into(), source })
+    t.render().map_err(|source| GenError::Render {
+        file: "vtl/put_record_request.vtl".into(),
+        source,
+    })
 }
 
 /// The error integration response template.
 pub fn error_template() -> Result<String, GenError> {
-    PutRecordError::new().render().map_err(|source| GenError::Render { file: "vtl/put_record_error.vtl".into(), source })
+    PutRecordError::new()
+        .render()
+        .map_err(|source| GenError::Render {
+            file: "vtl/put_record_error.vtl".into(),
+            source,
+        })
 }
 
 /// The errors the PutRecord integration response picks from Kinesis's answer (`put_record_error.vtl`).
-pub const KINESIS_ERRORS: [ApiError; 5] =
-    [ApiError::Throttled, ApiError::RecordTooLarge, ApiError::InvalidPartitionKey, ApiError::StreamNotFound, ApiError::BackendError];
+pub const KINESIS_ERRORS: [ApiError; 5] = [
+    ApiError::Throttled,
+    ApiError::RecordTooLarge,
+    ApiError::InvalidPartitionKey,
+    ApiError::StreamNotFound,
+    ApiError::BackendError,
+];
 
 fn openapi(p: &Pipeline) -> Result<OpenApi, GenError> {
-    let ok_template = PutRecordOk.render().map_err(|source| GenError::Render { file: "vtl/put_record_ok.vtl".into(), source })?;
+    let ok_template = PutRecordOk.render().map_err(|source| GenError::Render {
+        file: "vtl/put_record_ok.vtl".into(),
+        source,
+    })?;
     let error_template = error_template()?;
     let mut statuses: Vec<u16> = KINESIS_ERRORS.iter().map(|e| e.status()).collect();
     statuses.push(200);
@@ -404,8 +448,12 @@ fn openapi(p: &Pipeline) -> Result<OpenApi, GenError> {
             gateway_responses.push(GatewayResponseView {
                 kind,
                 status: Some(e.status()),
-                www_authenticate: (e == ApiError::Unauthorized).then(|| format!("'Basic realm=\"{}\"'", p.name)),
-                template: body.render().map_err(|source| GenError::Render { file: "vtl/gateway_response.vtl".into(), source })?,
+                www_authenticate: (e == ApiError::Unauthorized)
+                    .then(|| format!("'Basic realm=\"{}\"'", p.name)),
+                template: body.render().map_err(|source| GenError::Render {
+                    file: "vtl/gateway_response.vtl".into(),
+                    source,
+                })?,
             });
         }
     }
@@ -414,9 +462,14 @@ fn openapi(p: &Pipeline) -> Result<OpenApi, GenError> {
         kind: "REQUEST_TOO_LARGE",
         status: Some(ApiError::RecordTooLarge.status()),
         www_authenticate: None,
-        template: GatewayResponseBody { error: ApiError::RecordTooLarge.into() }
-            .render()
-            .map_err(|source| GenError::Render { file: "vtl/gateway_response.vtl".into(), source })?,
+        template: GatewayResponseBody {
+            error: ApiError::RecordTooLarge.into(),
+        }
+        .render()
+        .map_err(|source| GenError::Render {
+            file: "vtl/gateway_response.vtl".into(),
+            source,
+        })?,
     });
     // Everything else keeps API Gateway's status but answers in the contract's shape.
     for kind in ["DEFAULT_4XX", "DEFAULT_5XX"] {
@@ -424,9 +477,14 @@ fn openapi(p: &Pipeline) -> Result<OpenApi, GenError> {
             kind,
             status: None,
             www_authenticate: None,
-            template: GatewayResponseBody { error: default_error(kind) }
-                .render()
-                .map_err(|source| GenError::Render { file: "vtl/gateway_response.vtl".into(), source })?,
+            template: GatewayResponseBody {
+                error: default_error(kind),
+            }
+            .render()
+            .map_err(|source| GenError::Render {
+                file: "vtl/gateway_response.vtl".into(),
+                source,
+            })?,
         });
     }
     gateway_responses.sort_by(|a, b| a.kind.cmp(b.kind));
@@ -442,9 +500,17 @@ fn openapi(p: &Pipeline) -> Result<OpenApi, GenError> {
 /// The bodies of API Gateway's catch-all responses, which the error contract has no row for.
 fn default_error(kind: &str) -> ErrorView {
     if kind == "DEFAULT_4XX" {
-        ErrorView { status: 400, code: "BadRequest", message: "the gateway refused the request" }
+        ErrorView {
+            status: 400,
+            code: "BadRequest",
+            message: "the gateway refused the request",
+        }
     } else {
-        ErrorView { status: 500, code: ApiError::BackendError.code(), message: ApiError::BackendError.message() }
+        ErrorView {
+            status: 500,
+            code: ApiError::BackendError.code(),
+            message: ApiError::BackendError.message(),
+        }
     }
 }
 
@@ -476,7 +542,10 @@ pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
         .map(|t| {
             let (billing_mode, read, write) = match t.billing {
                 Billing::OnDemand => ("PAY_PER_REQUEST", None, None),
-                Billing::Provisioned { read_capacity, write_capacity } => ("PROVISIONED", Some(read_capacity), Some(write_capacity)),
+                Billing::Provisioned {
+                    read_capacity,
+                    write_capacity,
+                } => ("PROVISIONED", Some(read_capacity), Some(write_capacity)),
             };
             TableView {
                 key: t.name.clone(),
@@ -495,7 +564,11 @@ pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
     let queues = p
         .queues
         .values()
-        .map(|q| QueueView { key: q.name.clone(), name: q.physical_name.clone(), message_retention_seconds: q.message_retention_seconds })
+        .map(|q| QueueView {
+            key: q.name.clone(),
+            name: q.physical_name.clone(),
+            message_retention_seconds: q.message_retention_seconds,
+        })
         .collect();
     let consumers = p
         .consumers
@@ -528,7 +601,12 @@ pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
         password_length: a.password_length,
         password_version: a.password_version,
     });
-    let mut routed_streams: Vec<String> = p.routes.values().flat_map(|r| r.streams()).map(str::to_string).collect();
+    let mut routed_streams: Vec<String> = p
+        .routes
+        .values()
+        .flat_map(|r| r.streams())
+        .map(str::to_string)
+        .collect();
     routed_streams.sort();
     routed_streams.dedup();
 
@@ -538,7 +616,12 @@ pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
         RootMain {
             header,
             name: p.name.clone(),
-            tags: aligned(p.tags.iter().map(|(k, v)| (k.clone(), hcl_string(v))).collect()),
+            tags: aligned(
+                p.tags
+                    .iter()
+                    .map(|(k, v)| (k.clone(), hcl_string(v)))
+                    .collect(),
+            ),
             authorizer_function: function_view(&p.functions.authorizer),
             writer_function: function_view(&p.functions.writer),
             streams,
@@ -560,43 +643,114 @@ pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
     put(
         &mut files,
         "variables.tf",
-        RootVariables { header, region: p.region.clone(), auth: p.auth.is_some() },
+        RootVariables {
+            header,
+            region: p.region.clone(),
+            auth: p.auth.is_some(),
+        },
     )?;
-    put(&mut files, "outputs.tf", RootOutputs { header, auth: p.auth.is_some() })?;
+    put(
+        &mut files,
+        "outputs.tf",
+        RootOutputs {
+            header,
+            auth: p.auth.is_some(),
+        },
+    )?;
     put(&mut files, "versions.tf", Versions { header })?;
 
     for module in ["stream", "table", "queue", "auth", "consumer", "api"] {
         if module == "auth" && p.auth.is_none() {
             continue;
         }
-        put(&mut files, &format!("modules/{module}/versions.tf"), Versions { header })?;
+        put(
+            &mut files,
+            &format!("modules/{module}/versions.tf"),
+            Versions { header },
+        )?;
     }
     put(&mut files, "modules/stream/main.tf", StreamMain { header })?;
-    put(&mut files, "modules/stream/variables.tf", StreamVariables { header })?;
-    put(&mut files, "modules/stream/outputs.tf", StreamOutputs { header })?;
+    put(
+        &mut files,
+        "modules/stream/variables.tf",
+        StreamVariables { header },
+    )?;
+    put(
+        &mut files,
+        "modules/stream/outputs.tf",
+        StreamOutputs { header },
+    )?;
     put(&mut files, "modules/table/main.tf", TableMain { header })?;
-    put(&mut files, "modules/table/variables.tf", TableVariables { header })?;
-    put(&mut files, "modules/table/outputs.tf", TableOutputs { header })?;
+    put(
+        &mut files,
+        "modules/table/variables.tf",
+        TableVariables { header },
+    )?;
+    put(
+        &mut files,
+        "modules/table/outputs.tf",
+        TableOutputs { header },
+    )?;
     put(&mut files, "modules/queue/main.tf", QueueMain { header })?;
-    put(&mut files, "modules/queue/variables.tf", QueueVariables { header })?;
-    put(&mut files, "modules/queue/outputs.tf", QueueOutputs { header })?;
+    put(
+        &mut files,
+        "modules/queue/variables.tf",
+        QueueVariables { header },
+    )?;
+    put(
+        &mut files,
+        "modules/queue/outputs.tf",
+        QueueOutputs { header },
+    )?;
     if p.auth.is_some() {
         put(&mut files, "modules/auth/main.tf", AuthMain { header })?;
-        put(&mut files, "modules/auth/variables.tf", AuthVariables { header })?;
-        put(&mut files, "modules/auth/outputs.tf", AuthOutputs { header })?;
+        put(
+            &mut files,
+            "modules/auth/variables.tf",
+            AuthVariables { header },
+        )?;
+        put(
+            &mut files,
+            "modules/auth/outputs.tf",
+            AuthOutputs { header },
+        )?;
     }
-    put(&mut files, "modules/consumer/main.tf", ConsumerMain { header })?;
-    put(&mut files, "modules/consumer/variables.tf", ConsumerVariables { header })?;
-    put(&mut files, "modules/consumer/outputs.tf", ConsumerOutputs { header })?;
+    put(
+        &mut files,
+        "modules/consumer/main.tf",
+        ConsumerMain { header },
+    )?;
+    put(
+        &mut files,
+        "modules/consumer/variables.tf",
+        ConsumerVariables { header },
+    )?;
+    put(
+        &mut files,
+        "modules/consumer/outputs.tf",
+        ConsumerOutputs { header },
+    )?;
     put(&mut files, "modules/api/main.tf", ApiMain { header })?;
-    put(&mut files, "modules/api/variables.tf", ApiVariables { header })?;
+    put(
+        &mut files,
+        "modules/api/variables.tf",
+        ApiVariables { header },
+    )?;
     put(&mut files, "modules/api/outputs.tf", ApiOutputs { header })?;
     put(&mut files, "modules/api/openapi.json.tftpl", openapi(p)?)?;
 
     let mut listed: Vec<String> = files.keys().cloned().collect();
     listed.push(MANIFEST.to_string());
     listed.sort();
-    put(&mut files, MANIFEST, Readme { header, name: p.name.clone(), files: listed })?;
+    put(
+        &mut files,
+        MANIFEST,
+        Readme {
+            header,
+            name: p.name.clone(),
+            files: listed,
+        },
+    )?;
     Ok(files)
 }
 
@@ -606,9 +760,23 @@ mod tests {
 
     #[test]
     fn user_keyed_maps_are_quoted_and_aligned_like_terraform_fmt() {
-        let e = aligned(vec![("a".into(), "\"1\"".into()), ("long-key".into(), "\"2\"".into()), ("${x}".into(), "\"3\"".into())]);
-        let lines: Vec<String> = e.iter().map(|e| format!("{}{} = {}", e.key, e.pad, e.value)).collect();
-        assert_eq!(lines, ["\"a\"        = \"1\"", "\"long-key\" = \"2\"", "\"$${x}\"    = \"3\""]);
+        let e = aligned(vec![
+            ("a".into(), "\"1\"".into()),
+            ("long-key".into(), "\"2\"".into()),
+            ("${x}".into(), "\"3\"".into()),
+        ]);
+        let lines: Vec<String> = e
+            .iter()
+            .map(|e| format!("{}{} = {}", e.key, e.pad, e.value))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "\"a\"        = \"1\"",
+                "\"long-key\" = \"2\"",
+                "\"$${x}\"    = \"3\""
+            ]
+        );
     }
 
     #[test]
