@@ -116,12 +116,15 @@ impl Drop for Moto {
     }
 }
 
-/// `target/debug/xtask`, built first (`cargo build -p xtask`, a no-op when fresh) so tests run the
-/// current code.
+/// `$SLUICE_XTASK_BIN`, else `target/debug/xtask`, built first (`cargo build -p xtask`, a no-op when
+/// fresh) so tests run the current code.
 pub fn xtask_bin() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
+            if let Some(binary) = std::env::var_os("SLUICE_XTASK_BIN") {
+                return PathBuf::from(binary);
+            }
             let root = workspace_root();
             let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
                 .args(["build", "--quiet", "-p", "xtask", "--bin", "xtask"])
@@ -132,9 +135,46 @@ pub fn xtask_bin() -> PathBuf {
             let target = std::env::var_os("CARGO_TARGET_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| root.join("target"));
-            target.join("debug/xtask")
+            let binary = target.join("debug/xtask");
+            assert!(binary.exists(), "{} is missing", binary.display());
+            binary
         })
         .clone()
+}
+
+/// Starts `xtask dev` on `port` and waits (at most 60 s) for its `ready` line; the caller owns the
+/// process (to `kill -9` it, signal it, or start it again on the same port).
+pub fn spawn_dev(config: &Path, state_dir: &Path, port: u16, credentials: Option<&str>) -> Child {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = Command::new(xtask_bin());
+    cmd.arg("dev")
+        .arg("--config")
+        .arg(config)
+        .args(["--port", &port.to_string()])
+        .arg("--state-dir")
+        .arg(state_dir)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(c) = credentials {
+        cmd.args(["--credentials", c]);
+    }
+    let mut child = cmd.spawn().expect("spawn xtask dev");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.trim() == "ready" {
+                let _ = tx.send(());
+            }
+        }
+    });
+    if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+        let _ = child.kill();
+        panic!("xtask dev did not print `ready` within 60 s");
+    }
+    child
 }
 
 /// A `cargo xtask dev` process on a free port, killed on drop.
@@ -144,38 +184,13 @@ pub struct DevProcess {
 }
 
 impl DevProcess {
-    /// Starts `xtask dev` and waits (at most 60 s) for its `ready` line.
+    /// Starts `xtask dev` on a free port (see [`spawn_dev`]).
     pub fn start(config: &Path, state_dir: &Path, credentials: Option<&str>) -> DevProcess {
-        use std::io::{BufRead, BufReader};
         let port = free_port();
-        let mut cmd = Command::new(xtask_bin());
-        cmd.arg("dev")
-            .arg("--config")
-            .arg(config)
-            .args(["--port", &port.to_string()])
-            .arg("--state-dir")
-            .arg(state_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(c) = credentials {
-            cmd.args(["--credentials", c]);
+        DevProcess {
+            child: spawn_dev(config, state_dir, port, credentials),
+            port,
         }
-        let mut child = cmd.spawn().expect("spawn xtask dev");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.trim() == "ready" {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
-            let _ = child.kill();
-            panic!("xtask dev did not print `ready` within 60 s");
-        }
-        DevProcess { child, port }
     }
 }
 
@@ -241,4 +256,32 @@ pub fn cargo_xtask(args: &[&str], timeout: Duration) -> XtaskRun {
         status,
         output: std::fs::read_to_string(&log).unwrap_or_default(),
     }
+}
+
+/// A moto DynamoDB table keyed by the string hash key `eventId` (the shipped pipeline's key), on demand.
+pub async fn create_event_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("eventId")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("eventId")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key schema"),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create the moto table {name}: {e:?}"));
 }

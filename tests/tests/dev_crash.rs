@@ -5,72 +5,27 @@
 mod dev_common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dev_common::*;
 use serde_json::Value;
-use sluice_tests::{free_port, workspace_root};
+use sluice_tests::{free_port, spawn_dev, workspace_root, xtask_bin};
 
-/// `$SLUICE_XTASK_BIN`, else `target/debug/xtask`, built first (a no-op when it is fresh; `cargo xtask test`
-/// has built it anyway).
-fn xtask_binary() -> PathBuf {
-    if let Some(binary) = std::env::var_os("SLUICE_XTASK_BIN") {
-        return PathBuf::from(binary);
-    }
-    let root = workspace_root();
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "--package", "xtask", "--bin", "xtask"])
-        .current_dir(&root)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p xtask failed");
-    let binary = target.join("debug").join("xtask");
-    assert!(binary.exists(), "{} is missing", binary.display());
-    binary
-}
-
-/// Starts `xtask dev` and waits (at most 60 s) for its `ready` line.
-fn start_dev(binary: &Path, state_dir: &Path, port: u16) -> Child {
-    let mut child = Command::new(binary)
-        .args(["dev", "--port", &port.to_string(), "--state-dir"])
-        .arg(state_dir)
-        .args(["--credentials", &format!("{USER}:{PASS}")])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start xtask dev");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line == "ready" {
-                let _ = tx.send(());
-            }
-        }
-    });
-    if rx.recv_timeout(Duration::from_secs(60)).is_err() {
-        let _ = child.kill();
-        panic!("xtask dev did not print `ready` within 60 s");
-    }
-    child
+/// `xtask dev` for the shipped pipeline on `port`, with the tests' credentials.
+fn start_dev(state_dir: &Path, port: u16) -> Child {
+    let config = workspace_root().join("pipeline.toml");
+    spawn_dev(&config, state_dir, port, Some(&format!("{USER}:{PASS}")))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_event_survives_kill_9_exactly_once() {
-    let binary = tokio::task::spawn_blocking(xtask_binary).await.unwrap();
+    tokio::task::spawn_blocking(xtask_bin).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = start_dev(&binary, dir.path(), port);
+    let mut child = start_dev(dir.path(), port);
     let base = format!("http://127.0.0.1:{port}");
 
     // Clients sending as fast as they can; each remembers what it sent and what was acknowledged.
@@ -125,7 +80,7 @@ async fn every_acknowledged_event_survives_kill_9_exactly_once() {
     );
 
     let port = free_port();
-    let mut child = start_dev(&binary, dir.path(), port);
+    let mut child = start_dev(dir.path(), port);
     let all_in = || {
         let items = items(dir.path(), "EventTable");
         acked.keys().all(|id| items.contains_key(id))

@@ -402,31 +402,8 @@ async fn the_writer_bootstrap_writes_a_kinesis_batch_into_the_table() {
     let sdk = moto.sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-        ScalarAttributeType,
-    };
-    dynamodb
-        .create_table()
-        .table_name("sluice-EventTable")
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("eventId")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("eventId")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("create the moto table");
+    use aws_sdk_dynamodb::types::AttributeValue;
+    sluice_tests::create_event_table(&dynamodb, "sluice-EventTable").await;
     let queue_url = sqs
         .create_queue()
         .queue_name("sluice-LambdaDeadLetterQueue")

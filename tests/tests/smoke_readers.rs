@@ -1,9 +1,6 @@
 //! The smoke test's readers of a deployed stack (DynamoDB, SQS, Secrets Manager) against a real moto
 //! server, and its local readers against a real SQLite file laid out as `cargo xtask dev` lays it out.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType as DKeyType, ScalarAttributeType,
-};
 use serde_json::json;
 use sluice_tests::Moto;
 use xtask::config::KeyType;
@@ -16,26 +13,7 @@ async fn aws_readers_read_items_queues_and_the_secret() {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    ddb.create_table()
-        .table_name("sluice-EventTable")
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("eventId")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("eventId")
-                .key_type(DKeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    sluice_tests::create_event_table(&ddb, "sluice-EventTable").await;
     let item = json!({"eventId": "e1", "payload": {"a": [1, "two", {"three": null}], "q": "\"quoted\""}, "receivedAt": 1732752000123u64});
     ddb.put_item()
         .table_name("sluice-EventTable")

@@ -3,9 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sluice_tests::Moto;
@@ -47,27 +45,7 @@ impl Env {
     }
 
     async fn create_table(&self, name: &str) {
-        self.dynamodb
-            .create_table()
-            .table_name(name)
-            .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("eventId")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .expect("attribute definition"),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("eventId")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .expect("key schema"),
-            )
-            .send()
-            .await
-            .expect("create the table");
+        sluice_tests::create_event_table(&self.dynamodb, name).await;
     }
 
     async fn write(&self, table: &str, event: KinesisEvent) -> KinesisEventResponse {
