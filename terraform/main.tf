@@ -82,7 +82,6 @@ locals {
       environment = {
         PARTITION_KEY_NAME = "eventId"
         PARTITION_KEY_TYPE = "S"
-        RUST_LOG           = "info"
       }
     }
   }

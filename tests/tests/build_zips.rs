@@ -81,7 +81,7 @@ fn rebuilding_unchanged_code_leaves_every_zip_byte_identical() {
 #[test]
 fn each_zip_holds_exactly_an_executable_bootstrap_for_its_architecture() {
     built();
-    let pipeline = xtask::config::load(&workspace_root().join("pipeline.toml"))
+    let pipeline = sluice_config::load(&workspace_root().join("pipeline.toml"))
         .expect("pipeline.toml is valid");
     for function in FUNCTIONS {
         let path = zip_path(function);
@@ -108,8 +108,8 @@ fn each_zip_holds_exactly_an_executable_bootstrap_for_its_architecture() {
             _ => pipeline.functions.writer.architecture,
         };
         let expected_machine: u16 = match architecture {
-            xtask::config::Architecture::X86_64 => 62,
-            xtask::config::Architecture::Arm64 => 183,
+            sluice_config::Architecture::X86_64 => 62,
+            sluice_config::Architecture::Arm64 => 183,
         };
         assert_eq!(&binary[..4], b"\x7fELF", "{function}: not an ELF file");
         assert_eq!(

@@ -2,6 +2,7 @@
 //! every event that got a 200 is in the table exactly once, with the content that was sent. Then SIGTERM
 //! stops it cleanly (exit 0).
 
+#[path = "../../crates/local/tests/dev_common/mod.rs"]
 mod dev_common;
 
 use std::collections::BTreeMap;

@@ -4,12 +4,12 @@
 
 use sluice_tests::copy_dir;
 use sluice_tests::workspace_root;
-use xtask::generate::{self, Drift, GenOptions, MARKER};
+use xtask::generate::{self, Drift, GenArgs, MARKER};
 
 fn check_committed(config: &str, out_dir: &str) {
     let root = workspace_root();
-    let pipeline = xtask::config::load(&root.join(config)).expect("the example pipeline is valid");
-    let files = generate::render(&pipeline).expect("render");
+    let pipeline = sluice_config::load(&root.join(config)).expect("the example pipeline is valid");
+    let files = generate::render(&pipeline, std::path::Path::new(out_dir)).expect("render");
     let drift = generate::drift(&root.join(out_dir), &files).expect("compare");
     assert!(
         drift.is_empty(),
@@ -31,9 +31,10 @@ fn multi_example_matches_committed_terraform() {
 fn rendering_is_deterministic_and_every_file_says_it_is_generated() {
     let root = workspace_root();
     for config in ["pipeline.toml", "examples/multi/pipeline.toml"] {
-        let pipeline = xtask::config::load(&root.join(config)).unwrap();
-        let a = generate::render(&pipeline).unwrap();
-        let b = generate::render(&xtask::config::load(&root.join(config)).unwrap()).unwrap();
+        let pipeline = sluice_config::load(&root.join(config)).unwrap();
+        let out = std::path::Path::new("terraform");
+        let a = generate::render(&pipeline, out).unwrap();
+        let b = generate::render(&sluice_config::load(&root.join(config)).unwrap(), out).unwrap();
         assert_eq!(a, b, "{config}: two renders differ");
         for (path, text) in &a {
             assert!(
@@ -78,22 +79,35 @@ fn check_reports_drift_and_a_run_repairs_only_generated_files() {
     .unwrap();
     std::fs::write(out.join("terraform.tfvars"), "region = \"eu-west-3\"\n").unwrap();
 
-    let files = generate::render(&xtask::config::load(&config).unwrap()).unwrap();
+    let files = generate::render(&sluice_config::load(&config).unwrap(), &out).unwrap();
+    // A root outside the project points at the zips by absolute path (main.tf, and the variables'
+    // descriptions): those two files differ from the committed terraform/ too.
+    let lambda_dir = workspace_root().join("target/lambda");
+    assert!(
+        files["main.tf"].contains(&format!(
+            "\"{}/writer/bootstrap.zip\"",
+            lambda_dir.display()
+        )),
+        "{}",
+        files["main.tf"]
+    );
     let drift = generate::drift(&out, &files).unwrap();
     assert_eq!(
         drift,
         Drift {
-            stale: vec!["outputs.tf".into()],
+            stale: vec!["main.tf".into(), "outputs.tf".into(), "variables.tf".into()],
             missing: vec!["modules/stream/main.tf".into()],
             extra: vec!["modules/gone/main.tf".into()],
         }
     );
 
-    let err = generate::run(GenOptions {
-        config: config.clone(),
-        out_dir: out.clone(),
-        check: true,
-    })
+    let err = generate::run(
+        &config,
+        GenArgs {
+            out_dir: out.clone(),
+            check: true,
+        },
+    )
     .unwrap_err();
     let text = format!("{err:?}");
     for needle in [
@@ -116,11 +130,13 @@ fn check_reports_drift_and_a_run_repairs_only_generated_files() {
         "--check wrote a file"
     );
 
-    generate::run(GenOptions {
-        config: config.clone(),
-        out_dir: out.clone(),
-        check: false,
-    })
+    generate::run(
+        &config,
+        GenArgs {
+            out_dir: out.clone(),
+            check: false,
+        },
+    )
     .unwrap();
     assert!(generate::drift(&out, &files).unwrap().is_empty());
     assert!(
@@ -135,11 +151,13 @@ fn check_reports_drift_and_a_run_repairs_only_generated_files() {
         out.join(".terraform.lock.hcl").exists(),
         "the lock file is left alone"
     );
-    generate::run(GenOptions {
-        config,
-        out_dir: out,
-        check: true,
-    })
+    generate::run(
+        &config,
+        GenArgs {
+            out_dir: out,
+            check: true,
+        },
+    )
     .expect("up to date after a run");
 }
 
@@ -149,15 +167,57 @@ fn an_invalid_pipeline_writes_nothing() {
     let config = tmp.path().join("pipeline.toml");
     std::fs::write(&config, "[pipeline]\nname = \"x\"\nregion = \"nowhere\"\n").unwrap();
     let out = tmp.path().join("terraform");
-    let err = generate::run(GenOptions {
-        config,
-        out_dir: out.clone(),
-        check: false,
-    })
+    let err = generate::run(
+        &config,
+        GenArgs {
+            out_dir: out.clone(),
+            check: false,
+        },
+    )
     .unwrap_err();
     assert!(format!("{err:?}").contains("region"), "{err:?}");
     assert!(
         !out.exists(),
         "gen wrote into {out:?} although pipeline.toml is invalid"
+    );
+}
+
+#[test]
+fn the_readme_reference_is_generated_and_check_catches_a_stale_one() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    assert_eq!(
+        generate::readme_with_reference(&readme).unwrap(),
+        readme,
+        "README.md's pipeline.toml reference is stale: run `cargo xtask gen`"
+    );
+    assert!(readme.contains(&sluice_config::reference_markdown()));
+    // A hand edit inside the section is undone by the generator (so `gen --check` reports it).
+    let edited = readme.replacen("| `batch_size` | `100` |", "| `batch_size` | `10` |", 1);
+    assert_ne!(edited, readme, "the reference lists batch_size's default");
+    assert_eq!(generate::readme_with_reference(&edited).unwrap(), readme);
+    // Without its markers the README cannot be updated, and gen says how to fix it.
+    let err = generate::readme_with_reference("# a README\n").unwrap_err();
+    assert!(format!("{err:?}").contains("ReadmeMarkers"), "{err:?}");
+}
+
+#[test]
+fn generated_roots_find_the_zips_wherever_they_are_generated() {
+    use std::path::Path;
+    assert_eq!(
+        generate::lambda_dir_from(Path::new("terraform")).expression,
+        "${path.root}/../target/lambda"
+    );
+    assert_eq!(
+        generate::lambda_dir_from(Path::new("examples/multi/terraform")).expression,
+        "${path.root}/../../../target/lambda"
+    );
+    assert_eq!(
+        generate::lambda_dir_from(&workspace_root().join("examples/multi/terraform")).expression,
+        "${path.root}/../../../target/lambda"
+    );
+    let outside = generate::lambda_dir_from(Path::new("/elsewhere/terraform"));
+    assert_eq!(
+        outside.expression,
+        workspace_root().join("target/lambda").display().to_string()
     );
 }

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use sluice_contract::ApiError;
 use sluice_tests::workspace_root;
-use xtask::contract::ApiError;
 use xtask::generate;
 
 /// What Terraform's `templatefile` does with the OpenAPI template: fills `${name}` from `vars`, turns
@@ -42,9 +42,9 @@ fn templatefile(text: &str, vars: &BTreeMap<&str, &str>) -> String {
     out
 }
 
-pub fn openapi(config: &str) -> (xtask::config::Pipeline, Value) {
-    let pipeline = xtask::config::load(&workspace_root().join(config)).unwrap();
-    let files = generate::render(&pipeline).unwrap();
+pub fn openapi(config: &str) -> (sluice_config::Pipeline, Value) {
+    let pipeline = sluice_config::load(&workspace_root().join(config)).unwrap();
+    let files = generate::render(&pipeline, std::path::Path::new("terraform")).unwrap();
     let vars = BTreeMap::from([
         ("partition", "aws"),
         ("region", "us-east-1"),
@@ -226,8 +226,8 @@ fn gateway_responses_follow_the_error_contract() {
 #[test]
 fn the_integration_role_may_put_only_into_routed_streams() {
     let pipeline =
-        xtask::config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
-    let files = generate::render(&pipeline).unwrap();
+        sluice_config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
+    let files = generate::render(&pipeline, std::path::Path::new("terraform")).unwrap();
     let main = &files["main.tf"];
     assert!(
         main.contains("routed_streams = [\"Audit\", \"Clicks\", \"Orders\"]"),

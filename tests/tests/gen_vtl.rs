@@ -1,7 +1,7 @@
 //! The record and error contracts, tested on the generated API Gateway mapping templates: each template is
 //! rendered by a Velocity engine emulating API Gateway (LocalStack's airspeed-ext, with the `$input`,
 //! `$util` and `$context` shims of tests/vtl/render.py), and the result is compared with
-//! `xtask::contract`, the same definitions the local gateway answers from.
+//! `sluice_contract`, the same definitions the local gateway answers from.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 
 use base64::Engine;
 use serde_json::{Value, json};
+use sluice_contract::{self as contract, ApiError};
 use sluice_tests::workspace_root;
-use xtask::contract::{self, ApiError};
 
 /// The project venv's python with airspeed-ext, installed on first use. nextest runs each test in its own
 /// process, so the install is serialised with a lock folder.
@@ -108,11 +108,11 @@ fn bodies() -> Vec<&'static str> {
 #[test]
 fn the_request_template_puts_the_contract_envelope_into_the_record() {
     let pipeline =
-        xtask::config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
+        sluice_config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
     let route = &pipeline.routes["events"];
     let template = xtask::generate::request_template(&pipeline, route, "Orders").unwrap();
     // The very template the generated OpenAPI document carries.
-    let doc = &xtask::generate::render(&pipeline).unwrap()["modules/api/openapi.json.tftpl"];
+    let doc = &xtask::generate::render(&pipeline, std::path::Path::new("terraform")).unwrap()["modules/api/openapi.json.tftpl"];
     let doc: Value = serde_json::from_str(&doc.replace("$${", "${").replace("%%{", "%{")).unwrap();
     assert_eq!(
         doc["paths"]["/events/Orders/{eventId}"]["post"]["x-amazon-apigateway-integration"]["requestTemplates"]
@@ -145,7 +145,7 @@ fn the_request_template_puts_the_contract_envelope_into_the_record() {
             "path": {"eventId": key},
             "context": {"requestId": request_id, "requestTimeEpoch": at, "sourceIp": ip},
         }));
-        expected.push((key, contract::envelope(at, &request_id, ip, body)));
+        expected.push((key, envelope(at, &request_id, ip, body)));
     }
     for (rendered, (key, envelope)) in render(&requests).iter().zip(expected) {
         let output = rendered["output"].as_str().unwrap();
@@ -163,7 +163,7 @@ fn the_request_template_puts_the_contract_envelope_into_the_record() {
         assert_eq!(
             String::from_utf8_lossy(&data),
             String::from_utf8_lossy(&envelope),
-            "Data must be exactly xtask::contract::envelope"
+            "Data must be exactly sluice_contract::envelope::encode"
         );
         assert_eq!(data, envelope);
     }
@@ -172,7 +172,7 @@ fn the_request_template_puts_the_contract_envelope_into_the_record() {
 #[test]
 fn a_request_id_partition_key_is_the_request_id() {
     let pipeline =
-        xtask::config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
+        sluice_config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
     let template =
         xtask::generate::request_template(&pipeline, &pipeline.routes["audit"], "Audit").unwrap();
     let body = r#"{"who":"me"}"#;
@@ -186,7 +186,7 @@ fn a_request_id_partition_key_is_the_request_id() {
     let data = base64::engine::general_purpose::STANDARD
         .decode(put["Data"].as_str().unwrap())
         .unwrap();
-    assert_eq!(data, contract::envelope(5, "rid-1", "10.0.0.1", body));
+    assert_eq!(data, envelope(5, "rid-1", "10.0.0.1", body));
 }
 
 #[test]
@@ -243,7 +243,8 @@ fn kinesis_errors_become_the_error_contract() {
 #[test]
 fn the_success_template_answers_sequence_number_and_shard() {
     let files = xtask::generate::render(
-        &xtask::config::load(&workspace_root().join("pipeline.toml")).unwrap(),
+        &sluice_config::load(&workspace_root().join("pipeline.toml")).unwrap(),
+        std::path::Path::new("terraform"),
     )
     .unwrap();
     let doc = &files["modules/api/openapi.json.tftpl"];
@@ -272,4 +273,14 @@ fn contract_messages_need_no_velocity_escaping() {
     for e in ApiError::ALL {
         assert!(!e.message().contains(['$', '#']), "{e:?}");
     }
+}
+
+/// The record contract's envelope for a request, as the gateway writes it.
+fn envelope(received_at_ms: i64, request_id: &str, source_ip: &str, body: &str) -> Vec<u8> {
+    sluice_contract::envelope::encode(&sluice_contract::envelope::Received {
+        received_at_ms,
+        request_id,
+        source_ip,
+        body,
+    })
 }

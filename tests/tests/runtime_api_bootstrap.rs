@@ -413,7 +413,7 @@ async fn the_writer_bootstrap_writes_a_kinesis_batch_into_the_table() {
         .queue_url
         .expect("queue url");
 
-    let data = xtask::contract::envelope(
+    let data = envelope(
         1_732_752_000_123,
         "c0ffee-1",
         "203.0.113.9",
@@ -619,4 +619,14 @@ async fn the_authorizer_bootstrap_allows_with_the_secret_and_refuses_without_a_h
         !output.contains("wonder:land") && !output.contains("YWxpY2U6"),
         "credentials leaked into the logs:\n{output}"
     );
+}
+
+/// The record contract's envelope for a request, as the gateway writes it.
+fn envelope(received_at_ms: i64, request_id: &str, source_ip: &str, body: &str) -> Vec<u8> {
+    sluice_contract::envelope::encode(&sluice_contract::envelope::Received {
+        received_at_ms,
+        request_id,
+        source_ip,
+        body,
+    })
 }

@@ -2,8 +2,8 @@
 //! server, and its local readers against a real SQLite file laid out as `cargo xtask dev` lays it out.
 
 use serde_json::json;
+use sluice_config::KeyType;
 use sluice_tests::Moto;
-use xtask::config::KeyType;
 use xtask::smoke::{
     AwsReader, DeadLetterReader, Probe, SqliteReader, TableReader, secret_credentials,
 };
@@ -95,7 +95,7 @@ async fn sqlite_readers_read_the_dev_layout() {
     .unwrap();
     drop(conn);
     let pipeline =
-        xtask::config::load(&sluice_tests::workspace_root().join("pipeline.toml")).unwrap();
+        sluice_config::load(&sluice_tests::workspace_root().join("pipeline.toml")).unwrap();
     let probe = Probe::from_pipeline(&pipeline).unwrap();
     let reader = SqliteReader::new(dir.path(), &probe);
     assert_eq!(

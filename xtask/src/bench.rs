@@ -12,21 +12,26 @@
 //!    loss), to show what the fsync costs with group commit.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use miette::{IntoDiagnostic as _, miette};
 
-use crate::dev::{self, Durability, StartOptions};
+use sluice_local::{self as dev, Durability, StartOptions};
 
-/// The options of `cargo xtask bench`.
-pub struct BenchOptions {
-    pub config: PathBuf,
+/// `cargo xtask bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Concurrent keep-alive clients.
+    #[arg(long, default_value_t = 32)]
     pub clients: usize,
+    /// Seconds of load per target.
+    #[arg(long, default_value_t = 10)]
     pub seconds: u64,
     /// Size of the `message` member of each event body.
+    #[arg(long, default_value_t = 100)]
     pub body_bytes: usize,
 }
 
@@ -164,8 +169,8 @@ fn print_row(name: &str, r: &LoadResult, drain: Option<Duration>) {
 
 /// Runs the pipeline under load; answers the load result and the time until the table had every event.
 async fn bench_pipeline(
-    opts: &BenchOptions,
-    pipeline: &crate::config::Pipeline,
+    opts: &BenchArgs,
+    pipeline: &sluice_config::Pipeline,
     durability: Durability,
     run: &str,
     body: &str,
@@ -206,7 +211,7 @@ async fn bench_pipeline(
     let consumer_table = pipeline.consumers.values().next().map(|c| c.table.clone());
     let mut drained = None;
     if let Some(table) = consumer_table {
-        let sql = format!("SELECT count(*) FROM {}", dev::store::quote_ident(&table));
+        let sql = format!("SELECT count(*) FROM {}", dev::quote_ident(&table));
         let deadline = load_end + Duration::from_secs(300);
         while Instant::now() < deadline {
             let sql = sql.clone();
@@ -228,8 +233,8 @@ async fn bench_pipeline(
 }
 
 /// `cargo xtask bench`.
-pub fn run(opts: BenchOptions) -> miette::Result<()> {
-    let pipeline = crate::config::load(&opts.config)?;
+pub fn run(config: &Path, opts: BenchArgs) -> miette::Result<()> {
+    let pipeline = sluice_config::load(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -21,7 +21,7 @@ use std::time::Instant;
 use miette::{IntoDiagnostic, WrapErr};
 use sha2::{Digest, Sha256};
 
-use crate::config::{Architecture, Pipeline};
+use sluice_config::{Architecture, Pipeline};
 
 /// The Lambda functions, in build order: each is a bin of the same name in the workspace, and its zip
 /// is `<lambda dir>/<name>/bootstrap.zip`.
@@ -30,9 +30,12 @@ pub const FUNCTIONS: [&str; 2] = ["authorizer", "writer"];
 /// The default output folder, relative to the project root (the generated Terraform points here).
 pub const LAMBDA_DIR: &str = "target/lambda";
 
-pub struct BuildOptions {
-    /// pipeline.toml (relative paths are taken from the project root).
-    pub config: PathBuf,
+/// `cargo xtask build`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BuildArgs {
+    /// Where `<function>/bootstrap.zip` go (the generated Terraform expects the default).
+    #[arg(long, default_value = LAMBDA_DIR)]
+    pub lambda_dir: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -150,9 +153,9 @@ pub struct Artifact {
     pub outcome: ZipOutcome,
 }
 
-/// Builds every function into `target/lambda/<function>/bootstrap.zip`.
-pub fn run(opts: BuildOptions) -> miette::Result<()> {
-    build_into(&opts, Path::new(LAMBDA_DIR))?;
+/// Builds every function into `<lambda dir>/<function>/bootstrap.zip`.
+pub fn run(config: &Path, args: BuildArgs) -> miette::Result<()> {
+    build_into(config, &args.lambda_dir)?;
     Ok(())
 }
 
@@ -176,12 +179,12 @@ fn build_lock(target_dir: &Path) -> miette::Result<std::fs::File> {
     Ok(file)
 }
 
-/// [`run`] into another folder (relative paths are taken from the project root); returns what it packaged.
-pub fn build_into(opts: &BuildOptions, lambda_dir: &Path) -> miette::Result<Vec<Artifact>> {
+/// [`run`], returning what it packaged (relative paths are taken from the project root).
+pub fn build_into(config: &Path, lambda_dir: &Path) -> miette::Result<Vec<Artifact>> {
     let root = crate::project_root();
-    let config = root.join(&opts.config);
+    let config = root.join(config);
     let lambda_dir = root.join(lambda_dir);
-    let pipeline = crate::config::load(&config)?;
+    let pipeline = sluice_config::load(&config)?;
     let groups = plan(&pipeline);
 
     // Everything that can fail on the user's setup fails here, before anything is built or written.
@@ -546,7 +549,7 @@ mod tests {
                 &format!("[functions.writer]\narchitecture = \"{writer}\""),
                 1,
             );
-        crate::config::parse(&src, "pipeline.toml").expect("valid pipeline")
+        sluice_config::parse(&src, "pipeline.toml").expect("valid pipeline")
     }
 
     #[test]

@@ -11,13 +11,23 @@ use std::time::{Duration, Instant};
 use miette::{IntoDiagnostic, WrapErr, miette};
 use serde_json::{Value, json};
 
-use crate::config::{self, KeyType, PartitionKeySource, Pipeline};
+use sluice_config::{self as config, KeyType, PartitionKeySource, Pipeline};
+use sluice_contract::writer::attribute;
 
-pub struct SmokeOptions {
-    pub config: PathBuf,
+/// `cargo xtask smoke-test`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SmokeArgs {
+    /// Test the pipeline `cargo xtask dev` runs instead of the deployed one.
+    #[arg(long)]
     pub local: bool,
+    /// The local pipeline's port.
+    #[arg(long, default_value_t = crate::dev::DEFAULT_PORT)]
     pub port: u16,
+    /// The local pipeline's state dir.
+    #[arg(long, default_value = crate::dev::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
+    /// The Terraform root whose `terraform output -json` describes the deployed stack.
+    #[arg(long, default_value = "terraform")]
     pub terraform_dir: PathBuf,
 }
 
@@ -184,7 +194,7 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(
         while started.elapsed() < target.patience {
             match target.table.get(&id).await {
                 Ok(Some(item)) => {
-                    found = item.get("payload") == Some(&body);
+                    found = item.get(attribute::PAYLOAD) == Some(&body);
                     last = if found {
                         format!(
                             "found after {} ms, payload equal",
@@ -534,8 +544,8 @@ fn report(checks: &[Check]) -> miette::Result<()> {
     }
 }
 
-pub fn run(opts: SmokeOptions) -> miette::Result<()> {
-    let pipeline = config::load(&opts.config)?;
+pub fn run(config: &Path, opts: SmokeArgs) -> miette::Result<()> {
+    let pipeline = config::load(config)?;
     let probe = Probe::from_pipeline(&pipeline)?;
     let rt = tokio::runtime::Runtime::new().into_diagnostic()?;
     rt.block_on(async {

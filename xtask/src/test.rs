@@ -1,10 +1,13 @@
 //! `cargo xtask test`: the README's "run all tests" command, and all that `.ci/run` calls.
 //!
-//! 1. the project venv (cargo-lambda, zig, moto's server, airspeed-ext), installed if missing;
-//! 2. the Lambda zips (`cargo xtask build`), which the runtime-API tests start and Terraform references;
-//! 3. every test of the workspace, with cargo-nextest when it is installed (else `cargo test`), with the
+//! 1. `cargo fmt --check` and `cargo clippy --workspace --all-targets -- -D warnings` (lints as code: the
+//!    workspace's `[workspace.lints]`), so CI fails on either;
+//! 2. the project venv (cargo-lambda, zig, moto's server, airspeed-ext), installed if missing;
+//! 3. the Lambda zips (`cargo xtask build`), which the runtime-API tests start and Terraform references;
+//! 4. every test of the workspace, with cargo-nextest when it is installed (else `cargo test`), with the
 //!    venv's `bin/` first on PATH so the tests find `moto_server`.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -12,15 +15,47 @@ use miette::{IntoDiagnostic, miette};
 
 use crate::{build, tools};
 
+/// Runs `cargo <args>` from the project root; an error names the step and how to see the problem.
+fn cargo(step: &str, args: &[&str], fix: &str) -> miette::Result<()> {
+    let started = Instant::now();
+    println!("==> {step}: cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(crate::project_root())
+        .status()
+        .into_diagnostic()?;
+    if !status.success() {
+        return Err(miette!("{step} failed ({status}); {fix}"));
+    }
+    println!("    {step} ok in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 pub fn run() -> miette::Result<()> {
     let started = Instant::now();
+    cargo(
+        "format",
+        &["fmt", "--all", "--check"],
+        "run `cargo fmt --all`",
+    )?;
+    cargo(
+        "lint",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        "fix what clippy reports above",
+    )?;
+
     println!("==> tools: project venv at target/sluice-venv");
     let venv = tools::venv().map_err(|e| miette!("{e}"))?;
 
     println!("==> build: the Lambda functions (cargo xtask build)");
-    build::run(build::BuildOptions {
-        config: crate::project_root().join("pipeline.toml"),
-    })?;
+    build::build_into(Path::new("pipeline.toml"), Path::new(build::LAMBDA_DIR))?;
 
     let nextest = Command::new("cargo")
         .args(["nextest", "--version"])

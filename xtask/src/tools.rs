@@ -206,6 +206,7 @@ pub fn venv_at(root: &Path) -> Result<Venv, ToolError> {
 
 impl Venv {
     /// The venv folder.
+    #[cfg(test)]
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -256,6 +257,7 @@ impl Venv {
         cmd
     }
 
+    #[cfg(test)]
     /// `python -m ziglang`: zig as shipped by the `ziglang` package; append zig's arguments.
     pub fn zig_command(&self) -> Command {
         let mut cmd = self.command(self.python());

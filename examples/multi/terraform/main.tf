@@ -16,9 +16,9 @@ provider "aws" {
 }
 
 locals {
-  writer_zip_path = coalesce(var.writer_zip_path, "${path.root}/../target/lambda/writer/bootstrap.zip")
+  writer_zip_path = coalesce(var.writer_zip_path, "${path.root}/../../../target/lambda/writer/bootstrap.zip")
 
-  authorizer_zip_path = coalesce(var.authorizer_zip_path, "${path.root}/../target/lambda/authorizer/bootstrap.zip")
+  authorizer_zip_path = coalesce(var.authorizer_zip_path, "${path.root}/../../../target/lambda/authorizer/bootstrap.zip")
 
   functions = {
     authorizer = {
@@ -124,7 +124,6 @@ locals {
       environment = {
         PARTITION_KEY_NAME = "seq"
         PARTITION_KEY_TYPE = "N"
-        RUST_LOG           = "info"
       }
     }
     "click-writer" = {
@@ -142,7 +141,6 @@ locals {
       environment = {
         PARTITION_KEY_NAME = "clickId"
         PARTITION_KEY_TYPE = "S"
-        RUST_LOG           = "info"
       }
     }
     "order-writer" = {
@@ -162,7 +160,6 @@ locals {
         PARTITION_KEY_TYPE = "S"
         SORT_KEY_NAME      = "version"
         SORT_KEY_TYPE      = "N"
-        RUST_LOG           = "info"
       }
     }
   }

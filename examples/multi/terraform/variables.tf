@@ -7,13 +7,13 @@ variable "region" {
 }
 
 variable "authorizer_zip_path" {
-  description = "The authorizer Lambda's deployment package; null means ../target/lambda/authorizer/bootstrap.zip from this folder, where `cargo xtask build` writes it."
+  description = "The authorizer Lambda's deployment package; null means ../../../target/lambda/authorizer/bootstrap.zip (from this folder), where `cargo xtask build` writes it."
   type        = string
   default     = null
 }
 
 variable "writer_zip_path" {
-  description = "The writer Lambda's deployment package; null means ../target/lambda/writer/bootstrap.zip from this folder, where `cargo xtask build` writes it."
+  description = "The writer Lambda's deployment package; null means ../../../target/lambda/writer/bootstrap.zip (from this folder), where `cargo xtask build` writes it."
   type        = string
   default     = null
 }

@@ -534,7 +534,7 @@ pub fn cache_ttl_from(value: Option<&str>) -> Result<Duration, AuthorizerError> 
             v.parse::<u64>()
                 .map(Duration::from_secs)
                 .map_err(|_| AuthorizerError::InvalidSetting {
-                    name: "CREDENTIALS_CACHE_TTL_SECONDS",
+                    name: sluice_contract::env::CREDENTIALS_CACHE_TTL_SECONDS,
                     value: v.to_owned(),
                     expected: "a whole number of seconds, e.g. 300",
                 })

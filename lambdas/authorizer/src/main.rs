@@ -1,29 +1,22 @@
 //! The authorizer Lambda function: Secrets Manager wiring around the `authorizer` library.
 //!
-//! Environment (set by the generated Terraform):
-//! - `SECRET_ID` — ARN or name of the secret `{"username":"…","password":"…"}`;
-//! - `CREDENTIALS_CACHE_TTL_SECONDS` — how long a warm container keeps the credentials (default 300).
+//! Environment (set by the generated Terraform; names in `sluice_contract::env`): the secret's ARN
+//! or name, `{"username":"…","password":"…"}`, and how long a warm container keeps the credentials (default
+//! 300 s). Logging follows Lambda's advanced logging controls (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`).
 
 use authorizer::{Authorizer, AuthorizerError, SecretsManagerSource, cache_ttl_from};
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use sluice_contract::env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .with_target(false)
-        .init();
+    lambda_runtime::tracing::init_default_subscriber();
 
-    let secret_id =
-        std::env::var("SECRET_ID").map_err(|_| AuthorizerError::MissingSetting("SECRET_ID"))?;
+    let secret_id = std::env::var(env::SECRET_ID)
+        .map_err(|_| AuthorizerError::MissingSetting(env::SECRET_ID))?;
     let ttl = cache_ttl_from(
-        std::env::var("CREDENTIALS_CACHE_TTL_SECONDS")
+        std::env::var(env::CREDENTIALS_CACHE_TTL_SECONDS)
             .ok()
             .as_deref(),
     )?;

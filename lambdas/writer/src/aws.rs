@@ -171,8 +171,6 @@ impl DeadLetters for SqsDeadLetters {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                WriterError::DeadLetter(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
-            })
+            .map_err(|e| WriterError::DeadLetter(DisplayErrorContext(&e).to_string()))
     }
 }

@@ -20,23 +20,23 @@ pub use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 pub use aws_lambda_events::event::streams::KinesisEventResponse;
 use base64::Engine as _;
 use futures::StreamExt as _;
-use serde::Serialize;
 use serde_json::{Map, Value};
+pub use sluice_contract::consumer::DEAD_LETTER_SOURCE;
+use sluice_contract::env;
+use sluice_contract::envelope::json_type;
+pub use sluice_contract::envelope::{Envelope, decode as decode_envelope};
+pub use sluice_contract::limits::MAX_BATCH_WRITE_ITEMS;
+use sluice_contract::limits::{
+    MAX_ITEM_BYTES, MAX_PARTITION_KEY_VALUE_BYTES, MAX_SORT_KEY_VALUE_BYTES,
+};
+use sluice_contract::writer::attribute;
+pub use sluice_contract::{DeadLetterMessage, KeyAttribute, KeyType, Permanent, Reason};
 
 pub mod aws;
 
 /// An item as a plain JSON object (the seam type). The AWS table converts it with `serde_dynamo`; the local
 /// runtime stores it as JSON.
 pub type Item = Map<String, Value>;
-
-/// DynamoDB's `BatchWriteItem` limit.
-pub const MAX_BATCH_WRITE_ITEMS: usize = 25;
-
-/// DynamoDB's item size limit (400 KB).
-pub const MAX_ITEM_BYTES: usize = 400 * 1024;
-
-/// The `source` member of every dead-letter message.
-pub const DEAD_LETTER_SOURCE: &str = "sluice.writer";
 
 /// Everything that can go wrong around the writer (its handler itself never fails: failures are per record).
 #[derive(Debug, thiserror::Error)]
@@ -81,20 +81,6 @@ impl From<WriterError> for lambda_runtime::Diagnostic {
 // Configuration
 // ---------------------------------------------------------------------------------------------------------
 
-/// A key attribute's DynamoDB type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
-    S,
-    N,
-}
-
-/// A table key attribute: its name and type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyAttribute {
-    pub name: String,
-    pub kind: KeyKind,
-}
-
 /// How hard to try writing unprocessed items before reporting them to the event source mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WritePolicy {
@@ -134,17 +120,14 @@ impl WriterConfig {
     pub fn new(table_name: impl Into<String>, partition_key: impl Into<String>) -> Self {
         WriterConfig {
             table_name: table_name.into(),
-            partition_key: KeyAttribute {
-                name: partition_key.into(),
-                kind: KeyKind::S,
-            },
+            partition_key: KeyAttribute::new(partition_key, KeyType::S),
             sort_key: None,
             write: WritePolicy::default(),
         }
     }
 
-    /// Reads `TABLE_NAME`, `PARTITION_KEY_NAME`, `PARTITION_KEY_TYPE` (`S`|`N`, default `S`), `SORT_KEY_NAME`
-    /// (optional) and `SORT_KEY_TYPE` (`S`|`N`, default `S`).
+    /// Reads the table name, the partition key's name and type (`S`|`N`, default `S`), and the sort key's
+    /// (optional) from the environment the generated Terraform sets ([`sluice_contract::env`]).
     pub fn from_env() -> Result<Self, WriterError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -153,19 +136,19 @@ impl WriterConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, WriterError> {
         let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let table_name =
-            non_empty("TABLE_NAME").ok_or(WriterError::MissingSetting("TABLE_NAME"))?;
-        let partition_name = non_empty("PARTITION_KEY_NAME")
-            .ok_or(WriterError::MissingSetting("PARTITION_KEY_NAME"))?;
-        let partition_key = KeyAttribute {
-            name: partition_name,
-            kind: key_kind("PARTITION_KEY_TYPE", non_empty("PARTITION_KEY_TYPE"))?,
-        };
-        let sort_key = match non_empty("SORT_KEY_NAME") {
+            non_empty(env::TABLE_NAME).ok_or(WriterError::MissingSetting(env::TABLE_NAME))?;
+        let partition_name = non_empty(env::PARTITION_KEY_NAME)
+            .ok_or(WriterError::MissingSetting(env::PARTITION_KEY_NAME))?;
+        let partition_key = KeyAttribute::new(
+            partition_name,
+            key_type(env::PARTITION_KEY_TYPE, non_empty(env::PARTITION_KEY_TYPE))?,
+        );
+        let sort_key = match non_empty(env::SORT_KEY_NAME) {
             None => None,
-            Some(name) => Some(KeyAttribute {
+            Some(name) => Some(KeyAttribute::new(
                 name,
-                kind: key_kind("SORT_KEY_TYPE", non_empty("SORT_KEY_TYPE"))?,
-            }),
+                key_type(env::SORT_KEY_TYPE, non_empty(env::SORT_KEY_TYPE))?,
+            )),
         };
         Ok(WriterConfig {
             table_name,
@@ -176,13 +159,12 @@ impl WriterConfig {
     }
 }
 
-fn key_kind(name: &'static str, value: Option<String>) -> Result<KeyKind, WriterError> {
+fn key_type(name: &'static str, value: Option<String>) -> Result<KeyType, WriterError> {
     match value.as_deref().map(str::trim) {
-        None | Some("S") => Ok(KeyKind::S),
-        Some("N") => Ok(KeyKind::N),
-        Some(other) => Err(WriterError::InvalidSetting {
+        None => Ok(KeyType::S),
+        Some(v) => KeyType::parse(v).ok_or_else(|| WriterError::InvalidSetting {
             name,
-            value: other.to_owned(),
+            value: v.to_owned(),
             expected: "S or N",
         }),
     }
@@ -240,133 +222,6 @@ fn seconds_to_millis(value: &Value) -> Option<i64> {
 // Records → items
 // ---------------------------------------------------------------------------------------------------------
 
-/// Why a record can never be written (the dead-letter message's `reason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum Reason {
-    NotJson,
-    NotAnEnvelope,
-    BodyNotAnObject,
-    MissingKey,
-    BadKeyType,
-    ItemTooLarge,
-    Rejected,
-}
-
-/// A permanent failure: the reason and a human-readable detail (never the payload).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason:?}: {detail}")]
-pub struct Permanent {
-    pub reason: Reason,
-    pub detail: String,
-}
-
-impl Permanent {
-    pub fn new(reason: Reason, detail: impl Into<String>) -> Self {
-        Permanent {
-            reason,
-            detail: detail.into(),
-        }
-    }
-}
-
-/// The record contract's envelope, decoded.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Envelope {
-    pub received_at: Option<Value>,
-    pub request_id: Option<String>,
-    pub source_ip: Option<String>,
-    pub body: Map<String, Value>,
-}
-
-/// Decodes a record's data: UTF-8 JSON, an object with `"v":1` and an object `body`; `receivedAt` (number),
-/// `requestId` and `sourceIp` (strings) are taken when present and must then have those types.
-pub fn decode_envelope(data: &[u8]) -> Result<Envelope, Permanent> {
-    let value: Value = serde_json::from_slice(data).map_err(|e| {
-        Permanent::new(
-            Reason::NotJson,
-            format!("record data is not UTF-8 JSON: {e}"),
-        )
-    })?;
-    let Value::Object(mut envelope) = value else {
-        return Err(Permanent::new(
-            Reason::NotAnEnvelope,
-            "record data is JSON but not an object",
-        ));
-    };
-    match envelope.get("v") {
-        Some(v) if v.as_u64() == Some(1) => {}
-        Some(other) => {
-            return Err(Permanent::new(
-                Reason::NotAnEnvelope,
-                format!("unsupported envelope version {other} (this writer reads version 1)"),
-            ));
-        }
-        None => {
-            return Err(Permanent::new(
-                Reason::NotAnEnvelope,
-                "the object has no envelope version \"v\"",
-            ));
-        }
-    }
-    let body = match envelope.remove("body") {
-        Some(Value::Object(body)) => body,
-        Some(other) => {
-            return Err(Permanent::new(
-                Reason::BodyNotAnObject,
-                format!(
-                    "the envelope's body is a {}, not an object",
-                    json_type(&other)
-                ),
-            ));
-        }
-        None => {
-            return Err(Permanent::new(
-                Reason::NotAnEnvelope,
-                "the envelope has no \"body\"",
-            ));
-        }
-    };
-    let received_at = match envelope.remove("receivedAt") {
-        None => None,
-        Some(v @ Value::Number(_)) => Some(v),
-        Some(other) => return Err(wrong_member("receivedAt", "number", &other)),
-    };
-    let mut string_member = |name: &str| match envelope.remove(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(wrong_member(name, "string", &other)),
-    };
-    let request_id = string_member("requestId")?;
-    let source_ip = string_member("sourceIp")?;
-    Ok(Envelope {
-        received_at,
-        request_id,
-        source_ip,
-        body,
-    })
-}
-
-fn wrong_member(name: &str, expected: &str, got: &Value) -> Permanent {
-    Permanent::new(
-        Reason::NotAnEnvelope,
-        format!(
-            "envelope member {name:?} is a {}, not a {expected}",
-            json_type(got)
-        ),
-    )
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 /// The identity of an item in its table: the key values in canonical text (numbers normalised, so `1`, `1.0`
 /// and `01` are one key, as in DynamoDB).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -417,8 +272,11 @@ pub fn item_from_envelope(
 ) -> Result<(ItemKey, Item), Permanent> {
     let envelope = decode_envelope(data)?;
 
-    let (partition_value, partition_text) =
-        key_value(&config.partition_key, KeySource::Text(meta.partition_key))?;
+    let (partition_value, partition_text) = key_value(
+        &config.partition_key,
+        KeySource::Text(meta.partition_key),
+        MAX_PARTITION_KEY_VALUE_BYTES,
+    )?;
     let sort = match &config.sort_key {
         None => None,
         Some(sort_key) => {
@@ -433,30 +291,37 @@ pub fn item_from_envelope(
             })?;
             Some((
                 sort_key,
-                key_value(sort_key, KeySource::BodyMember(member))?,
+                key_value(
+                    sort_key,
+                    KeySource::BodyMember(member),
+                    MAX_SORT_KEY_VALUE_BYTES,
+                )?,
             ))
         }
     };
 
     let mut item = Item::new();
-    item.insert("payload".into(), Value::Object(envelope.body));
+    item.insert(attribute::PAYLOAD.into(), Value::Object(envelope.body));
     if let Some(received_at) = envelope.received_at {
-        item.insert("receivedAt".into(), received_at);
+        item.insert(attribute::RECEIVED_AT.into(), received_at);
     }
     if let Some(request_id) = envelope.request_id {
-        item.insert("requestId".into(), Value::String(request_id));
+        item.insert(attribute::REQUEST_ID.into(), Value::String(request_id));
     }
     if let Some(source_ip) = envelope.source_ip {
-        item.insert("sourceIp".into(), Value::String(source_ip));
+        item.insert(attribute::SOURCE_IP.into(), Value::String(source_ip));
     }
     item.insert(
-        "sequenceNumber".into(),
+        attribute::SEQUENCE_NUMBER.into(),
         Value::String(meta.sequence_number.to_owned()),
     );
     if let Some(shard) = meta.shard_id {
-        item.insert("shardId".into(), Value::String(shard.to_owned()));
+        item.insert(attribute::SHARD_ID.into(), Value::String(shard.to_owned()));
     }
-    item.insert("arrivalTime".into(), Value::from(meta.arrival_time));
+    item.insert(
+        attribute::ARRIVAL_TIME.into(),
+        Value::from(meta.arrival_time),
+    );
     // Keys last: they win over a traceability attribute of the same name.
     item.insert(config.partition_key.name.clone(), partition_value);
     let mut key = ItemKey {
@@ -496,6 +361,7 @@ enum KeySource<'a> {
 fn key_value(
     attribute: &KeyAttribute,
     source: KeySource<'_>,
+    max_bytes: usize,
 ) -> Result<(Value, String), Permanent> {
     let name = &attribute.name;
     let bad = |detail: String| Permanent::new(Reason::BadKeyType, detail);
@@ -504,25 +370,25 @@ fn key_value(
         other => other,
     };
     match (attribute.kind, source) {
-        (KeyKind::S, KeySource::Text(s)) => {
+        (KeyType::S, KeySource::Text(s)) => {
             if s.is_empty() {
                 return Err(bad(format!("key {name:?} is an empty string")));
             }
-            if s.len() > 2048 {
+            if s.len() > max_bytes {
                 return Err(bad(format!(
-                    "key {name:?} is {} bytes; DynamoDB allows at most 2048",
+                    "key {name:?} is {} bytes; DynamoDB allows at most {max_bytes}",
                     s.len()
                 )));
             }
             Ok((Value::String(s.to_owned()), s.to_owned()))
         }
-        (KeyKind::N, KeySource::Text(s)) => match canonical_number(s.trim()) {
+        (KeyType::N, KeySource::Text(s)) => match canonical_number(s.trim()) {
             Some((value, text)) => Ok((value, text)),
             None => Err(bad(format!(
                 "key {name:?} must be a number (N) that DynamoDB stores exactly, got {s:?}"
             ))),
         },
-        (KeyKind::N, KeySource::BodyMember(Value::Number(n))) => {
+        (KeyType::N, KeySource::BodyMember(Value::Number(n))) => {
             match canonical_number(&n.to_string()) {
                 Some((value, text)) => Ok((value, text)),
                 None => Err(bad(format!(
@@ -645,48 +511,22 @@ pub trait Table: Send + Sync {
     fn batch_write(&self, items: Vec<Item>) -> impl Future<Output = BatchWriteResult> + Send;
 }
 
-/// The dead-letter message for a permanent failure (`docs/CONTRACTS.md`, consumer contract).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeadLetterMessage {
-    /// Always [`DEAD_LETTER_SOURCE`].
-    pub source: String,
-    pub reason: Reason,
-    pub detail: String,
-    /// The stream's ARN (the event's `eventSourceARN`).
-    pub stream: String,
-    pub shard_id: String,
-    pub sequence_number: String,
-    pub partition_key: String,
-    /// Milliseconds since the epoch.
-    pub arrival_time: i64,
-    /// The record's data, base64.
-    pub data: String,
-}
-
-impl DeadLetterMessage {
-    pub fn new(record: &KinesisEventRecord, failure: &Permanent) -> Self {
-        DeadLetterMessage {
-            source: DEAD_LETTER_SOURCE.to_owned(),
-            reason: failure.reason,
-            detail: failure.detail.clone(),
-            stream: record.event_source_arn.clone().unwrap_or_default(),
-            shard_id: shard_id(record).unwrap_or_default().to_owned(),
-            sequence_number: record.kinesis.sequence_number.clone(),
-            partition_key: record.kinesis.partition_key.clone(),
-            arrival_time: record
-                .kinesis
-                .approximate_arrival_timestamp
-                .0
-                .timestamp_millis(),
-            data: base64::engine::general_purpose::STANDARD.encode(&record.kinesis.data.0),
-        }
-    }
-
-    /// The message body: the JSON object of the contract.
-    pub fn to_json(&self) -> String {
-        // Serialising plain strings and numbers cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+/// The dead-letter message (`docs/CONTRACTS.md`, consumer contract) for a record that failed permanently.
+pub fn dead_letter_message(record: &KinesisEventRecord, failure: &Permanent) -> DeadLetterMessage {
+    DeadLetterMessage {
+        source: DEAD_LETTER_SOURCE.to_owned(),
+        reason: failure.reason,
+        detail: failure.detail.clone(),
+        stream: record.event_source_arn.clone().unwrap_or_default(),
+        shard_id: shard_id(record).unwrap_or_default().to_owned(),
+        sequence_number: record.kinesis.sequence_number.clone(),
+        partition_key: record.kinesis.partition_key.clone(),
+        arrival_time: record
+            .kinesis
+            .approximate_arrival_timestamp
+            .0
+            .timestamp_millis(),
+        data: base64::engine::general_purpose::STANDARD.encode(&record.kinesis.data.0),
     }
 }
 
@@ -815,7 +655,7 @@ pub async fn handle_batch_with_stats(
     let mut sends: Vec<(usize, DeadLetterMessage)> = Vec::new();
     for (index, fate) in fates.iter().enumerate() {
         if let Some(Fate::Permanent(p)) = fate {
-            sends.push((index, DeadLetterMessage::new(&records[index], p)));
+            sends.push((index, dead_letter_message(&records[index], p)));
         }
     }
     let sent: Vec<(usize, Result<(), WriterError>)> = futures::stream::iter(sends)

@@ -1,29 +1,23 @@
 //! The writer Lambda function: DynamoDB and SQS wiring around the `writer` library.
 //!
-//! Environment (set by the generated Terraform): `TABLE_NAME`, `PARTITION_KEY_NAME`, `PARTITION_KEY_TYPE`,
-//! `SORT_KEY_NAME`, `SORT_KEY_TYPE` (see [`WriterConfig::from_env`]) and `DEAD_LETTER_QUEUE_URL`.
+//! Environment (set by the generated Terraform; names in `sluice_contract::env`): the table name,
+//! its key names and types (see [`WriterConfig::from_env`]) and the dead-letter queue URL. Logging follows
+//! Lambda's advanced logging controls (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use sluice_contract::env;
 use writer::aws::{DynamoDbTable, SqsDeadLetters};
 use writer::{WriterConfig, WriterError, handle_batch, kinesis_event_from_json};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .with_target(false)
-        .init();
+    lambda_runtime::tracing::init_default_subscriber();
 
     let config = WriterConfig::from_env()?;
-    let queue_url = std::env::var("DEAD_LETTER_QUEUE_URL")
+    let queue_url = std::env::var(env::DEAD_LETTER_QUEUE_URL)
         .ok()
         .filter(|v| !v.trim().is_empty())
-        .ok_or(WriterError::MissingSetting("DEAD_LETTER_QUEUE_URL"))?;
+        .ok_or(WriterError::MissingSetting(env::DEAD_LETTER_QUEUE_URL))?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let table = DynamoDbTable::new(
         aws_sdk_dynamodb::Client::new(&aws),

@@ -261,7 +261,7 @@ fn undecodable_records_are_classified() {
 #[test]
 fn numeric_partition_keys() {
     let mut config = config();
-    config.partition_key.kind = KeyKind::N;
+    config.partition_key.kind = KeyType::N;
     let (key, item) = build_item(&config, &record("42", &seq(1), "{}")).unwrap();
     assert_eq!(item["eventId"], json!(42));
     assert_eq!(key.partition, "42");
@@ -297,7 +297,7 @@ fn sort_key_comes_from_the_body() {
     let mut config = config();
     config.sort_key = Some(KeyAttribute {
         name: "ts".into(),
-        kind: KeyKind::N,
+        kind: KeyType::N,
     });
     let (key, item) = build_item(&config, &record("a", &seq(1), r#"{"ts":1700}"#)).unwrap();
     assert_eq!(
@@ -317,7 +317,7 @@ fn sort_key_comes_from_the_body() {
 
     config.sort_key = Some(KeyAttribute {
         name: "kind".into(),
-        kind: KeyKind::S,
+        kind: KeyType::S,
     });
     assert_eq!(
         build_item(&config, &record("a", &seq(1), r#"{"kind":"x"}"#))
@@ -398,7 +398,7 @@ fn config_from_environment() {
         c.partition_key,
         KeyAttribute {
             name: "id".into(),
-            kind: KeyKind::S
+            kind: KeyType::S
         }
     );
     assert_eq!(c.sort_key, None);
@@ -410,12 +410,12 @@ fn config_from_environment() {
         ("SORT_KEY_TYPE", "N"),
     ]))
     .unwrap();
-    assert_eq!(c.partition_key.kind, KeyKind::N);
+    assert_eq!(c.partition_key.kind, KeyType::N);
     assert_eq!(
         c.sort_key,
         Some(KeyAttribute {
             name: "ts".into(),
-            kind: KeyKind::N
+            kind: KeyType::N
         })
     );
     let err = WriterConfig::from_lookup(env(&[("TABLE_NAME", "t")])).unwrap_err();
@@ -492,7 +492,7 @@ async fn fixture_batch_writes_dedups_and_dead_letters() {
 #[test]
 fn dead_letter_message_has_the_contract_shape() {
     let r = raw_record("p1", &seq(9), b"\x00garbage");
-    let message = DeadLetterMessage::new(&r, &Permanent::new(Reason::NotJson, "bad"));
+    let message = dead_letter_message(&r, &Permanent::new(Reason::NotJson, "bad"));
     assert_eq!(
         serde_json::from_str::<Value>(&message.to_json()).unwrap(),
         json!({

@@ -2,7 +2,7 @@
 #
 # HTTP Basic auth: one Secrets Manager secret holding {"username": …, "password": …}, with a password
 # Terraform generates without ever storing it (an ephemeral resource feeding a write-only argument), and
-# the authorizer function, the only reader of the secret.
+# the authorizer function (an instance of modules/function), the only reader of the secret.
 
 ephemeral "aws_secretsmanager_random_password" "this" {
   password_length = var.auth.password_length
@@ -29,36 +29,8 @@ resource "aws_secretsmanager_secret_version" "this" {
   secret_string_wo_version = var.auth.password_version
 }
 
-resource "aws_cloudwatch_log_group" "this" {
-  name              = "/aws/lambda/${var.auth.function_name}"
-  retention_in_days = var.function.log_retention_days
-}
-
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "this" {
-  name               = var.auth.function_name
-  description        = "Execution role of the ${var.auth.function_name} function."
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-}
-
+# The secret uses the AWS-managed Secrets Manager key, which needs no kms grant.
 data "aws_iam_policy_document" "this" {
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
-  }
-
-  # The secret uses the AWS-managed Secrets Manager key, which needs no kms grant.
   statement {
     sid       = "ReadCredentials"
     actions   = ["secretsmanager:GetSecretValue"]
@@ -66,46 +38,17 @@ data "aws_iam_policy_document" "this" {
   }
 }
 
-resource "aws_iam_role_policy" "this" {
-  name   = "least-privilege"
-  role   = aws_iam_role.this.id
-  policy = data.aws_iam_policy_document.this.json
-}
+module "function" {
+  source = "../function"
 
-resource "aws_lambda_function" "this" {
-  function_name                  = var.auth.function_name
-  description                    = "Checks HTTP Basic credentials for API Gateway against ${var.auth.secret_name}."
-  role                           = aws_iam_role.this.arn
-  runtime                        = "provided.al2023"
-  handler                        = "bootstrap"
-  architectures                  = [var.function.architecture]
-  memory_size                    = var.function.memory_mb
-  timeout                        = var.function.timeout_seconds
-  reserved_concurrent_executions = var.function.reserved_concurrency == null ? -1 : var.function.reserved_concurrency
-  filename                       = var.zip_path
-  source_code_hash               = filebase64sha256(var.zip_path)
-
-  environment {
-    variables = {
-      SECRET_ID                     = aws_secretsmanager_secret.this.arn
-      CREDENTIALS_CACHE_TTL_SECONDS = tostring(var.auth.cache_ttl_seconds)
-      RUST_LOG                      = "info"
-    }
+  name        = var.auth.function_name
+  description = "Checks HTTP Basic credentials for API Gateway against ${var.auth.secret_name}."
+  settings    = var.function
+  zip_path    = var.zip_path
+  environment = {
+    SECRET_ID                     = aws_secretsmanager_secret.this.arn
+    CREDENTIALS_CACHE_TTL_SECONDS = tostring(var.auth.cache_ttl_seconds)
   }
-
-  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
-}
-
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  alarm_name          = "${var.auth.function_name}-errors"
-  alarm_description   = "The ${var.auth.function_name} function is failing (requests get 500s)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
+  policy_json              = data.aws_iam_policy_document.this.json
+  errors_alarm_description = "The ${var.auth.function_name} function is failing (requests get 500s)."
 }

@@ -12,10 +12,10 @@ output "secret_name" {
 
 output "function_name" {
   description = "The authorizer function's name."
-  value       = aws_lambda_function.this.function_name
+  value       = module.function.function_name
 }
 
 output "invoke_arn" {
   description = "The authorizer function's invoke ARN, for API Gateway."
-  value       = aws_lambda_function.this.invoke_arn
+  value       = module.function.invoke_arn
 }

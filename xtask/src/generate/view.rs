@@ -1,14 +1,14 @@
 //! View models: the pipeline model turned into plain fields (names, numbers, pre-escaped literals) so that
 //! the askama templates only loop and branch. One template struct per output file kind.
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 
 use super::escape::{hcl_string, json_string};
-use super::{Files, GenError, HEADER, MANIFEST};
-use crate::config::{Billing, KeyAttribute, PartitionKeySource, Pipeline, StreamCapacity};
-use crate::contract::{ApiError, ENVELOPE_VERSION, MAX_RECORD_BYTES};
+use super::{Files, GenError, HEADER, LambdaDir, MANIFEST};
+use sluice_config::{Billing, KeyAttribute, PartitionKeySource, Pipeline, StreamCapacity};
+use sluice_contract::envelope::{self, Field, VERSION as ENVELOPE_VERSION};
+use sluice_contract::limits::MAX_RECORD_BYTES;
+use sluice_contract::{ApiError, env};
 
 /// askama filters for the output languages (see `escape`).
 mod filters {
@@ -22,13 +22,6 @@ mod filters {
     /// A quoted JSON string.
     pub fn jstr<T: Display>(s: T, _: &dyn askama::Values) -> askama::Result<String> {
         Ok(super::json_string(&s.to_string()))
-    }
-
-    /// A quoted JSON string inside a Terraform template file (`${` and `%{` doubled).
-    pub fn tfjstr<T: Display>(s: T, _: &dyn askama::Values) -> askama::Result<String> {
-        Ok(super::super::escape::tftpl_escape(&super::json_string(
-            &s.to_string(),
-        )))
     }
 }
 
@@ -52,10 +45,25 @@ struct Entry {
 
 /// `items` are (key, value literal); keys are quoted here.
 fn aligned(items: Vec<(String, String)>) -> Vec<Entry> {
-    let items: Vec<(String, String)> = items
-        .into_iter()
-        .map(|(k, v)| (hcl_string(&k), v))
-        .collect();
+    aligned_as_is(
+        items
+            .into_iter()
+            .map(|(k, v)| (hcl_string(&k), v))
+            .collect(),
+    )
+}
+
+/// Entries whose keys are HCL identifiers already (environment variable names), aligned.
+fn aligned_idents(items: &[(&str, String)]) -> Vec<Entry> {
+    aligned_as_is(
+        items
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect(),
+    )
+}
+
+fn aligned_as_is(items: Vec<(String, String)>) -> Vec<Entry> {
     let width = items
         .iter()
         .map(|(k, _)| k.chars().count())
@@ -130,12 +138,12 @@ struct ConsumerView {
     batch_size: u32,
     batching_window_seconds: u32,
     starting_position: &'static str,
-    retry_attempts: i32,
-    maximum_record_age_seconds: i32,
+    retry_attempts: i64,
+    maximum_record_age_seconds: i64,
     bisect_on_error: bool,
     parallelization_factor: u32,
-    partition_key: KeyView,
-    sort_key: Option<KeyView>,
+    /// The writer's environment from pipeline.toml (key names and types).
+    environment: Vec<Entry>,
 }
 
 struct AuthView {
@@ -171,6 +179,8 @@ struct RootMain {
     auth: Option<AuthView>,
     routed_streams: Vec<String>,
     api: ApiView,
+    /// Where `cargo xtask build` puts the zips, as the generated root sees it.
+    lambda_dir: LambdaDir,
 }
 
 #[derive(Template)]
@@ -179,6 +189,7 @@ struct RootVariables {
     header: &'static str,
     region: String,
     auth: bool,
+    lambda_dir: LambdaDir,
 }
 
 #[derive(Template)]
@@ -217,15 +228,32 @@ module_files! {
     QueueMain => "terraform/modules/queue/main.tf",
     QueueVariables => "terraform/modules/queue/variables.tf",
     QueueOutputs => "terraform/modules/queue/outputs.tf",
-    AuthMain => "terraform/modules/auth/main.tf",
     AuthVariables => "terraform/modules/auth/variables.tf",
     AuthOutputs => "terraform/modules/auth/outputs.tf",
-    ConsumerMain => "terraform/modules/consumer/main.tf",
     ConsumerVariables => "terraform/modules/consumer/variables.tf",
     ConsumerOutputs => "terraform/modules/consumer/outputs.tf",
     ApiMain => "terraform/modules/api/main.tf",
     ApiVariables => "terraform/modules/api/variables.tf",
     ApiOutputs => "terraform/modules/api/outputs.tf",
+    FunctionMain => "terraform/modules/function/main.tf",
+    FunctionVariables => "terraform/modules/function/variables.tf",
+    FunctionOutputs => "terraform/modules/function/outputs.tf",
+}
+
+/// The authorizer's module: its environment's names come from the contract.
+#[derive(Template)]
+#[template(path = "terraform/modules/auth/main.tf", escape = "none")]
+struct AuthMain {
+    header: &'static str,
+    environment: Vec<Entry>,
+}
+
+/// A consumer's module: the environment names it adds come from the contract.
+#[derive(Template)]
+#[template(path = "terraform/modules/consumer/main.tf", escape = "none")]
+struct ConsumerMain {
+    header: &'static str,
+    environment: Vec<Entry>,
 }
 
 /// The `error`/`message` members of one error, as JSON string literals, and its status.
@@ -245,20 +273,79 @@ impl From<ApiError> for ErrorView {
     }
 }
 
+/// One literal piece of the envelope in the request template: a VTL variable holding JSON punctuation and a
+/// member name, single-quoted so nothing in it is interpolated.
+struct VtlPiece {
+    name: String,
+    literal: String,
+}
+
 /// The PutRecord request mapping template (VTL): the record contract's envelope, base64-encoded.
 #[derive(Template)]
 #[template(path = "vtl/put_record_request.vtl", escape = "none")]
 pub struct PutRecordRequest {
-    envelope_version: u32,
+    pieces: Vec<VtlPiece>,
+    /// The envelope: the pieces and the request's values, in [`envelope::LAYOUT`]'s order.
+    envelope: String,
     stream_name: String,
     /// The path parameter the partition key comes from, or `None` for the request id.
     partition_key_param: Option<String>,
 }
 
+/// The VTL expression for an envelope member's value (`None` for the version, a constant).
+fn vtl_value(field: Field) -> Option<&'static str> {
+    match field {
+        Field::Version => None,
+        Field::ReceivedAt => Some("$context.requestTimeEpoch"),
+        Field::RequestId => Some("$context.requestId"),
+        Field::SourceIp => Some("$context.identity.sourceIp"),
+        Field::Body => Some("$input.body"),
+    }
+}
+
+/// The envelope of [`envelope::LAYOUT`] as VTL: literal pieces (punctuation, member names, the version)
+/// alternating with the request's values. `$context` values are inserted raw: a request id and an IP
+/// address need no JSON escaping.
+fn envelope_vtl() -> (Vec<VtlPiece>, String) {
+    let mut pieces: Vec<VtlPiece> = Vec::new();
+    let mut expression = String::new();
+    let mut literal = String::from("{");
+    for (i, field) in envelope::LAYOUT.iter().enumerate() {
+        if i > 0 {
+            literal.push(',');
+        }
+        literal.push_str(&json_string(field.name()));
+        literal.push(':');
+        match vtl_value(*field) {
+            None => literal.push_str(&ENVELOPE_VERSION.to_string()),
+            Some(value) => {
+                let quoted = field.kind() == envelope::Kind::String;
+                if quoted {
+                    literal.push('"');
+                }
+                let name = format!("e{}", pieces.len());
+                expression.push_str(&format!("${name}{value}"));
+                pieces.push(VtlPiece {
+                    name,
+                    literal: std::mem::take(&mut literal),
+                });
+                if quoted {
+                    literal.push('"');
+                }
+            }
+        }
+    }
+    literal.push('}');
+    let name = format!("e{}", pieces.len());
+    expression.push_str(&format!("${name}"));
+    pieces.push(VtlPiece { name, literal });
+    (pieces, expression)
+}
+
 /// The integration response for PutRecord's success: `{"SequenceNumber":…,"ShardId":…}`.
 #[derive(Template)]
 #[template(path = "vtl/put_record_ok.vtl", escape = "none")]
-pub struct PutRecordOk;
+pub(super) struct PutRecordOk;
 
 /// The integration response for PutRecord's failures: picks the error contract's status and body from
 /// Kinesis's `__type` and message.
@@ -295,41 +382,39 @@ impl Default for PutRecordError {
 /// A gateway response body (API Gateway substitutes `$context` variables in it, no other VTL).
 #[derive(Template)]
 #[template(path = "vtl/gateway_response.vtl", escape = "none")]
-struct GatewayResponseBody {
+pub(super) struct GatewayResponseBody {
     error: ErrorView,
 }
 
-struct OperationView {
-    method: String,
-    operation_id: String,
-    params: Vec<String>,
-    content_type: String,
-    secured: bool,
-    request_template: String,
-    ok_template: String,
-    error_template: String,
-    statuses: Vec<u16>,
+impl GatewayResponseBody {
+    pub(super) fn new(error: ApiError) -> Self {
+        GatewayResponseBody {
+            error: error.into(),
+        }
+    }
+
+    /// The bodies of API Gateway's catch-all responses (`DEFAULT_4XX`, `DEFAULT_5XX`), which the error
+    /// contract has no row for.
+    pub(super) fn default_for(kind: &str) -> Self {
+        let error = if kind == "DEFAULT_4XX" {
+            ErrorView {
+                status: 400,
+                code: "BadRequest",
+                message: "the gateway refused the request",
+            }
+        } else {
+            ApiError::BackendError.into()
+        };
+        GatewayResponseBody { error }
+    }
 }
 
-struct PathView {
-    path: String,
-    operations: Vec<OperationView>,
-}
-
-struct GatewayResponseView {
-    kind: &'static str,
-    status: Option<u16>,
-    www_authenticate: Option<String>,
-    template: String,
-}
-
-#[derive(Template)]
-#[template(path = "terraform/modules/api/openapi.json.tftpl", escape = "none")]
-struct OpenApi {
-    title: String,
-    paths: Vec<PathView>,
-    authorizer_ttl: Option<u32>,
-    gateway_responses: Vec<GatewayResponseView>,
+/// Renders a template that is part of another file (a mapping template, a response body).
+pub(super) fn render_template<T: Template>(t: &T, name: &str) -> Result<String, GenError> {
+    t.render().map_err(|source| GenError::Render {
+        file: name.into(),
+        source,
+    })
 }
 
 #[derive(Template)]
@@ -351,7 +436,27 @@ fn put<T: Template>(files: &mut Files, path: &str, t: T) -> Result<(), GenError>
     Ok(())
 }
 
-fn function_view(f: &crate::config::FunctionSettings) -> FunctionView {
+/// The writer's environment from pipeline.toml: its table's key names and types (the table name and the
+/// dead-letter queue URL are added by modules/consumer, from Terraform).
+fn writer_environment(table: &sluice_config::Table) -> Vec<Entry> {
+    let mut items = vec![
+        (
+            env::PARTITION_KEY_NAME,
+            hcl_string(&table.partition_key.name),
+        ),
+        (
+            env::PARTITION_KEY_TYPE,
+            hcl_string(table.partition_key.kind.as_str()),
+        ),
+    ];
+    if let Some(sort) = &table.sort_key {
+        items.push((env::SORT_KEY_NAME, hcl_string(&sort.name)));
+        items.push((env::SORT_KEY_TYPE, hcl_string(sort.kind.as_str())));
+    }
+    aligned_idents(&items)
+}
+
+fn function_view(f: &sluice_config::FunctionSettings) -> FunctionView {
     FunctionView {
         architecture: f.architecture.lambda_name(),
         memory_mb: f.memory_mb,
@@ -364,11 +469,13 @@ fn function_view(f: &crate::config::FunctionSettings) -> FunctionView {
 /// The request template of a route writing to `stream` (a logical name).
 pub fn request_template(
     p: &Pipeline,
-    route: &crate::config::Route,
+    route: &sluice_config::Route,
     stream: &str,
 ) -> Result<String, GenError> {
+    let (pieces, envelope) = envelope_vtl();
     let t = PutRecordRequest {
-        envelope_version: ENVELOPE_VERSION,
+        pieces,
+        envelope,
         stream_name: p.streams[stream].physical_name.clone(),
         partition_key_param: match &route.partition_key {
             PartitionKeySource::PathParam(param) => Some(param.clone()),
@@ -400,121 +507,7 @@ pub const KINESIS_ERRORS: [ApiError; 5] = [
     ApiError::BackendError,
 ];
 
-fn openapi(p: &Pipeline) -> Result<OpenApi, GenError> {
-    let ok_template = PutRecordOk.render().map_err(|source| GenError::Render {
-        file: "vtl/put_record_ok.vtl".into(),
-        source,
-    })?;
-    let error_template = error_template()?;
-    let mut statuses: Vec<u16> = KINESIS_ERRORS.iter().map(|e| e.status()).collect();
-    statuses.push(200);
-    statuses.sort_unstable();
-    statuses.dedup();
-
-    let mut paths: BTreeMap<String, Vec<OperationView>> = BTreeMap::new();
-    for route in p.routes.values() {
-        for stream in route.streams() {
-            let path = route.concrete_path(stream);
-            let params = path
-                .split('/')
-                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-                .map(str::to_string)
-                .collect();
-            paths.entry(path).or_default().push(OperationView {
-                method: route.method.to_ascii_lowercase(),
-                operation_id: format!("{}_{}", route.name, stream),
-                params,
-                content_type: route.content_type.clone(),
-                secured: route.auth,
-                request_template: request_template(p, route, stream)?,
-                ok_template: ok_template.clone(),
-                error_template: error_template.clone(),
-                statuses: statuses.clone(),
-            });
-        }
-    }
-    let paths = paths
-        .into_iter()
-        .map(|(path, mut operations)| {
-            operations.sort_by(|a, b| a.method.cmp(&b.method));
-            PathView { path, operations }
-        })
-        .collect();
-
-    let mut gateway_responses = Vec::new();
-    for e in ApiError::ALL {
-        for kind in e.gateway_response_types() {
-            let body = GatewayResponseBody { error: e.into() };
-            gateway_responses.push(GatewayResponseView {
-                kind,
-                status: Some(e.status()),
-                www_authenticate: (e == ApiError::Unauthorized)
-                    .then(|| format!("'Basic realm=\"{}\"'", p.name)),
-                template: body.render().map_err(|source| GenError::Render {
-                    file: "vtl/gateway_response.vtl".into(),
-                    source,
-                })?,
-            });
-        }
-    }
-    // A request over API Gateway's 10 MB payload limit is certainly over Kinesis's record limit.
-    gateway_responses.push(GatewayResponseView {
-        kind: "REQUEST_TOO_LARGE",
-        status: Some(ApiError::RecordTooLarge.status()),
-        www_authenticate: None,
-        template: GatewayResponseBody {
-            error: ApiError::RecordTooLarge.into(),
-        }
-        .render()
-        .map_err(|source| GenError::Render {
-            file: "vtl/gateway_response.vtl".into(),
-            source,
-        })?,
-    });
-    // Everything else keeps API Gateway's status but answers in the contract's shape.
-    for kind in ["DEFAULT_4XX", "DEFAULT_5XX"] {
-        gateway_responses.push(GatewayResponseView {
-            kind,
-            status: None,
-            www_authenticate: None,
-            template: GatewayResponseBody {
-                error: default_error(kind),
-            }
-            .render()
-            .map_err(|source| GenError::Render {
-                file: "vtl/gateway_response.vtl".into(),
-                source,
-            })?,
-        });
-    }
-    gateway_responses.sort_by(|a, b| a.kind.cmp(b.kind));
-
-    Ok(OpenApi {
-        title: p.name.clone(),
-        paths,
-        authorizer_ttl: p.auth.as_ref().map(|a| a.cache_ttl_seconds),
-        gateway_responses,
-    })
-}
-
-/// The bodies of API Gateway's catch-all responses, which the error contract has no row for.
-fn default_error(kind: &str) -> ErrorView {
-    if kind == "DEFAULT_4XX" {
-        ErrorView {
-            status: 400,
-            code: "BadRequest",
-            message: "the gateway refused the request",
-        }
-    } else {
-        ErrorView {
-            status: 500,
-            code: ApiError::BackendError.code(),
-            message: ApiError::BackendError.message(),
-        }
-    }
-}
-
-pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
+pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, GenError> {
     let mut files = Files::new();
     let header = HEADER;
 
@@ -584,12 +577,11 @@ pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
                 batch_size: c.batch_size,
                 batching_window_seconds: c.batching_window_seconds,
                 starting_position: c.starting_position.as_str(),
-                retry_attempts: c.retry_attempts,
-                maximum_record_age_seconds: c.maximum_record_age_seconds,
+                retry_attempts: c.retry_attempts.to_aws(),
+                maximum_record_age_seconds: c.maximum_record_age.to_aws(),
                 bisect_on_error: c.bisect_on_error,
                 parallelization_factor: c.parallelization_factor,
-                partition_key: (&table.partition_key).into(),
-                sort_key: table.sort_key.as_ref().map(Into::into),
+                environment: writer_environment(table),
             }
         })
         .collect();
@@ -630,6 +622,7 @@ pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
             consumers,
             auth,
             routed_streams,
+            lambda_dir: lambda_dir.clone(),
             api: ApiView {
                 name: p.name.clone(),
                 stage: p.stage.clone(),
@@ -647,6 +640,7 @@ pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
             header,
             region: p.region.clone(),
             auth: p.auth.is_some(),
+            lambda_dir: lambda_dir.clone(),
         },
     )?;
     put(
@@ -659,7 +653,9 @@ pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
     )?;
     put(&mut files, "versions.tf", Versions { header })?;
 
-    for module in ["stream", "table", "queue", "auth", "consumer", "api"] {
+    for module in [
+        "stream", "table", "queue", "function", "auth", "consumer", "api",
+    ] {
         if module == "auth" && p.auth.is_none() {
             continue;
         }
@@ -702,8 +698,36 @@ pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
         "modules/queue/outputs.tf",
         QueueOutputs { header },
     )?;
+    put(
+        &mut files,
+        "modules/function/main.tf",
+        FunctionMain { header },
+    )?;
+    put(
+        &mut files,
+        "modules/function/variables.tf",
+        FunctionVariables { header },
+    )?;
+    put(
+        &mut files,
+        "modules/function/outputs.tf",
+        FunctionOutputs { header },
+    )?;
     if p.auth.is_some() {
-        put(&mut files, "modules/auth/main.tf", AuthMain { header })?;
+        put(
+            &mut files,
+            "modules/auth/main.tf",
+            AuthMain {
+                header,
+                environment: aligned_idents(&[
+                    (env::SECRET_ID, "aws_secretsmanager_secret.this.arn".into()),
+                    (
+                        env::CREDENTIALS_CACHE_TTL_SECONDS,
+                        "tostring(var.auth.cache_ttl_seconds)".into(),
+                    ),
+                ]),
+            },
+        )?;
         put(
             &mut files,
             "modules/auth/variables.tf",
@@ -718,7 +742,16 @@ pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
     put(
         &mut files,
         "modules/consumer/main.tf",
-        ConsumerMain { header },
+        ConsumerMain {
+            header,
+            environment: aligned_idents(&[
+                (env::TABLE_NAME, "var.table.name".into()),
+                (
+                    env::DEAD_LETTER_QUEUE_URL,
+                    "var.dead_letter_queue.url".into(),
+                ),
+            ]),
+        },
     )?;
     put(
         &mut files,
@@ -737,7 +770,9 @@ pub(super) fn render_all(p: &Pipeline) -> Result<Files, GenError> {
         ApiVariables { header },
     )?;
     put(&mut files, "modules/api/outputs.tf", ApiOutputs { header })?;
-    put(&mut files, "modules/api/openapi.json.tftpl", openapi(p)?)?;
+    let mut document = super::openapi::render(p)?;
+    document.push('\n');
+    files.insert("modules/api/openapi.json.tftpl".into(), document);
 
     let mut listed: Vec<String> = files.keys().cloned().collect();
     listed.push(MANIFEST.to_string());

@@ -18,10 +18,10 @@ provider "aws" {
 }
 
 locals {
-  writer_zip_path = coalesce(var.writer_zip_path, "${path.root}/../target/lambda/writer/bootstrap.zip")
+  writer_zip_path = coalesce(var.writer_zip_path, "{{ lambda_dir.expression }}/writer/bootstrap.zip")
 {%- if auth.is_some() %}
 
-  authorizer_zip_path = coalesce(var.authorizer_zip_path, "${path.root}/../target/lambda/authorizer/bootstrap.zip")
+  authorizer_zip_path = coalesce(var.authorizer_zip_path, "{{ lambda_dir.expression }}/authorizer/bootstrap.zip")
 {%- endif %}
 
   functions = {
@@ -98,15 +98,9 @@ locals {
       bisect_on_error            = {{ c.bisect_on_error }}
       parallelization_factor     = {{ c.parallelization_factor }}
       environment = {
-        PARTITION_KEY_NAME = {{ c.partition_key.name|hcl }}
-        PARTITION_KEY_TYPE = "{{ c.partition_key.kind }}"
-{%- match c.sort_key %}
-{%- when Some with (k) %}
-        SORT_KEY_NAME      = {{ k.name|hcl }}
-        SORT_KEY_TYPE      = "{{ k.kind }}"
-{%- when None %}
-{%- endmatch %}
-        RUST_LOG           = "info"
+{%- for e in c.environment %}
+        {{ e.key }}{{ e.pad }} = {{ e.value }}
+{%- endfor %}
       }
     }
 {%- endfor %}

@@ -8,14 +8,14 @@ variable "region" {
 {%- if auth %}
 
 variable "authorizer_zip_path" {
-  description = "The authorizer Lambda's deployment package; null means ../target/lambda/authorizer/bootstrap.zip from this folder, where `cargo xtask build` writes it."
+  description = "The authorizer Lambda's deployment package; null means {{ lambda_dir.text }}/authorizer/bootstrap.zip (from this folder), where `cargo xtask build` writes it."
   type        = string
   default     = null
 }
 {%- endif %}
 
 variable "writer_zip_path" {
-  description = "The writer Lambda's deployment package; null means ../target/lambda/writer/bootstrap.zip from this folder, where `cargo xtask build` writes it."
+  description = "The writer Lambda's deployment package; null means {{ lambda_dir.text }}/writer/bootstrap.zip (from this folder), where `cargo xtask build` writes it."
   type        = string
   default     = null
 }

@@ -35,7 +35,7 @@ variable "zip_path" {
 }
 
 variable "environment" {
-  description = "Environment of the writer function from pipeline.toml (key names and types, log level); the table name and queue URL are added here."
+  description = "Environment of the writer function from pipeline.toml (key names and types); the table name and queue URL are added here."
   type        = map(string)
 }
 

@@ -1,38 +1,10 @@
 # {{ header }}
 #
-# One consumer: the writer function reading one stream into one table, its own role and log group, the
-# event source mapping (finite retries, bisect on error, partial batch responses, on-failure destination)
-# and an alarm on its errors.
-
-resource "aws_cloudwatch_log_group" "this" {
-  name              = "/aws/lambda/${var.consumer.function_name}"
-  retention_in_days = var.function.log_retention_days
-}
-
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "this" {
-  name               = var.consumer.function_name
-  description        = "Execution role of the ${var.consumer.function_name} writer function."
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-}
+# One consumer: the writer function reading one stream into one table (an instance of modules/function
+# with the permissions it needs and no others), and its event source mapping (finite retries, bisect on
+# error, partial batch responses, on-failure destination).
 
 data "aws_iam_policy_document" "this" {
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
-  }
-
   statement {
     sid = "ReadStream"
     actions = [
@@ -68,38 +40,25 @@ data "aws_iam_policy_document" "this" {
   }
 }
 
-resource "aws_iam_role_policy" "this" {
-  name   = "least-privilege"
-  role   = aws_iam_role.this.id
-  policy = data.aws_iam_policy_document.this.json
-}
+module "function" {
+  source = "../function"
 
-resource "aws_lambda_function" "this" {
-  function_name                  = var.consumer.function_name
-  description                    = "Writes the records of a Kinesis stream into ${var.table.name}."
-  role                           = aws_iam_role.this.arn
-  runtime                        = "provided.al2023"
-  handler                        = "bootstrap"
-  architectures                  = [var.function.architecture]
-  memory_size                    = var.function.memory_mb
-  timeout                        = var.function.timeout_seconds
-  reserved_concurrent_executions = var.function.reserved_concurrency == null ? -1 : var.function.reserved_concurrency
-  filename                       = var.zip_path
-  source_code_hash               = filebase64sha256(var.zip_path)
-
-  environment {
-    variables = merge(var.environment, {
-      TABLE_NAME            = var.table.name
-      DEAD_LETTER_QUEUE_URL = var.dead_letter_queue.url
-    })
-  }
-
-  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+  name        = var.consumer.function_name
+  description = "Writes the records of a Kinesis stream into ${var.table.name}."
+  settings    = var.function
+  zip_path    = var.zip_path
+  environment = merge(var.environment, {
+{%- for e in environment %}
+    {{ e.key }}{{ e.pad }} = {{ e.value }}
+{%- endfor %}
+  })
+  policy_json              = data.aws_iam_policy_document.this.json
+  errors_alarm_description = "The ${var.consumer.function_name} writer function is failing."
 }
 
 resource "aws_lambda_event_source_mapping" "this" {
   event_source_arn                   = var.stream.arn
-  function_name                      = aws_lambda_function.this.arn
+  function_name                      = module.function.function_arn
   starting_position                  = var.consumer.starting_position
   batch_size                         = var.consumer.batch_size
   maximum_batching_window_in_seconds = var.consumer.batching_window_seconds
@@ -117,19 +76,6 @@ resource "aws_lambda_event_source_mapping" "this" {
     }
   }
 
-  depends_on = [aws_iam_role_policy.this]
-}
-
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  alarm_name          = "${var.consumer.function_name}-errors"
-  alarm_description   = "The ${var.consumer.function_name} writer function is failing."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
+  # The execution role must allow reading the stream before the mapping is created.
+  depends_on = [module.function]
 }

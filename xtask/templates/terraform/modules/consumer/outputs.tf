@@ -2,17 +2,17 @@
 
 output "function_name" {
   description = "The writer function's name."
-  value       = aws_lambda_function.this.function_name
+  value       = module.function.function_name
 }
 
 output "function_arn" {
   description = "The writer function's ARN."
-  value       = aws_lambda_function.this.arn
+  value       = module.function.function_arn
 }
 
 output "role_arn" {
   description = "The writer function's execution role ARN."
-  value       = aws_iam_role.this.arn
+  value       = module.function.role_arn
 }
 
 output "event_source_mapping_uuid" {

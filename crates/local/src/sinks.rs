@@ -9,7 +9,7 @@ use writer::{
 };
 
 use super::store::{Store, quote_ident};
-use crate::config::{self, KeyType};
+use sluice_config::{KeyAttribute, KeyType, Table as TableConfig};
 
 /// A DynamoDB table as an SQLite table: a column per key attribute (the primary key) and `item` (JSON).
 ///
@@ -18,13 +18,13 @@ use crate::config::{self, KeyType};
 #[derive(Clone)]
 pub struct SqliteTable {
     store: Store,
-    partition_key: config::KeyAttribute,
-    sort_key: Option<config::KeyAttribute>,
+    partition_key: KeyAttribute,
+    sort_key: Option<KeyAttribute>,
     upsert: String,
 }
 
 impl SqliteTable {
-    pub fn new(store: Store, table: &config::Table) -> Self {
+    pub fn new(store: Store, table: &TableConfig) -> Self {
         let mut columns = vec![quote_ident(&table.partition_key.name)];
         if let Some(sort) = &table.sort_key {
             columns.push(quote_ident(&sort.name));
@@ -53,7 +53,7 @@ impl SqliteTable {
 }
 
 /// A key attribute's value as an SQLite value of the column's type, or why the item cannot be stored.
-fn key_value(item: &Item, key: &config::KeyAttribute) -> Result<SqlValue, String> {
+fn key_value(item: &Item, key: &KeyAttribute) -> Result<SqlValue, String> {
     match (key.kind, item.get(&key.name)) {
         (KeyType::S, Some(Value::String(s))) if !s.is_empty() => Ok(SqlValue::Text(s.clone())),
         (KeyType::N, Some(Value::Number(n))) => Ok(match (n.as_i64(), n.as_f64()) {

@@ -2,7 +2,14 @@
 //! suggestion where there is one. Plus: the shipped file is valid, several errors come at once, and no
 //! mangled input makes validation panic.
 
-use xtask::config::{self, ConfigError, PartitionKeySource, StreamTarget};
+use std::path::PathBuf;
+
+use sluice_config::{self as config, Attempts, ConfigError, PartitionKeySource, StreamTarget};
+
+/// The workspace root (the folder holding the shipped pipeline.toml).
+fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
 /// A small valid pipeline; tests replace one line of it.
 const BASE: &str = r#"[pipeline]
@@ -74,9 +81,9 @@ fn base_and_shipped_files_are_valid() {
         PartitionKeySource::PathParam("id".into())
     );
     assert_eq!(p.consumers["writer"].batch_size, 100);
-    assert_eq!(p.consumers["writer"].retry_attempts, 3);
+    assert_eq!(p.consumers["writer"].retry_attempts, Attempts::Finite(3));
 
-    let shipped = config::load(&xtask::project_root().join("pipeline.toml"))
+    let shipped = config::load(&project_root().join("pipeline.toml"))
         .expect("the shipped pipeline.toml is valid");
     let c = &shipped.consumers["event-writer"];
     assert_eq!((c.batch_size, c.starting_position.as_str()), (10, "LATEST"));
@@ -215,7 +222,7 @@ fn aws_limits_are_enforced() {
             "dead_letter_queue = \"Dead\"\nretry_attempts = 10001",
             25,
             18,
-            "`retry_attempts` is 10001, but must be between -1 and 10000",
+            "`retry_attempts` is 10001, but must be -1 or between 0 and 10000",
         ),
         (
             "dead_letter_queue = \"Dead\"",
@@ -264,7 +271,7 @@ fn infinite_retries_are_refused_unless_allowed() {
         "dead_letter_queue = \"Dead\"\nretry_attempts = -1\nallow_infinite_retries = true",
     );
     let p = config::parse(&allowed, "pipeline.toml").expect("explicitly allowed");
-    assert_eq!(p.consumers["writer"].retry_attempts, -1);
+    assert_eq!(p.consumers["writer"].retry_attempts, Attempts::Forever);
     let age = with(
         "dead_letter_queue = \"Dead\"",
         "dead_letter_queue = \"Dead\"\nmaximum_record_age_seconds = -1",
@@ -462,7 +469,7 @@ fn several_errors_are_reported_at_once_in_file_order() {
 
 #[test]
 fn no_mangled_input_panics() {
-    let shipped = std::fs::read_to_string(xtask::project_root().join("pipeline.toml")).unwrap();
+    let shipped = std::fs::read_to_string(project_root().join("pipeline.toml")).unwrap();
     let mut checked = 0;
     // Every prefix at a char boundary, and the file with each line removed or doubled.
     for (i, _) in shipped.char_indices().step_by(7) {
@@ -489,4 +496,84 @@ fn no_mangled_input_panics() {
         assert!(config::parse(weird, "pipeline.toml").is_err());
     }
     assert!(checked > 100);
+}
+
+#[test]
+fn a_key_named_like_a_writer_attribute_is_refused() {
+    for (from, to, line, col) in [
+        (
+            "partition_key = { name = \"id\" }",
+            "partition_key = { name = \"id\" }\nsort_key = { name = \"payload\" }",
+            13,
+            21,
+        ),
+        (
+            "partition_key = { name = \"id\" }",
+            "partition_key = { name = \"sequenceNumber\" }",
+            12,
+            26,
+        ),
+    ] {
+        let e = one(
+            &with(from, to),
+            line,
+            col,
+            "an attribute the writer sets on every item",
+        );
+        assert!(e.help.unwrap().contains("`payload`"));
+    }
+}
+
+#[test]
+fn structural_errors_in_different_sections_are_reported_together() {
+    // An unknown key in one section and a wrongly typed value in another: both, in one run.
+    let src = with(
+        "dead_letter_queue = \"Dead\"",
+        "dead_letter_queue = \"Dead\"\nbatch_sise = 10",
+    )
+    .replace(
+        "shard_count = 2",
+        "shard_count = 2\nretention_hours = \"24\"",
+    );
+    let errs = errors(&src);
+    let found: Vec<(usize, usize, &str)> = errs
+        .iter()
+        .map(|e| (e.line, e.column, e.message.as_str()))
+        .collect();
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert_eq!((found[0].0, found[0].1), (10, 19), "{found:?}");
+    assert!(found[0].2.contains("invalid type"), "{found:?}");
+    assert_eq!((found[1].0, found[1].1), (26, 1), "{found:?}");
+    assert_eq!(found[1].2, "unknown key `batch_sise`");
+    assert_eq!(errs[1].help.as_deref(), Some("did you mean `batch_size`?"));
+}
+
+#[test]
+fn structural_and_semantic_errors_are_reported_together_without_echoes() {
+    // Two unknown keys in one table, a semantic error elsewhere: all three.
+    let src = with("[queues.Dead]", "[queues.Dead]\ncolour = 1\nsize = 2")
+        .replace("table = \"Items\"", "table = \"Itemz\"");
+    let errs = errors(&src);
+    let messages: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(errs.len(), 3, "{messages:#?}");
+    assert!(messages[0].contains("`colour`") && messages[1].contains("`size`"));
+    assert!(messages[2].contains("refers to \"Itemz\""));
+
+    // A required key of the wrong type is one error, not also "missing field".
+    let src = with("table = \"Items\"", "table = 5");
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(errs[0].message.contains("invalid type"));
+}
+
+#[test]
+fn the_summary_does_not_point_at_errors_above_it() {
+    let src = with("shard_count = 2", "shard_count = 0");
+    let rendered = config::parse(&src, "pipeline.toml").unwrap_err().render();
+    let summary = rendered.find("nothing was written").expect("a summary");
+    let error = rendered.find("shard_count").expect("the error");
+    assert!(
+        summary > error || !rendered[summary..].contains("above"),
+        "{rendered}"
+    );
 }

@@ -100,7 +100,7 @@ impl Diagnostic for ConfigErrors {
     }
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
         Some(Box::new(
-            "nothing was written; fix the errors above and run the command again",
+            "nothing was written; fix the errors listed below and run the command again",
         ))
     }
     fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn Diagnostic> + 'b>> {

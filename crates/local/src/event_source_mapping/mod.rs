@@ -30,14 +30,21 @@ use std::time::Duration;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{SecondsFormat, TimeZone as _, Utc};
-use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+
+pub mod policy;
+
+use policy::{Condition, LastResponse, Next, RetryPolicy};
+use sluice_contract::consumer::{
+    KinesisBatchInfo, OnFailureMessage, OnFailureRequestContext, OnFailureResponseContext,
+};
+use sluice_contract::limits::MAX_INVOCATION_PAYLOAD_BYTES;
 
 use super::kinesis::{self, EventSource, StoredRecord};
 use super::sinks::SqliteDeadLetters;
 use super::store::{Store, now_ms};
-use crate::config::{Consumer, Pipeline, StartingPosition};
+use sluice_config::{Consumer, Pipeline, StartingPosition};
 
 /// What a function invocation returns: the partial batch response, or a function error.
 pub type InvokeResult = Result<KinesisEventResponse, anyhow::Error>;
@@ -84,9 +91,6 @@ impl Default for Timings {
         }
     }
 }
-
-/// Lambda's limit on an invocation payload; a batch is cut before it would exceed it.
-const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
 /// One consumer's mapping, resolved from the pipeline.
 struct Mapping {
@@ -276,11 +280,6 @@ fn stopping(stop: &watch::Receiver<bool>) -> bool {
     *stop.borrow() || stop.has_changed().is_err()
 }
 
-/// The base64 size of a record in the invocation payload, roughly.
-fn payload_size(record: &StoredRecord) -> usize {
-    record.data.len().div_ceil(3) * 4 + record.partition_key.len() + 300
-}
-
 /// One lane: gathers batches (batch size, batching window, payload limit) and processes one at a time.
 async fn run_lane(
     mapping: Arc<Mapping>,
@@ -324,15 +323,13 @@ async fn run_lane(
                 }
             }
         }
-        let mut take = 0;
-        let mut bytes = 0;
-        for record in buffered.iter().take(batch_size) {
-            bytes += payload_size(record);
-            if take > 0 && bytes > MAX_PAYLOAD_BYTES {
-                break;
-            }
-            take += 1;
-        }
+        let take = policy::batch_len(
+            buffered
+                .iter()
+                .map(|r| policy::payload_size(r.data.len(), r.partition_key.len())),
+            batch_size,
+            MAX_INVOCATION_PAYLOAD_BYTES,
+        );
         let batch: Vec<StoredRecord> = buffered.drain(..take).collect();
         if !process_batch(&mapping, batch, &done, &mut stop).await {
             return;
@@ -340,32 +337,9 @@ async fn run_lane(
     }
 }
 
-/// Why records went to the on-failure destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Condition {
-    RetryAttemptsExhausted,
-    RecordAgeExceeded,
-}
-
-impl Condition {
-    fn as_str(self) -> &'static str {
-        match self {
-            Condition::RetryAttemptsExhausted => "RetryAttemptsExhausted",
-            Condition::RecordAgeExceeded => "RecordAgeExceeded",
-        }
-    }
-}
-
-/// How the last invocation of a batch ended (for the on-failure message's `responseContext`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LastResponse {
-    NotInvoked,
-    Returned,
-    FunctionError,
-}
-
-/// Processes one batch to the end (success or on-failure destination). Answers `false` if it stopped early
-/// because the pipeline is shutting down (the unfinished records are then not reported done).
+/// Processes one batch to the end (success or on-failure destination), as [`policy`] decides. Answers
+/// `false` if it stopped early because the pipeline is shutting down (the unfinished records are then not
+/// reported done).
 async fn process_batch(
     mapping: &Mapping,
     batch: Vec<StoredRecord>,
@@ -373,6 +347,12 @@ async fn process_batch(
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
     let consumer = &mapping.consumer;
+    let retry = RetryPolicy {
+        retry_attempts: consumer.retry_attempts,
+        bisect_on_error: consumer.bisect_on_error,
+        backoff_initial: mapping.timings.retry_backoff_initial,
+        backoff_max: mapping.timings.retry_backoff_max,
+    };
     let report = |records: &[StoredRecord]| {
         if !records.is_empty() {
             let _ = done.send(records.iter().map(|r| r.counter).collect());
@@ -383,108 +363,68 @@ async fn process_batch(
     work.push_back((batch, 0, 0, LastResponse::NotInvoked));
     while let Some((mut records, mut retries, mut invocations, mut last)) = work.pop_front() {
         loop {
-            if consumer.maximum_record_age_seconds >= 0 {
-                let cutoff = now_ms() - i64::from(consumer.maximum_record_age_seconds) * 1000;
-                let (expired, fresh): (Vec<_>, Vec<_>) =
-                    records.into_iter().partition(|r| r.arrival_ms < cutoff);
-                if !expired.is_empty() {
-                    if !send_on_failure(
-                        mapping,
-                        Condition::RecordAgeExceeded,
-                        &expired,
-                        invocations,
-                        last,
-                        stop,
-                    )
-                    .await
+            let (expired, fresh) = policy::split_expired(
+                records,
+                |r| r.arrival_ms,
+                consumer.maximum_record_age,
+                now_ms(),
+            );
+            if !expired.is_empty() {
+                let condition = Condition::RecordAgeExceeded;
+                if !send_on_failure(mapping, condition, &expired, invocations, last, stop).await {
+                    return false;
+                }
+                report(&expired);
+            }
+            records = fresh;
+            if records.is_empty() {
+                break;
+            }
+            invocations += 1;
+            let sequence_numbers: Vec<String> =
+                records.iter().map(StoredRecord::sequence_number).collect();
+            let outcome = match invoke(mapping, &records).await {
+                Ok(response) => policy::outcome(&sequence_numbers, Ok(&response)),
+                Err(error) => {
+                    tracing::warn!(consumer = %consumer.name, error = %error, records = records.len(), "function error");
+                    policy::outcome(&sequence_numbers, Err(()))
+                }
+            };
+            last = outcome.last_response();
+            let finished = outcome.done(records.len());
+            report(&records[..finished]);
+            records.drain(..finished);
+            match policy::next_step(&retry, outcome, records.len(), retries) {
+                Next::Done => break,
+                Next::Bisect { at } => {
+                    let second = records.split_off(at);
+                    work.push_front((second, retries, invocations, last));
+                    work.push_front((records, retries, invocations, last));
+                    break;
+                }
+                Next::GiveUp => {
+                    let condition = Condition::RetryAttemptsExhausted;
+                    if !send_on_failure(mapping, condition, &records, invocations, last, stop).await
                     {
                         return false;
                     }
-                    report(&expired);
-                }
-                records = fresh;
-                if records.is_empty() {
+                    report(&records);
                     break;
                 }
-            }
-            invocations += 1;
-            let (failed_from, function_error) = match invoke(mapping, &records).await {
-                Ok(response) => (first_failure(&records, &response), false),
-                Err(error) => {
-                    tracing::warn!(consumer = %consumer.name, error = %error, records = records.len(), "function error");
-                    (Some(0), true)
+                Next::Retry { backoff } => {
+                    retries += 1;
+                    if stopping(stop) {
+                        return false;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => return false,
+                    }
                 }
-            };
-            last = if function_error {
-                LastResponse::FunctionError
-            } else {
-                LastResponse::Returned
-            };
-            let Some(failed_from) = failed_from else {
-                report(&records);
-                break;
-            };
-            report(&records[..failed_from]);
-            records.drain(..failed_from);
-            if function_error && consumer.bisect_on_error && records.len() > 1 {
-                let second = records.split_off(records.len() / 2);
-                work.push_front((second, retries, invocations, last));
-                work.push_front((records, retries, invocations, last));
-                break;
-            }
-            let exhausted =
-                consumer.retry_attempts >= 0 && retries >= consumer.retry_attempts.unsigned_abs();
-            if exhausted {
-                if !send_on_failure(
-                    mapping,
-                    Condition::RetryAttemptsExhausted,
-                    &records,
-                    invocations,
-                    last,
-                    stop,
-                )
-                .await
-                {
-                    return false;
-                }
-                report(&records);
-                break;
-            }
-            retries += 1;
-            let backoff = mapping
-                .timings
-                .retry_backoff_initial
-                .saturating_mul(2u32.saturating_pow(retries - 1))
-                .min(mapping.timings.retry_backoff_max);
-            if stopping(stop) {
-                return false;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
-                _ = stop.changed() => return false,
             }
         }
     }
     true
-}
-
-/// Index of the first record to retry after a successful invocation, from its partial batch response; `None`
-/// if the whole batch succeeded. A malformed response (null, empty or unknown identifier) fails the whole
-/// batch, as on AWS.
-fn first_failure(records: &[StoredRecord], response: &KinesisEventResponse) -> Option<usize> {
-    let mut lowest: Option<usize> = None;
-    for failure in &response.batch_item_failures {
-        let index = failure
-            .item_identifier
-            .as_deref()
-            .filter(|id| !id.is_empty())
-            .and_then(|id| records.iter().position(|r| r.sequence_number() == id));
-        let Some(index) = index else {
-            return Some(0);
-        };
-        lowest = Some(lowest.map_or(index, |l| l.min(index)));
-    }
-    lowest
 }
 
 /// Invokes the function with a batch: a panic, an `Err` or a timeout is a function error.
@@ -521,35 +461,37 @@ fn on_failure_message(
     records: &[StoredRecord],
     invocations: u32,
     last: LastResponse,
-) -> serde_json::Value {
+) -> OnFailureMessage {
     let (first, last_record) = (&records[0], &records[records.len() - 1]);
-    let response_context = match last {
-        LastResponse::NotInvoked => json!({"statusCode": 0, "executedVersion": "$LATEST"}),
-        LastResponse::Returned => json!({"statusCode": 200, "executedVersion": "$LATEST"}),
-        LastResponse::FunctionError => {
-            json!({"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"})
-        }
+    let (status_code, function_error) = match last {
+        LastResponse::NotInvoked => (0, None),
+        LastResponse::Returned => (200, None),
+        LastResponse::FunctionError => (200, Some("Unhandled".to_owned())),
     };
-    json!({
-        "requestContext": {
-            "requestId": uuid::Uuid::new_v4().to_string(),
-            "functionArn": mapping.function_arn,
-            "condition": condition.as_str(),
-            "approximateInvokeCount": invocations,
+    OnFailureMessage {
+        request_context: OnFailureRequestContext {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            function_arn: mapping.function_arn.clone(),
+            condition,
+            approximate_invoke_count: invocations,
         },
-        "responseContext": response_context,
-        "version": "1.0",
-        "timestamp": iso_millis(now_ms()),
-        "KinesisBatchInfo": {
-            "shardId": kinesis::shard_id(first.shard),
-            "startSequenceNumber": first.sequence_number(),
-            "endSequenceNumber": last_record.sequence_number(),
-            "approximateArrivalOfFirstRecord": iso_millis(first.arrival_ms),
-            "approximateArrivalOfLastRecord": iso_millis(last_record.arrival_ms),
-            "batchSize": records.len(),
-            "streamArn": mapping.stream_arn,
-        }
-    })
+        response_context: Some(OnFailureResponseContext {
+            status_code,
+            executed_version: "$LATEST".to_owned(),
+            function_error,
+        }),
+        version: "1.0".to_owned(),
+        timestamp: iso_millis(now_ms()),
+        kinesis_batch_info: KinesisBatchInfo {
+            shard_id: kinesis::shard_id(first.shard),
+            start_sequence_number: first.sequence_number(),
+            end_sequence_number: last_record.sequence_number(),
+            approximate_arrival_of_first_record: iso_millis(first.arrival_ms),
+            approximate_arrival_of_last_record: iso_millis(last_record.arrival_ms),
+            batch_size: records.len(),
+            stream_arn: mapping.stream_arn.clone(),
+        },
+    }
 }
 
 /// Writes the on-failure message, retrying until it is stored (answers `false` if stopped first: the records
@@ -563,6 +505,8 @@ async fn send_on_failure(
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
     let message = on_failure_message(mapping, condition, records, invocations, last);
+    // Plain strings and numbers: serialising cannot fail.
+    let body = serde_json::to_string(&message).unwrap_or_default();
     tracing::warn!(
         consumer = %mapping.consumer.name,
         condition = condition.as_str(),
@@ -573,7 +517,7 @@ async fn send_on_failure(
     );
     let mut delay = mapping.timings.retry_backoff_initial;
     loop {
-        match mapping.dead_letters.send_body(message.to_string()).await {
+        match mapping.dead_letters.send_body(body.clone()).await {
             Ok(()) => return true,
             Err(e) => tracing::error!(error = %e, "cannot write the on-failure message; retrying"),
         }

@@ -1,37 +1,10 @@
-//! The gateway side of docs/CONTRACTS.md, defined once: the record envelope the gateway puts into Kinesis,
-//! and the error contract (status, code, message) of every failure. The generator renders the API Gateway
-//! mapping templates and gateway responses from these tables; the local gateway answers from them.
+//! The error contract (status, code, message of every failure the gateway answers with) and the success
+//! reply. The generator renders the API Gateway gateway responses and integration responses from these
+//! tables; the local gateway answers from them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// Kinesis's limit on a record: data blob plus partition key, in bytes.
-pub const MAX_RECORD_BYTES: usize = 1_048_576;
-/// Kinesis's limit on a partition key, in Unicode characters.
-pub const MAX_PARTITION_KEY_CHARS: usize = 256;
-/// The envelope version written into `v`.
-pub const ENVELOPE_VERSION: u32 = 1;
-
-/// The record's data: `{"v":1,"receivedAt":…,"requestId":"…","sourceIp":"…","body":<body as sent>}`.
-///
-/// `body` must already be known to be a JSON object; it is inserted byte for byte, never re-serialised,
-/// exactly as the mapping template's `$input.body` is.
-pub fn envelope(received_at_ms: i64, request_id: &str, source_ip: &str, body: &str) -> Vec<u8> {
-    // serde_json for the string members (escaping done right), raw bytes for the body.
-    let head = format!(
-        "{{\"v\":{ENVELOPE_VERSION},\"receivedAt\":{received_at_ms},\"requestId\":{},\"sourceIp\":{},\"body\":",
-        json_string(request_id),
-        json_string(source_ip)
-    );
-    let mut out = Vec::with_capacity(head.len() + body.len() + 1);
-    out.extend_from_slice(head.as_bytes());
-    out.extend_from_slice(body.as_bytes());
-    out.push(b'}');
-    out
-}
-
-fn json_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
-}
+use crate::limits::{MAX_PARTITION_KEY_CHARS, MAX_RECORD_BYTES};
 
 /// Every failure the gateway can answer with, in the order of docs/CONTRACTS.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -140,17 +113,35 @@ impl ApiError {
     }
 }
 
+/// The error body's member names.
+pub mod member {
+    pub const ERROR: &str = "error";
+    pub const MESSAGE: &str = "message";
+    /// The gateway's request id, the same one the envelope carries.
+    pub const REQUEST_ID: &str = crate::envelope::member::REQUEST_ID;
+}
+
 /// `{"error":"…","message":"…","requestId":"…"}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorBody<'a> {
-    pub error: &'static str,
-    pub message: &'static str,
-    #[serde(rename = "requestId")]
+    pub error: &'a str,
+    pub message: &'a str,
     pub request_id: &'a str,
 }
 
+impl Serialize for ErrorBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut s = serializer.serialize_struct("ErrorBody", 3)?;
+        s.serialize_field(member::ERROR, self.error)?;
+        s.serialize_field(member::MESSAGE, self.message)?;
+        s.serialize_field(member::REQUEST_ID, self.request_id)?;
+        s.end()
+    }
+}
+
 /// The success body: Kinesis PutRecord's answer, trimmed to what the client needs.
-#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PutRecordReply {
     #[serde(rename = "SequenceNumber")]
     pub sequence_number: String,
@@ -194,19 +185,6 @@ pub fn record_too_large(data: &[u8], partition_key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn envelope_keeps_the_body_byte_for_byte() {
-        let body = "{\"a\" : \"q\\\"uote \\\\ back\\nslash $x #y \\u00e9 é\", \"n\": 1.50}";
-        let data = envelope(1_732_752_000_123, "req-1", "127.0.0.1", body);
-        let text = String::from_utf8(data).unwrap();
-        assert!(text.ends_with(&format!("\"body\":{body}}}")), "{text}");
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["v"], 1);
-        assert_eq!(v["receivedAt"], 1_732_752_000_123i64);
-        assert_eq!(v["requestId"], "req-1");
-        assert_eq!(v["body"]["a"], "q\"uote \\ back\nslash $x #y é é");
-    }
 
     #[test]
     fn request_checks_follow_the_error_contract() {
@@ -257,6 +235,18 @@ mod tests {
                 &"é".repeat(256)
             ),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn the_error_body_has_the_contract_shape() {
+        let body = serde_json::to_string(&ApiError::Throttled.body("r-1")).unwrap();
+        assert_eq!(
+            body,
+            format!(
+                "{{\"error\":\"Throttled\",\"message\":{},\"requestId\":\"r-1\"}}",
+                serde_json::to_string(ApiError::Throttled.message()).unwrap()
+            )
         );
     }
 

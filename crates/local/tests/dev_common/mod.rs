@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use xtask::dev::{BatchHandler, RunningPipeline, StartOptions, Timings};
+use sluice_local::{BatchHandler, RunningPipeline, StartOptions, Timings};
 
 /// The seed's pipeline: one route, one stream of `shards` shards, `EventTable`, `LambdaDeadLetterQueue`,
 /// and the consumer `event-writer` with the settings given as TOML lines (overriding nothing else).
@@ -51,8 +51,8 @@ dead_letter_queue = "LambdaDeadLetterQueue"
     )
 }
 
-pub fn parse(toml: &str) -> xtask::config::Pipeline {
-    match xtask::config::parse(toml, "pipeline.toml") {
+pub fn parse(toml: &str) -> sluice_config::Pipeline {
+    match sluice_config::parse(toml, "pipeline.toml") {
         Ok(p) => p,
         Err(e) => panic!("test pipeline is invalid: {e:?}"),
     }
@@ -81,7 +81,7 @@ pub async fn start_in(
     opts.credentials = Some(format!("{USER}:{PASS}"));
     opts.timings = fast_timings();
     opts.handlers = handlers;
-    xtask::dev::start(opts)
+    sluice_local::start(opts)
         .await
         .expect("the local pipeline starts")
 }

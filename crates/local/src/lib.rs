@@ -1,7 +1,7 @@
 //! `cargo xtask dev`: the whole pipeline of `pipeline.toml` on 127.0.0.1, no AWS account.
 //!
 //! ```text
-//! client ─▶ gateway (axum; contract.rs; authorizer library) ─▶ stream log (SQLite; MD5 shards, sequence numbers)
+//! client ─▶ gateway (axum; sluice-contract; authorizer library) ─▶ stream log (SQLite; MD5 shards, sequence numbers)
 //!                                                                  │
 //!              event source mapping emulator (batching, retries, bisect, partial batch response) ◀─┘
 //!                                  │
@@ -13,15 +13,15 @@
 //! smoke test or `sqlite3` reads an item with `SELECT item FROM "EventTable" WHERE "eventId" = ?` and the
 //! dead-letter queue with `SELECT body FROM "LambdaDeadLetterQueue"`.
 //!
-//! [`run`] is the command; [`start`] runs the same pipeline inside a test (port 0 is fine) and hands back a
+//! [`run`] is the command's runtime; [`start`] runs the same pipeline inside a test (port 0 is fine) and hands back a
 //! [`RunningPipeline`] with its address and a clean [`RunningPipeline::shutdown`].
 
-pub mod credentials;
-pub mod gateway;
+mod credentials;
+pub mod event_source_mapping;
+mod gateway;
 pub mod kinesis;
-pub mod mapping;
-pub mod sinks;
-pub mod store;
+mod sinks;
+mod store;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -32,14 +32,15 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use credentials::{LocalCredentials, Origin};
-pub use mapping::{BatchHandler, InvokeResult, Timings};
-pub use store::{Durability, Store};
+pub use credentials::{CredentialsError, LocalCredentials, Origin, credentials_path};
+pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
+pub use store::{Durability, Store, StoreError, now_ms, quote_ident};
 
-use crate::config::{KeyType, PartitionKeySource, Pipeline};
+use sluice_config::{PartitionKeySource, Pipeline};
 
 /// The options of `cargo xtask dev`.
 pub struct DevOptions {
+    /// The pipeline file, as named in the summary.
     pub config: PathBuf,
     pub port: u16,
     pub state_dir: PathBuf,
@@ -51,13 +52,13 @@ pub struct DevOptions {
 pub enum DevError {
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Credentials(#[from] credentials::CredentialsError),
+    Credentials(#[from] CredentialsError),
     #[error("cannot open the local database: {0}")]
     #[diagnostic(
         code(sluice::dev::store),
         help("is another `cargo xtask dev` using this --state-dir?")
     )]
-    Store(#[from] store::StoreError),
+    Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
     #[diagnostic(
         code(sluice::dev::bind),
@@ -134,7 +135,7 @@ impl RunningPipeline {
                     self.pipeline.stage,
                     route.concrete_path(stream)
                 );
-                out.push((route.name.clone(), route.method.clone(), url));
+                out.push((route.name.clone(), route.method.to_string(), url));
             }
         }
         out
@@ -160,24 +161,14 @@ impl RunningPipeline {
 /// The writer library, in-process, over the SQLite table and dead-letter queue of a consumer.
 fn writer_handler(
     pipeline: &Pipeline,
-    consumer: &crate::config::Consumer,
+    consumer: &sluice_config::Consumer,
     store: &Store,
 ) -> Option<Arc<dyn BatchHandler>> {
     let table = pipeline.tables.get(&consumer.table)?;
-    let kind = |k: KeyType| match k {
-        KeyType::S => writer::KeyKind::S,
-        KeyType::N => writer::KeyKind::N,
-    };
     let config = Arc::new(writer::WriterConfig {
         table_name: table.name.clone(),
-        partition_key: writer::KeyAttribute {
-            name: table.partition_key.name.clone(),
-            kind: kind(table.partition_key.kind),
-        },
-        sort_key: table.sort_key.as_ref().map(|s| writer::KeyAttribute {
-            name: s.name.clone(),
-            kind: kind(s.kind),
-        }),
+        partition_key: table.partition_key.clone(),
+        sort_key: table.sort_key.clone(),
         write: writer::WritePolicy::default(),
     });
     let table = sinks::SqliteTable::new(store.clone(), table);
@@ -199,7 +190,7 @@ async fn retention_sweep(
 ) {
     loop {
         for stream in pipeline.streams.values() {
-            let cutoff = store::now_ms() - i64::from(stream.retention_hours) * 3_600_000;
+            let cutoff = now_ms() - i64::from(stream.retention_hours) * 3_600_000;
             match store.delete_records_before(&stream.name, cutoff).await {
                 Ok(0) => {}
                 Ok(n) => {
@@ -238,7 +229,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
             None => writer_handler(&pipeline, consumer, &store),
         };
         let Some(handler) = handler else { continue };
-        let started = mapping::start(
+        let started = event_source_mapping::start(
             &pipeline,
             consumer,
             store.clone(),
@@ -335,7 +326,7 @@ pub fn summary(running: &RunningPipeline, config: &Path) -> String {
     out.push_str(&format!(
         "  state dir: {state} (database {state}/pipeline.db)\n"
     ));
-    let cred_path = credentials::credentials_path(&running.state_dir);
+    let cred_path = credentials_path(&running.state_dir);
     let user = &running.credentials.username;
     match running.credentials_origin {
         Origin::Generated => out.push_str(&format!(
@@ -401,17 +392,9 @@ async fn shutdown_signal() {
     }
 }
 
-/// `cargo xtask dev`: loads pipeline.toml (an invalid file is reported and nothing starts), starts the
-/// pipeline, prints the summary and `ready`, and runs until Ctrl-C or SIGTERM, then stops cleanly.
-pub fn run(opts: DevOptions) -> miette::Result<()> {
-    let pipeline = crate::config::load(&opts.config)?;
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
+/// `cargo xtask dev`'s runtime: starts the pipeline, prints the summary and `ready`, and runs until Ctrl-C or
+/// SIGTERM, then stops cleanly. (The command, in xtask, loads pipeline.toml and sets up logging first.)
+pub fn run(pipeline: Pipeline, opts: DevOptions) -> Result<(), DevError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -430,7 +413,6 @@ pub fn run(opts: DevOptions) -> miette::Result<()> {
         tracing::info!("stopping: finishing requests and batches in flight");
         running.shutdown().await;
         tracing::info!("stopped");
-        Ok::<(), DevError>(())
-    })?;
-    Ok(())
+        Ok(())
+    })
 }

@@ -1,11 +1,11 @@
 //! The local API Gateway: the stage's routes, in API Gateway's order of checks, answering from
-//! [`crate::contract`] so the local and the deployed gateway cannot drift.
+//! [`sluice_contract`] so the local and the deployed gateway cannot drift.
 //!
 //! 1. routing — unknown path, wrong method, undeclared stream, empty path parameter → 404 `NotFound`;
 //! 2. auth, by the authorizer's library — no or malformed `Authorization` → 401 `Unauthorized` (with
 //!    `WWW-Authenticate: Basic realm="<pipeline name>"`), wrong credentials → 403 `AccessDenied`;
-//! 3. [`contract::check_request`] — content type (415), body a JSON object (400), partition key length (400);
-//! 4. the record: [`contract::envelope`], over 1 MiB → 413 `RecordTooLarge`;
+//! 3. [`api::check_request`] — content type (415), body a JSON object (400), partition key length (400);
+//! 4. the record: [`envelope::encode`], over 1 MiB → 413 `RecordTooLarge`;
 //! 5. `PutRecord` on the local stream: 200 `{"SequenceNumber","ShardId"}` once the record is on disk.
 
 use std::net::SocketAddr;
@@ -19,12 +19,14 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 
 use super::store::{Store, now_ms};
-use crate::config::{PartitionKeySource, PathSegment, Pipeline, StreamTarget};
-use crate::contract::{self, ApiError, PutRecordReply};
+use sluice_config::{PartitionKeySource, PathSegment, Pipeline, StreamTarget};
+use sluice_contract::api::{self, ApiError, PutRecordReply};
+use sluice_contract::envelope;
+use sluice_contract::limits::MAX_REQUEST_BYTES;
 
 /// The most body the gateway reads (API Gateway's payload limit, 10 MB); records over 1 MiB are refused by
 /// the record contract's check, larger bodies before they are read in full.
-pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+pub const MAX_BODY_BYTES: usize = MAX_REQUEST_BYTES;
 
 /// A route, compiled for matching.
 struct LocalRoute {
@@ -61,7 +63,7 @@ impl Gateway {
             .routes
             .values()
             .map(|r| LocalRoute {
-                method: Method::from_bytes(r.method.as_bytes()).unwrap_or(Method::POST),
+                method: Method::from_bytes(r.method.as_str().as_bytes()).unwrap_or(Method::POST),
                 segments: r.segments.clone(),
                 stream: r.stream.clone(),
                 partition_key: r.partition_key.clone(),
@@ -247,13 +249,18 @@ async fn answer(
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    if let Err(error) =
-        contract::check_request(content_type, &route.content_type, text, &partition_key)
+    if let Err(error) = api::check_request(content_type, &route.content_type, text, &partition_key)
     {
         return error_response(error, request_id);
     }
-    let data = contract::envelope(received_at, request_id, &peer.ip().to_string(), text);
-    if contract::record_too_large(&data, &partition_key) {
+    let source_ip = peer.ip().to_string();
+    let data = envelope::encode(&envelope::Received {
+        received_at_ms: received_at,
+        request_id,
+        source_ip: &source_ip,
+        body: text,
+    });
+    if api::record_too_large(&data, &partition_key) {
         return error_response(ApiError::RecordTooLarge, request_id);
     }
 

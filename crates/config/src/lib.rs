@@ -1,17 +1,23 @@
-//! `pipeline.toml`: the typed model every generator and the local runtime use, and `load`, which reads,
+//! `pipeline.toml`: the typed model every generator and the local runtime use, and [`load`], which reads,
 //! validates (collecting every error it can, each with file:line:col) and compiles it.
 //!
-//! Two stages, as in vector's config compiler: serde reads the raw model (`raw`), keeping spans;
-//! `compile` checks names, limits and references and builds this model. Generators never see TOML.
+//! Two stages, as in vector's config compiler: serde reads the raw model (`raw`), keeping spans, and keeps
+//! going past structural errors so that they are all reported together; `compile` checks names, limits and
+//! references against the one table of settings ([`limits`]) and builds this model. Generators never see
+//! TOML.
 
 mod compile;
-pub mod error;
+mod error;
+pub mod limits;
 mod raw;
+mod reference;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use reference::reference_markdown;
+pub use sluice_contract::{KeyAttribute, KeyType};
 
 /// The whole pipeline, validated. Maps are keyed (and so sorted) by the logical names of pipeline.toml.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,27 +126,6 @@ impl Stream {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyType {
-    S,
-    N,
-}
-
-impl KeyType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyType::S => "S",
-            KeyType::N => "N",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyAttribute {
-    pub name: String,
-    pub kind: KeyType,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Billing {
     OnDemand,
     Provisioned {
@@ -188,10 +173,36 @@ pub enum PartitionKeySource {
     RequestId,
 }
 
+/// The HTTP methods a route may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HttpMethod {
+    Post,
+    Put,
+}
+
+impl HttpMethod {
+    /// Every method a route may use, as written in pipeline.toml.
+    pub const ALL: [HttpMethod; 2] = [HttpMethod::Post, HttpMethod::Put];
+
+    /// The method's name, upper case (`POST`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+        }
+    }
+}
+
+impl std::fmt::Display for HttpMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Route {
     pub name: String,
-    pub method: String,
+    pub method: HttpMethod,
     /// As written, e.g. `/submit/{streamName}/{eventId}`.
     pub path: String,
     pub segments: Vec<PathSegment>,
@@ -260,12 +271,62 @@ pub struct Consumer {
     pub batch_size: u32,
     pub batching_window_seconds: u32,
     pub starting_position: StartingPosition,
-    /// -1 means infinite (only with `allow_infinite_retries`).
-    pub retry_attempts: i32,
-    /// -1 means infinite (only with `allow_infinite_retries`).
-    pub maximum_record_age_seconds: i32,
+    /// Retries of a failing batch before it goes to the on-failure destination.
+    pub retry_attempts: Attempts,
+    /// Records older than this go to the on-failure destination unprocessed.
+    pub maximum_record_age: RecordAge,
     pub bisect_on_error: bool,
     pub parallelization_factor: u32,
+}
+
+/// How often the event source mapping retries a failing batch. `Forever` only with `allow_infinite_retries`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempts {
+    Finite(u32),
+    Forever,
+}
+
+impl Attempts {
+    /// Lambda's `MaximumRetryAttempts`: the number, or -1 for forever.
+    pub fn to_aws(self) -> i64 {
+        match self {
+            Attempts::Finite(n) => i64::from(n),
+            Attempts::Forever => -1,
+        }
+    }
+
+    /// Whether `used` retries exhaust this budget.
+    pub fn exhausted_by(self, used: u32) -> bool {
+        match self {
+            Attempts::Finite(n) => used >= n,
+            Attempts::Forever => false,
+        }
+    }
+}
+
+/// The oldest record the event source mapping still delivers. `Forever` only with `allow_infinite_retries`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordAge {
+    Seconds(u32),
+    Forever,
+}
+
+impl RecordAge {
+    /// Lambda's `MaximumRecordAgeInSeconds`: the number, or -1 for forever.
+    pub fn to_aws(self) -> i64 {
+        match self {
+            RecordAge::Seconds(n) => i64::from(n),
+            RecordAge::Forever => -1,
+        }
+    }
+
+    /// The limit in milliseconds, `None` for forever.
+    pub fn as_millis(self) -> Option<i64> {
+        match self {
+            RecordAge::Seconds(n) => Some(i64::from(n) * 1000),
+            RecordAge::Forever => None,
+        }
+    }
 }
 
 /// Reading or validating `pipeline.toml` failed.

@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 use tokio::sync::{oneshot, watch};
 
 use super::kinesis::{self, StoredRecord};
-use crate::config::{KeyType, Pipeline};
+use sluice_config::{KeyType, Pipeline};
 
 /// How hard SQLite syncs a commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

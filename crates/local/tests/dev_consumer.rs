@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dev_common::*;
+use sluice_local::now_ms;
+use sluice_local::{BatchHandler, InvokeResult, RunningPipeline};
 use writer::{KinesisEvent, KinesisEventResponse};
-use xtask::dev::store::now_ms;
-use xtask::dev::{BatchHandler, InvokeResult, RunningPipeline};
 
 const STREAM: &str = "GatewayEventsStream";
 
@@ -177,7 +177,7 @@ async fn bisect_on_error_isolates_the_failing_record() {
         "RetryAttemptsExhausted"
     );
     assert_eq!(info["batchSize"], 1);
-    let k5 = xtask::dev::kinesis::sequence_number(0, sequence["k5"]);
+    let k5 = sluice_local::kinesis::sequence_number(0, sequence["k5"]);
     assert_eq!(info["startSequenceNumber"], k5.as_str());
     assert_eq!(info["endSequenceNumber"], k5.as_str());
     running.shutdown().await;
@@ -252,11 +252,11 @@ async fn a_failing_batch_is_retried_then_described_on_the_dead_letter_queue() {
     assert_eq!(info["batchSize"], 3);
     assert_eq!(
         info["startSequenceNumber"],
-        xtask::dev::kinesis::sequence_number(0, a).as_str()
+        sluice_local::kinesis::sequence_number(0, a).as_str()
     );
     assert_eq!(
         info["endSequenceNumber"],
-        xtask::dev::kinesis::sequence_number(0, c).as_str()
+        sluice_local::kinesis::sequence_number(0, c).as_str()
     );
     assert_eq!(
         info["streamArn"],
@@ -516,7 +516,7 @@ async fn latest_starts_after_the_last_record_and_trim_horizon_at_the_oldest() {
     // Records already in the stream before either mapping exists.
     let pipeline = parse(&toml);
     let store =
-        xtask::dev::Store::open(dir.path(), &pipeline, xtask::dev::Durability::Full).unwrap();
+        sluice_local::Store::open(dir.path(), &pipeline, sluice_local::Durability::Full).unwrap();
     for key in ["before1", "before2", "before3"] {
         store
             .append(STREAM, 1, key, b"{}".to_vec(), now_ms())
@@ -567,7 +567,8 @@ async fn a_restart_resumes_from_the_stored_checkpoint() {
 
     // Records sent while the pipeline is down are not skipped, even with LATEST.
     let store =
-        xtask::dev::Store::open(dir.path(), &parse(&toml), xtask::dev::Durability::Full).unwrap();
+        sluice_local::Store::open(dir.path(), &parse(&toml), sluice_local::Durability::Full)
+            .unwrap();
     for key in ["down1", "down2"] {
         store
             .append(STREAM, 1, key, b"{}".to_vec(), now_ms())
@@ -627,13 +628,13 @@ async fn shutdown_lets_the_batch_in_flight_finish_and_flushes_its_checkpoint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_past_the_retention_period_are_deleted() {
     let dir = tempfile::tempdir().unwrap();
-    let mut opts = xtask::dev::StartOptions::new(parse(&pipeline_toml(1, "")), dir.path());
+    let mut opts = sluice_local::StartOptions::new(parse(&pipeline_toml(1, "")), dir.path());
     opts.credentials = Some(format!("{USER}:{PASS}"));
     opts.timings = fast_timings();
     opts.timings.retention_sweep_interval = Duration::from_millis(100);
     let calls = Calls::default();
     opts.handlers = handlers("event-writer", scripted(&calls, |_, _| ok()));
-    let running = xtask::dev::start(opts).await.unwrap();
+    let running = sluice_local::start(opts).await.unwrap();
     append_at(&running, "expired", now_ms() - 25 * 3_600_000).await;
     append(&running, "kept").await;
     let remaining = || {

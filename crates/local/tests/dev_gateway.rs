@@ -69,7 +69,7 @@ async fn records_are_sharded_by_md5_and_keep_the_body_byte_for_byte() {
         assert_eq!(response.status(), 200);
         let reply: Value = response.json().await.unwrap();
         assert_eq!(reply["ShardId"], shard, "partition key {key}");
-        let db = dev_common::db_path(dir.path());
+        let db = db_path(dir.path());
         let conn = rusqlite::Connection::open(db).unwrap();
         let data: Vec<u8> = conn
             .query_row(
@@ -286,7 +286,7 @@ async fn every_bad_input_gets_its_documented_error_and_nothing_is_written() {
     assert_eq!(response.status(), 200);
 
     // Nothing but that last record reached the stream, and only it is stored.
-    let conn = rusqlite::Connection::open(dev_common::db_path(dir.path())).unwrap();
+    let conn = rusqlite::Connection::open(db_path(dir.path())).unwrap();
     let records: i64 = conn
         .query_row("SELECT count(*) FROM _sluice_records", [], |r| r.get(0))
         .unwrap();
@@ -304,13 +304,16 @@ async fn every_bad_input_gets_its_documented_error_and_nothing_is_written() {
 async fn credentials_are_generated_once_and_kept_private() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = parse(&pipeline_toml(1, ""));
-    let running = xtask::dev::start(xtask::dev::StartOptions::new(pipeline.clone(), dir.path()))
-        .await
-        .unwrap();
-    assert_eq!(running.credentials_origin, xtask::dev::Origin::Generated);
+    let running = sluice_local::start(sluice_local::StartOptions::new(
+        pipeline.clone(),
+        dir.path(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(running.credentials_origin, sluice_local::Origin::Generated);
     let generated = running.credentials.clone();
     assert_eq!(generated.username, "sluice");
-    let summary = xtask::dev::summary(&running, std::path::Path::new("pipeline.toml"));
+    let summary = sluice_local::summary(&running, std::path::Path::new("pipeline.toml"));
     assert!(
         summary.contains(&generated.password),
         "shown on the first run"
@@ -339,12 +342,12 @@ async fn credentials_are_generated_once_and_kept_private() {
             0o600
         );
     }
-    let again = xtask::dev::start(xtask::dev::StartOptions::new(pipeline, dir.path()))
+    let again = sluice_local::start(sluice_local::StartOptions::new(pipeline, dir.path()))
         .await
         .unwrap();
-    assert_eq!(again.credentials_origin, xtask::dev::Origin::Stored);
+    assert_eq!(again.credentials_origin, sluice_local::Origin::Stored);
     assert_eq!(again.credentials, generated);
-    let summary = xtask::dev::summary(&again, std::path::Path::new("pipeline.toml"));
+    let summary = sluice_local::summary(&again, std::path::Path::new("pipeline.toml"));
     assert!(
         !summary.contains(&generated.password),
         "not shown again: {summary}"

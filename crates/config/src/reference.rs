@@ -1,0 +1,136 @@
+//! The README's "pipeline.toml reference", rendered from [`crate::limits`] (and the writer's attribute names
+//! from the contract), so that what the README says is what the checks do.
+
+use std::fmt::Write as _;
+
+use sluice_contract::writer::attribute;
+
+use crate::limits::{self, DefaultValue, LOG_RETENTION_DAYS, Limit, NameRule, Section, Setting};
+
+fn default_text(s: &Setting) -> String {
+    match s.default {
+        DefaultValue::Required => "required".into(),
+        DefaultValue::Absent => "none".into(),
+        DefaultValue::Int(n) => format!("`{n}`"),
+        DefaultValue::PerFunction { authorizer, writer } => {
+            format!("{authorizer} (authorizer), {writer} (writer)")
+        }
+        DefaultValue::Float(f) => format!("`{f}`"),
+        DefaultValue::Bool(b) => format!("`{b}`"),
+        DefaultValue::Str(v) => format!("`\"{v}\"`"),
+        DefaultValue::Text(t) => t.into(),
+    }
+}
+
+fn limit_text(s: &Setting) -> String {
+    match s.limit {
+        Limit::Int { min, max } => format!("{min}–{max}"),
+        Limit::IntOrForever { min, max } => {
+            format!("{min}–{max}, or -1 (forever) only with `allow_infinite_retries = true`")
+        }
+        Limit::Positive { max } => format!("> 0, ≤ {max}"),
+        Limit::OneOf(choices) => choices
+            .iter()
+            .map(|c| format!("`\"{c}\"`"))
+            .collect::<Vec<_>>()
+            .join(" or "),
+        Limit::LogRetentionDays => {
+            let (first, last) = (
+                LOG_RETENTION_DAYS[0],
+                LOG_RETENTION_DAYS[LOG_RETENTION_DAYS.len() - 1],
+            );
+            format!(
+                "a CloudWatch Logs retention value ({first}, 3, 5, 7, 14, 30, 60, 90, …, {last})"
+            )
+        }
+        Limit::Bool => "`true` or `false`".into(),
+        Limit::Text(t) => t.into(),
+    }
+}
+
+fn name_line(rule: &NameRule) -> String {
+    let length = if rule.prefixed {
+        format!("with the prefix {}–{} characters", rule.min, rule.max)
+    } else {
+        format!("{}–{} characters", rule.min, rule.max)
+    };
+    format!("Name: {}; {length}.", rule.rule)
+}
+
+/// Text after a section's table.
+fn notes(section: Section) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(rule) = limits::name_rule(section)
+        && rule.prefixed
+    {
+        out.push(name_line(rule));
+    }
+    match section {
+        Section::Table => {
+            let names: Vec<String> = attribute::ALL.iter().map(|a| format!("`{a}`")).collect();
+            out.push(format!(
+                "Key names ({}) may not be ones the writer sets itself: {}.",
+                limits::ATTRIBUTE_NAME.rule,
+                names.join(", ")
+            ));
+        }
+        Section::Route => out.push(
+            "Every `{param}` a route uses must be in its path; two routes may not share a method and path."
+                .into(),
+        ),
+        Section::Consumer => out.push(
+            "The event source mapping always reports partial batch failures (`ReportBatchItemFailures`) and \
+             sends batches it gives up on to `dead_letter_queue` (its on-failure destination); the writer sends \
+             records that can never be stored there too, with their data. There is no function-level \
+             dead-letter queue: it does nothing for stream invocations."
+                .into(),
+        ),
+        _ => {}
+    }
+    out
+}
+
+/// The reference section as Markdown (from its `## ` heading to its last line, ending with a newline).
+pub fn reference_markdown() -> String {
+    let mut out = String::new();
+    out.push_str("## pipeline.toml reference\n\n");
+    out.push_str(
+        "Names under `[streams]`, `[tables]`, `[queues]`, `[routes]` and `[consumers]` are yours; in AWS \
+         they are\nprefixed with `pipeline.name` and `-`. Unknown keys are errors. Limits are AWS's; every \
+         error names the file,\nline and column. This section is generated from `crates/config/src/limits.rs` \
+         (the table the checks use)\nby `cargo xtask gen`.\n",
+    );
+    for section in Section::ALL {
+        let _ = write!(out, "\n### {}\n\n", section.heading());
+        out.push_str("| key | default | limits | meaning |\n|---|---|---|---|\n");
+        for s in limits::settings_of(section) {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} |",
+                s.key,
+                default_text(s),
+                limit_text(s),
+                s.meaning
+            );
+        }
+        for note in notes(section) {
+            let _ = write!(out, "\n{note}\n");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_in_the_reference() {
+        let text = reference_markdown();
+        for s in limits::SETTINGS {
+            assert!(text.contains(&format!("| `{}` |", s.key)), "{}", s.key);
+        }
+        assert!(text.contains("`payload`") && text.contains("`sequenceNumber`"));
+        assert!(text.ends_with('\n') && !text.ends_with("\n\n"));
+    }
+}

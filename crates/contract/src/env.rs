@@ -1,0 +1,19 @@
+//! The environment variables the functions read: set by the generated Terraform (which renders these
+//! names), read by the functions' `main`s.
+
+/// Writer: the physical name of the table to write.
+pub const TABLE_NAME: &str = "TABLE_NAME";
+/// Writer: the table's partition key attribute name.
+pub const PARTITION_KEY_NAME: &str = "PARTITION_KEY_NAME";
+/// Writer: the partition key's type, `S` or `N` (default `S`).
+pub const PARTITION_KEY_TYPE: &str = "PARTITION_KEY_TYPE";
+/// Writer: the table's sort key attribute name, if it has one.
+pub const SORT_KEY_NAME: &str = "SORT_KEY_NAME";
+/// Writer: the sort key's type, `S` or `N` (default `S`).
+pub const SORT_KEY_TYPE: &str = "SORT_KEY_TYPE";
+/// Writer: the URL of the dead-letter queue for records that can never be stored.
+pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
+/// Authorizer: the ARN or name of the secret holding the Basic credentials.
+pub const SECRET_ID: &str = "SECRET_ID";
+/// Authorizer: how long a warm container keeps the credentials, in seconds.
+pub const CREDENTIALS_CACHE_TTL_SECONDS: &str = "CREDENTIALS_CACHE_TTL_SECONDS";

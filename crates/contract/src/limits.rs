@@ -1,0 +1,26 @@
+//! AWS's limits that the contracts are built on. Each is AWS's own number; the message of the check that
+//! enforces it names it.
+
+/// Kinesis's limit on a record: data blob plus partition key, in bytes (1 MiB).
+pub const MAX_RECORD_BYTES: usize = 1_048_576;
+
+/// Kinesis's limit on a partition key, in Unicode characters.
+pub const MAX_PARTITION_KEY_CHARS: usize = 256;
+
+/// API Gateway's limit on a request payload (10 MB): the most body a gateway reads.
+pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+
+/// DynamoDB's item size limit (400 KB).
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// DynamoDB's limit on a partition key value, in bytes.
+pub const MAX_PARTITION_KEY_VALUE_BYTES: usize = 2048;
+
+/// DynamoDB's limit on a sort key value, in bytes.
+pub const MAX_SORT_KEY_VALUE_BYTES: usize = 1024;
+
+/// DynamoDB's `BatchWriteItem` limit: items per call.
+pub const MAX_BATCH_WRITE_ITEMS: usize = 25;
+
+/// Lambda's limit on a synchronous invocation payload (6 MB): an event source mapping cuts a batch before it.
+pub const MAX_INVOCATION_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;

@@ -1,0 +1,45 @@
+//! `cargo xtask dev`: loads pipeline.toml (an invalid file is reported and nothing starts), sets up logging,
+//! and runs the local pipeline of `sluice-local` until Ctrl-C or SIGTERM.
+
+use std::path::{Path, PathBuf};
+
+/// The default port of `dev` and `smoke-test --local`.
+pub const DEFAULT_PORT: u16 = 4566;
+
+/// The default state dir of `dev` and `smoke-test --local`.
+pub const DEFAULT_STATE_DIR: &str = ".sluice";
+
+/// `cargo xtask dev`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DevArgs {
+    /// The port to listen on, on 127.0.0.1.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    /// Where streams, checkpoints, tables, queues and the local credentials live.
+    #[arg(long, default_value = DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+    /// `user:pass` to accept; otherwise generated on first run and stored in the state dir.
+    #[arg(long)]
+    pub credentials: Option<String>,
+}
+
+pub fn run(config: &Path, args: DevArgs) -> miette::Result<()> {
+    let pipeline = sluice_config::load(config)?;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    sluice_local::run(
+        pipeline,
+        sluice_local::DevOptions {
+            config: config.to_path_buf(),
+            port: args.port,
+            state_dir: args.state_dir,
+            credentials: args.credentials,
+        },
+    )?;
+    Ok(())
+}
