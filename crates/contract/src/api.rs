@@ -19,10 +19,11 @@ pub enum ApiError {
     Throttled,
     StreamNotFound,
     BackendError,
+    RequestTimeout,
 }
 
 impl ApiError {
-    pub const ALL: [ApiError; 10] = [
+    pub const ALL: [ApiError; 11] = [
         ApiError::Unauthorized,
         ApiError::AccessDenied,
         ApiError::NotFound,
@@ -33,6 +34,7 @@ impl ApiError {
         ApiError::Throttled,
         ApiError::StreamNotFound,
         ApiError::BackendError,
+        ApiError::RequestTimeout,
     ];
 
     pub fn status(self) -> u16 {
@@ -45,6 +47,7 @@ impl ApiError {
             ApiError::RecordTooLarge => 413,
             ApiError::Throttled => 429,
             ApiError::BackendError => 502,
+            ApiError::RequestTimeout => 408,
         }
     }
 
@@ -61,6 +64,7 @@ impl ApiError {
             ApiError::Throttled => "Throttled",
             ApiError::StreamNotFound => "StreamNotFound",
             ApiError::BackendError => "BackendError",
+            ApiError::RequestTimeout => "RequestTimeout",
         }
     }
 
@@ -87,6 +91,7 @@ impl ApiError {
             ApiError::Throttled => "the stream is over its throughput; retry with backoff",
             ApiError::StreamNotFound => "the stream does not exist",
             ApiError::BackendError => "the stream could not take the record; retry later",
+            ApiError::RequestTimeout => "the request body did not arrive in time",
         }
     }
 

@@ -5,8 +5,11 @@
 //! 2. auth, by the authorizer's library — no or malformed `Authorization` → 401 `Unauthorized` (with
 //!    `WWW-Authenticate: Basic realm="<pipeline name>"`), wrong credentials → 403 `AccessDenied`;
 //! 3. [`api::check_request`] — content type (415), body a JSON object (400), partition key length (400);
-//! 4. the record: [`envelope::encode`], over 1 MiB → 413 `RecordTooLarge`;
-//! 5. `PutRecord` on the local stream: 200 `{"SequenceNumber","ShardId"}` once the record is on disk.
+//! 4. the body, read within the body timeout (408 `RequestTimeout` otherwise) and never beyond what a record
+//!    can hold: a body over Kinesis's 1 MiB record limit can never be stored, so it is refused (413
+//!    `RecordTooLarge`) when its `Content-Length` says so, or as soon as that much has arrived;
+//! 5. the record: [`envelope::encode`], over 1 MiB → 413 `RecordTooLarge`;
+//! 6. `PutRecord` on the local stream: 200 `{"SequenceNumber","ShardId"}` once the record is on disk.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,15 +21,17 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 
+use super::http::{ServeLimits, body_deadline};
 use super::store::{Store, now_ms};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use sluice_config::{PartitionKeySource, PathSegment, Pipeline, StreamTarget};
 use sluice_contract::api::{self, ApiError, PutRecordReply};
 use sluice_contract::envelope;
-use sluice_contract::limits::MAX_REQUEST_BYTES;
+use sluice_contract::limits::MAX_RECORD_BYTES;
 
-/// The most body the gateway reads (API Gateway's payload limit, 10 MB); records over 1 MiB are refused by
-/// the record contract's check, larger bodies before they are read in full.
-pub const MAX_BODY_BYTES: usize = MAX_REQUEST_BYTES;
+/// The most body the gateway buffers: a record holds the body plus the envelope and the partition key, so a
+/// body this large is already over the record limit and is refused without reading more.
+pub const MAX_BODY_BYTES: usize = MAX_RECORD_BYTES;
 
 /// A route, compiled for matching.
 struct LocalRoute {
@@ -55,10 +60,16 @@ pub struct Gateway {
     shard_counts: std::collections::BTreeMap<String, u32>,
     authorizer: Option<Authorizer<StaticSource>>,
     store: Store,
+    limits: ServeLimits,
 }
 
 impl Gateway {
-    pub fn new(pipeline: &Pipeline, credentials: StoredCredentials, store: Store) -> Self {
+    pub fn new(
+        pipeline: &Pipeline,
+        credentials: StoredCredentials,
+        store: Store,
+        limits: ServeLimits,
+    ) -> Self {
         let routes = pipeline
             .routes
             .values()
@@ -86,6 +97,7 @@ impl Gateway {
                 Authorizer::new(StaticSource(vec![credentials]), Duration::from_secs(86_400))
             }),
             store,
+            limits,
         }
     }
 
@@ -235,9 +247,23 @@ async fn answer(
         }
     }
 
-    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => return error_response(ApiError::RecordTooLarge, request_id),
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return error_response(ApiError::RecordTooLarge, request_id);
+    }
+    let read = Limited::new(body, MAX_BODY_BYTES).collect();
+    let bytes = match body_deadline(&gateway.limits, read).await {
+        Err(_elapsed) => return error_response(ApiError::RequestTimeout, request_id),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => {
+            return error_response(ApiError::RecordTooLarge, request_id);
+        }
+        // The client went away or sent a malformed body: there is nobody to answer.
+        Ok(Err(_)) => return error_response(ApiError::BadRequestBody, request_id),
+        Ok(Ok(collected)) => collected.to_bytes(),
     };
     // A body that is not UTF-8 is not JSON: checked after the content type, as the contract orders it.
     let text = std::str::from_utf8(&bytes).unwrap_or("\u{0}");
@@ -298,11 +324,11 @@ async fn answer(
     }
 }
 
-/// The gateway's router: every request goes to [`handle`].
+/// The gateway's router: every request goes to [`handle`] (which limits the body itself).
 pub fn router(gateway: Arc<Gateway>) -> axum::Router {
     axum::Router::new()
         .fallback(handle)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(gateway)
 }
 

@@ -19,6 +19,7 @@
 mod credentials;
 pub mod event_source_mapping;
 mod gateway;
+mod http;
 pub mod kinesis;
 mod sinks;
 mod store;
@@ -34,6 +35,7 @@ use tokio::task::JoinHandle;
 
 pub use credentials::{CredentialsError, LocalCredentials, Origin, credentials_path};
 pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
+pub use http::ServeLimits;
 pub use store::{Durability, Store, StoreError, now_ms, quote_ident};
 
 use sluice_config::{PartitionKeySource, Pipeline};
@@ -83,6 +85,8 @@ pub struct StartOptions {
     pub credentials: Option<String>,
     pub durability: Durability,
     pub timings: Timings,
+    /// The gateway's timeouts and connection limit.
+    pub serve: ServeLimits,
     /// Handlers to invoke instead of the writer, by consumer name (tests inject scripted functions here).
     pub handlers: BTreeMap<String, Arc<dyn BatchHandler>>,
 }
@@ -97,6 +101,7 @@ impl StartOptions {
             credentials: None,
             durability: Durability::Full,
             timings: Timings::default(),
+            serve: ServeLimits::default(),
             handlers: BTreeMap::new(),
         }
     }
@@ -273,16 +278,19 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         credentials.username.clone(),
         credentials.password.clone(),
     );
-    let gateway = Arc::new(gateway::Gateway::new(&pipeline, stored, store.clone()));
-    let (stop_gateway, mut stop_gateway_rx) = watch::channel(false);
-    let app = gateway::router(gateway).into_make_service_with_connect_info::<SocketAddr>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_gateway_rx.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let gateway = Arc::new(gateway::Gateway::new(
+        &pipeline,
+        stored,
+        store.clone(),
+        opts.serve,
+    ));
+    let (stop_gateway, stop_gateway_rx) = watch::channel(false);
+    let server = tokio::spawn(http::serve(
+        listener,
+        gateway::router(gateway),
+        opts.serve,
+        stop_gateway_rx,
+    ));
 
     Ok(RunningPipeline {
         addr,
