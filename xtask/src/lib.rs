@@ -6,6 +6,7 @@ pub mod bench;
 pub mod build;
 pub mod dev;
 pub mod generate;
+pub mod plan;
 pub mod smoke;
 pub mod test;
 mod tools;
@@ -20,9 +21,20 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `cargo xtask validate`: checks pipeline.toml and prints a one-line summary.
+/// `cargo xtask validate`: checks pipeline.toml, prints a one-line summary, and warns (located at the setting)
+/// about what cannot carry the stage's own throttle rate (see `cargo xtask plan`).
 pub fn validate(config: &Path) -> miette::Result<()> {
     let p = sluice_config::load(config)?;
+    let src = std::fs::read_to_string(config).unwrap_or_default();
+    let warnings = plan::validate_warnings(&src, &p);
+    if !warnings.is_empty() {
+        let file = config
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let rendered = sluice_config::ConfigWarnings::new(&file, &src, warnings).render();
+        print!("{rendered}");
+    }
     println!(
         "{}: ok ({} routes, {} streams, {} tables, {} queues, {} consumers)",
         config.display(),

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use xtask::{bench, build, dev, generate, smoke};
+use xtask::{bench, build, dev, generate, plan, smoke};
 
 /// sluice: describe an authenticated HTTP → Kinesis → DynamoDB pipeline once in pipeline.toml,
 /// then generate its Terraform, build its Lambdas, run it locally, and smoke-test it.
@@ -31,6 +31,8 @@ enum Command {
     Test,
     /// Load-test the local pipeline: sustained events/s and ingest latency, against a no-storage baseline.
     Bench(bench::BenchArgs),
+    /// Whether the pipeline carries a target load (stage, shards, consumers, tables), and a monthly cost estimate.
+    Plan(plan::PlanArgs),
 }
 
 fn main() -> miette::Result<()> {
@@ -46,5 +48,6 @@ fn main() -> miette::Result<()> {
         Command::SmokeTest(args) => smoke::run(config, args),
         Command::Test => xtask::test::run(),
         Command::Bench(args) => bench::run(config, args),
+        Command::Plan(args) => plan::run(config, args),
     }
 }

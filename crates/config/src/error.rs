@@ -44,6 +44,7 @@ impl ConfigErrors {
                 error: error.clone(),
                 file: file.to_string(),
                 source: source.clone(),
+                severity: miette::Severity::Error,
             })
             .collect();
         ConfigErrors {
@@ -116,6 +117,7 @@ struct Single {
     error: ConfigError,
     file: String,
     source: Arc<NamedSource<String>>,
+    severity: miette::Severity,
 }
 
 impl fmt::Display for Single {
@@ -133,6 +135,9 @@ impl std::error::Error for Single {}
 impl Diagnostic for Single {
     fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
         Some(Box::new("sluice::config"))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
     }
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
         self.error
@@ -184,4 +189,44 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .filter(|(score, _)| *score >= 0.6)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+/// Findings about a valid file that a person should see (e.g. capacity): rendered like errors, as warnings.
+#[derive(Debug)]
+pub struct ConfigWarnings {
+    pub file: String,
+    pub warnings: Vec<ConfigError>,
+    diagnostics: Vec<Single>,
+}
+
+impl ConfigWarnings {
+    pub fn new(file: &str, src: &str, warnings: Vec<ConfigError>) -> ConfigWarnings {
+        let source = Arc::new(NamedSource::new(file, src.to_string()));
+        let diagnostics = warnings
+            .iter()
+            .map(|error| Single {
+                error: error.clone(),
+                file: file.to_string(),
+                source: source.clone(),
+                severity: miette::Severity::Warning,
+            })
+            .collect();
+        ConfigWarnings {
+            file: file.to_string(),
+            warnings,
+            diagnostics,
+        }
+    }
+
+    /// Each warning with its file:line:col, the line and a caret (no colour).
+    pub fn render(&self) -> String {
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(100);
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            let _ = handler.render_report(&mut out, d);
+        }
+        out
+    }
 }

@@ -6,6 +6,7 @@
 //! references against the one table of settings ([`limits`]) and builds this model. Generators never see
 //! TOML.
 
+pub mod capacity;
 mod compile;
 mod error;
 pub mod limits;
@@ -15,7 +16,7 @@ mod reference;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{ConfigError, ConfigErrors, ConfigWarnings};
 pub use reference::reference_markdown;
 pub use sluice_contract::{KeyAttribute, KeyType};
 
@@ -116,11 +117,12 @@ pub enum StreamCapacity {
 }
 
 impl Stream {
-    /// Shards the local runtime gives the stream (on-demand streams start with 4 on AWS).
+    /// Shards the stream has: its shard count, or for an on-demand stream the shards it starts with on AWS
+    /// (the local runtime gives it as many).
     pub fn shard_count(&self) -> u32 {
         match self.capacity {
             StreamCapacity::Provisioned { shard_count } => shard_count,
-            StreamCapacity::OnDemand => 4,
+            StreamCapacity::OnDemand => sluice_contract::limits::ON_DEMAND_INITIAL_SHARDS,
         }
     }
 }
@@ -362,4 +364,41 @@ pub fn load(path: &Path) -> Result<Pipeline, LoadError> {
 /// Validates and compiles `src`, naming it `file` in errors.
 pub fn parse(src: &str, file: &str) -> Result<Pipeline, ConfigErrors> {
     compile::compile(src, file)
+}
+
+/// Where the setting at `path` (table names and keys, e.g. `["tables", "EventTable", "write_capacity"]`) is
+/// in `src`: the value if the key is written, else the deepest table of the path that is (its header).
+pub fn locate(src: &str, path: &[String]) -> Option<std::ops::Range<usize>> {
+    let (root, _) = toml::de::DeTable::parse_recoverable(src);
+    let mut table = root.get_ref();
+    let mut found = None;
+    for key in path {
+        let Some((_, value)) = table.iter().find(|(k, _)| k.get_ref() == key) else {
+            break;
+        };
+        found = Some(value.span());
+        match value.get_ref() {
+            toml::de::DeValue::Table(inner) => table = inner,
+            _ => break,
+        }
+    }
+    found
+}
+
+/// A warning at the setting at `path` in `src` (see [`locate`]); at the start of the file if not found.
+pub fn warning_at(
+    src: &str,
+    path: &[String],
+    message: String,
+    help: Option<String>,
+) -> ConfigError {
+    let span = locate(src, path).unwrap_or(0..0);
+    let (line, column) = error::line_col(src, span.start);
+    ConfigError {
+        message,
+        span,
+        line,
+        column,
+        help,
+    }
 }

@@ -24,3 +24,24 @@ pub const MAX_BATCH_WRITE_ITEMS: usize = 25;
 
 /// Lambda's limit on a synchronous invocation payload (6 MB): an event source mapping cuts a batch before it.
 pub const MAX_INVOCATION_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// Kinesis: records a shard accepts per second (PutRecord), beyond which it throttles.
+pub const SHARD_WRITE_RECORDS_PER_SECOND: u64 = 1_000;
+
+/// Kinesis: bytes (data plus partition key) a shard accepts per second, beyond which it throttles (1 MiB).
+pub const SHARD_WRITE_BYTES_PER_SECOND: u64 = 1_048_576;
+
+/// Kinesis: bytes a shard gives out per second to its readers (shared by every consumer of the stream).
+pub const SHARD_READ_BYTES_PER_SECOND: u64 = 2 * 1_048_576;
+
+/// Kinesis: `GetRecords` calls a shard answers per second (shared by every consumer of the stream).
+pub const SHARD_READS_PER_SECOND: u64 = 5;
+
+/// Kinesis: the shards an on-demand stream starts with (it scales from there).
+pub const ON_DEMAND_INITIAL_SHARDS: u32 = 4;
+
+/// DynamoDB: the item size one write capacity unit writes per second (sizes round up to it).
+pub const WRITE_UNIT_BYTES: usize = 1024;
+
+/// DynamoDB: how many seconds of unused provisioned capacity a table keeps as burst capacity.
+pub const BURST_CAPACITY_SECONDS: u64 = 300;

@@ -1,0 +1,124 @@
+//! `cargo xtask plan` and `cargo xtask validate`'s capacity warnings, run as a user runs them: the real binary
+//! on the shipped pipeline.toml and on constructed ones.
+
+use std::process::Command;
+
+use sluice_tests::{workspace_root, xtask_bin};
+
+fn xtask(args: &[&str]) -> (bool, String) {
+    let output = Command::new(xtask_bin())
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .expect("run xtask");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn the_shipped_pipeline_carries_a_small_load_and_not_its_own_throttle_rate() {
+    let (ok, out) = xtask(&["plan", "--rate", "4", "--record-bytes", "500"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("EventTable") && out.contains("monthly cost estimate"),
+        "{out}"
+    );
+    assert!(!out.contains("FAILS"), "{out}");
+
+    let (ok, out) = xtask(&["plan", "--rate", "100"]);
+    assert!(!ok, "100 events/s of 1 KiB into 10 WCU must fail:\n{out}");
+    assert!(out.contains("FAILS table EventTable"), "{out}");
+    assert!(out.contains("cannot carry this load"), "{out}");
+}
+
+#[test]
+fn a_constructed_pipeline_passes_or_fails_on_its_shards_and_parallelism() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pipeline.toml");
+    let pipeline = |shards: u32, factor: u32| {
+        format!(
+            r#"[pipeline]
+name = "cap"
+region = "us-east-1"
+throttle_rate_limit = 10000
+throttle_burst_limit = 5000
+
+[streams.S]
+shard_count = {shards}
+
+[tables.T]
+partition_key = {{ name = "id" }}
+
+[queues.Q]
+
+[routes.r]
+path = "/r/{{id}}"
+auth = "none"
+stream = "S"
+partition_key = {{ path_param = "id" }}
+
+[consumers.c]
+stream = "S"
+table = "T"
+dead_letter_queue = "Q"
+batch_size = 100
+parallelization_factor = {factor}
+"#
+        )
+    };
+    let config_arg = config.to_str().unwrap();
+    std::fs::write(&config, pipeline(1, 1)).unwrap();
+    let (ok, out) = xtask(&["plan", "--config", config_arg, "--rate", "3000"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("FAILS stream S"), "{out}");
+    std::fs::write(&config, pipeline(4, 1)).unwrap();
+    let (ok, out) = xtask(&[
+        "plan",
+        "--config",
+        config_arg,
+        "--rate",
+        "3000",
+        "--batch-ms",
+        "400",
+    ]);
+    assert!(
+        !ok,
+        "4 lanes × 250 records/s = 1000 records/s < 3000:\n{out}"
+    );
+    assert!(out.contains("FAILS consumer c"), "{out}");
+    std::fs::write(&config, pipeline(4, 4)).unwrap();
+    let (ok, out) = xtask(&[
+        "plan",
+        "--config",
+        config_arg,
+        "--rate",
+        "3000",
+        "--batch-ms",
+        "400",
+    ]);
+    assert!(ok, "16 lanes carry it:\n{out}");
+    let (ok, out) = xtask(&["plan", "--config", config_arg, "--rate", "-1"]);
+    assert!(!ok && out.contains("--rate"), "{out}");
+}
+
+#[test]
+fn validate_warns_about_the_shipped_table_at_its_line() {
+    let (ok, out) = xtask(&["validate"]);
+    assert!(ok, "warnings do not fail validation:\n{out}");
+    let shipped = std::fs::read_to_string(workspace_root().join("pipeline.toml")).unwrap();
+    let line = shipped
+        .lines()
+        .position(|l| l.starts_with("write_capacity"))
+        .unwrap()
+        + 1;
+    assert!(
+        out.contains(&format!("pipeline.toml:{line}:"))
+            && out.contains("table EventTable cannot carry"),
+        "{out}"
+    );
+    assert!(out.contains("pipeline.toml: ok"), "{out}");
+}
