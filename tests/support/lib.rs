@@ -145,9 +145,21 @@ pub fn xtask_bin() -> PathBuf {
 /// Starts `xtask dev` on `port` and waits (at most 60 s) for its `ready` line; the caller owns the
 /// process (to `kill -9` it, signal it, or start it again on the same port).
 pub fn spawn_dev(config: &Path, state_dir: &Path, port: u16, credentials: Option<&str>) -> Child {
+    spawn_dev_with(config, state_dir, port, credentials, &[])
+}
+
+/// [`spawn_dev`] with more arguments for `xtask dev` (e.g. `--unlimited`).
+pub fn spawn_dev_with(
+    config: &Path,
+    state_dir: &Path,
+    port: u16,
+    credentials: Option<&str>,
+    extra: &[&str],
+) -> Child {
     use std::io::{BufRead, BufReader};
     let mut cmd = Command::new(xtask_bin());
     cmd.arg("dev")
+        .args(extra)
         .arg("--config")
         .arg(config)
         .args(["--port", &port.to_string()])

@@ -13,12 +13,19 @@ use std::time::{Duration, Instant};
 
 use dev_common::*;
 use serde_json::Value;
-use sluice_tests::{free_port, spawn_dev, workspace_root, xtask_bin};
+use sluice_tests::{free_port, spawn_dev_with, workspace_root, xtask_bin};
 
 /// `xtask dev` for the shipped pipeline on `port`, with the tests' credentials.
+/// AWS's limits are off: the shipped stage admits 100 requests/s, and this test is about durability at speed.
 fn start_dev(state_dir: &Path, port: u16) -> Child {
     let config = workspace_root().join("pipeline.toml");
-    spawn_dev(&config, state_dir, port, Some(&format!("{USER}:{PASS}")))
+    spawn_dev_with(
+        &config,
+        state_dir,
+        port,
+        Some(&format!("{USER}:{PASS}")),
+        &["--unlimited"],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

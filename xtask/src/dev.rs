@@ -21,6 +21,9 @@ pub struct DevArgs {
     /// `user:pass` to accept; otherwise generated on first run and stored in the state dir.
     #[arg(long)]
     pub credentials: Option<String>,
+    /// Turn off AWS's limits (stage throttle, per-shard write limits, table write capacity) for raw-speed runs.
+    #[arg(long)]
+    pub unlimited: bool,
 }
 
 pub fn run(config: &Path, args: DevArgs) -> miette::Result<()> {
@@ -39,6 +42,7 @@ pub fn run(config: &Path, args: DevArgs) -> miette::Result<()> {
             port: args.port,
             state_dir: args.state_dir,
             credentials: args.credentials,
+            aws_limits: !args.unlimited,
         },
     )?;
     Ok(())

@@ -1,6 +1,8 @@
 //! The local API Gateway: the stage's routes, in API Gateway's order of checks, answering from
 //! [`sluice_contract`] so the local and the deployed gateway cannot drift.
 //!
+//! 0. (with AWS's limits on) the stage's throttle → 429 `Throttled` before anything else but routing, and
+//!    each shard's write limits → 429 `Throttled` just before the record is appended (see `limits`);
 //! 1. routing — unknown path, wrong method, undeclared stream, empty path parameter → 404 `NotFound`;
 //! 2. auth, by the authorizer's library — no or malformed `Authorization` → 401 `Unauthorized` (with
 //!    `WWW-Authenticate: Basic realm="<pipeline name>"`), wrong credentials → 403 `AccessDenied`;
@@ -22,6 +24,8 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 
 use super::http::{ServeLimits, body_deadline};
+use super::kinesis;
+use super::limits::{Admission, GatewayLimits};
 use super::store::{Store, now_ms};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use sluice_config::{PartitionKeySource, PathSegment, Pipeline, StreamTarget};
@@ -35,6 +39,7 @@ pub const MAX_BODY_BYTES: usize = MAX_RECORD_BYTES;
 
 /// A route, compiled for matching.
 struct LocalRoute {
+    name: String,
     method: Method,
     /// Path segments after the stage.
     segments: Vec<PathSegment>,
@@ -61,6 +66,8 @@ pub struct Gateway {
     authorizer: Option<Authorizer<StaticSource>>,
     store: Store,
     limits: ServeLimits,
+    /// AWS's stage and shard limits; `None` when off (`--unlimited`).
+    aws_limits: Option<GatewayLimits>,
 }
 
 impl Gateway {
@@ -69,11 +76,13 @@ impl Gateway {
         credentials: StoredCredentials,
         store: Store,
         limits: ServeLimits,
+        aws_limits: bool,
     ) -> Self {
         let routes = pipeline
             .routes
             .values()
             .map(|r| LocalRoute {
+                name: r.name.clone(),
                 method: Method::from_bytes(r.method.as_str().as_bytes()).unwrap_or(Method::POST),
                 segments: r.segments.clone(),
                 stream: r.stream.clone(),
@@ -98,6 +107,7 @@ impl Gateway {
             }),
             store,
             limits,
+            aws_limits: aws_limits.then(|| GatewayLimits::new(pipeline)),
         }
     }
 
@@ -222,6 +232,14 @@ async fn answer(
     };
     let route = matched.route;
 
+    // API Gateway throttles before it calls the authorizer.
+    if let Some(limits) = &gateway.aws_limits
+        && limits.admit_request(&route.name, &matched.stream, std::time::Instant::now())
+            != Admission::Admitted
+    {
+        return error_response(ApiError::Throttled, request_id);
+    }
+
     if route.auth
         && let Some(authorizer) = &gateway.authorizer
     {
@@ -295,6 +313,15 @@ async fn answer(
         .get(&matched.stream)
         .copied()
         .unwrap_or(1);
+    if let Some(limits) = &gateway.aws_limits {
+        let shard = kinesis::shard_for(&partition_key, shard_count);
+        let bytes = data.len() + partition_key.len();
+        if limits.admit_record(&matched.stream, shard, bytes, std::time::Instant::now())
+            != Admission::Admitted
+        {
+            return error_response(ApiError::Throttled, request_id);
+        }
+    }
     match gateway
         .store
         .append(

@@ -21,6 +21,7 @@ pub mod event_source_mapping;
 mod gateway;
 mod http;
 pub mod kinesis;
+pub mod limits;
 mod sinks;
 mod store;
 
@@ -47,6 +48,8 @@ pub struct DevOptions {
     pub port: u16,
     pub state_dir: PathBuf,
     pub credentials: Option<String>,
+    /// Apply AWS's limits (see [`limits`]).
+    pub aws_limits: bool,
 }
 
 /// Why the local pipeline could not start.
@@ -87,6 +90,8 @@ pub struct StartOptions {
     pub timings: Timings,
     /// The gateway's timeouts and connection limit.
     pub serve: ServeLimits,
+    /// Apply AWS's stage throttle, shard write limits and table write capacity (`--unlimited` turns them off).
+    pub aws_limits: bool,
     /// Handlers to invoke instead of the writer, by consumer name (tests inject scripted functions here).
     pub handlers: BTreeMap<String, Arc<dyn BatchHandler>>,
 }
@@ -102,6 +107,7 @@ impl StartOptions {
             durability: Durability::Full,
             timings: Timings::default(),
             serve: ServeLimits::default(),
+            aws_limits: true,
             handlers: BTreeMap::new(),
         }
     }
@@ -115,6 +121,8 @@ pub struct RunningPipeline {
     pub credentials: LocalCredentials,
     pub credentials_origin: Origin,
     pub pipeline: Arc<Pipeline>,
+    /// Whether AWS's limits are applied.
+    pub aws_limits: bool,
     /// The database (tests may append records directly, e.g. with an old arrival time).
     pub store: Store,
     stop_gateway: watch::Sender<bool>,
@@ -283,6 +291,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         stored,
         store.clone(),
         opts.serve,
+        opts.aws_limits,
     ));
     let (stop_gateway, stop_gateway_rx) = watch::channel(false);
     let server = tokio::spawn(http::serve(
@@ -298,6 +307,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         credentials,
         credentials_origin: origin,
         pipeline,
+        aws_limits: opts.aws_limits,
         store,
         stop_gateway,
         server,
@@ -330,6 +340,7 @@ pub fn summary(running: &RunningPipeline, config: &Path) -> String {
             consumer.name, consumer.stream, consumer.table, consumer.dead_letter_queue
         ));
     }
+    out.push_str(&limits::summary(p, running.aws_limits));
     let state = running.state_dir.display();
     out.push_str(&format!(
         "  state dir: {state} (database {state}/pipeline.db)\n"
@@ -411,6 +422,7 @@ pub fn run(pipeline: Pipeline, opts: DevOptions) -> Result<(), DevError> {
         let mut start_opts = StartOptions::new(pipeline, opts.state_dir);
         start_opts.addr = SocketAddr::from(([127, 0, 0, 1], opts.port));
         start_opts.credentials = opts.credentials;
+        start_opts.aws_limits = opts.aws_limits;
         let running = start(start_opts).await?;
         let mut stdout = std::io::stdout().lock();
         let _ = write!(stdout, "{}", summary(&running, &opts.config));
