@@ -226,7 +226,7 @@ module "api" {
     xray_tracing              = false
   }
   kms_key_arn         = local.kms_key_arn
-  web_acl_arn         = null
+  web_acl             = null
   stream_arns         = [for name in local.routed_streams : module.stream[name].stream_arn]
   stream_kms_key_arns = distinct(compact([for name in local.routed_streams : module.stream[name].kms_key_arn]))
   authorizer = {

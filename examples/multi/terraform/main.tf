@@ -322,7 +322,7 @@ module "api" {
     xray_tracing              = true
   }
   kms_key_arn         = local.kms_key_arn
-  web_acl_arn         = module.waf.web_acl_arn
+  web_acl             = { arn = module.waf.web_acl_arn }
   stream_arns         = [for name in local.routed_streams : module.stream[name].stream_arn]
   stream_kms_key_arns = distinct(compact([for name in local.routed_streams : module.stream[name].kms_key_arn]))
   authorizer = {

@@ -276,7 +276,7 @@ module "api" {
     xray_tracing              = {{ xray_tracing }}
   }
   kms_key_arn         = local.kms_key_arn
-  web_acl_arn         = {% if waf.is_some() %}module.waf.web_acl_arn{% else %}null{% endif %}
+  web_acl             = {% if waf.is_some() %}{ arn = module.waf.web_acl_arn }{% else %}null{% endif %}
   stream_arns         = [for name in local.routed_streams : module.stream[name].stream_arn]
   stream_kms_key_arns = distinct(compact([for name in local.routed_streams : module.stream[name].kms_key_arn]))
 {%- if auth.is_some() %}

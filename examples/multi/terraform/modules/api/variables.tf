@@ -36,7 +36,9 @@ variable "kms_key_arn" {
   type        = string
 }
 
-variable "web_acl_arn" {
-  description = "The WAF web ACL protecting the stage, or null for none."
-  type        = string
+variable "web_acl" {
+  description = "The WAF web ACL protecting the stage (its ARN), or null for none."
+  type = object({
+    arn = string
+  })
 }

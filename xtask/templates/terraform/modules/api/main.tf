@@ -145,10 +145,10 @@ resource "aws_api_gateway_stage" "this" {
 }
 
 resource "aws_wafv2_web_acl_association" "this" {
-  count = var.web_acl_arn == null ? 0 : 1
+  count = var.web_acl == null ? 0 : 1
 
   resource_arn = aws_api_gateway_stage.this.arn
-  web_acl_arn  = var.web_acl_arn
+  web_acl_arn  = var.web_acl.arn
 }
 
 resource "aws_api_gateway_method_settings" "all" {
