@@ -41,7 +41,7 @@ impl Section {
             Section::Stream => "`[streams.<Name>]` — Kinesis streams",
             Section::Table => "`[tables.<Name>]` — DynamoDB tables",
             Section::Queue => {
-                "`[queues.<Name>]` — SQS dead-letter queues (encrypted with SQS-managed keys)"
+                "`[queues.<Name>]` — SQS dead-letter queues (encrypted with SQS-managed keys, or `kms_key`)"
             }
             Section::Route => "`[routes.<name>]` — HTTP routes",
             Section::Consumer => {
@@ -355,7 +355,7 @@ settings! {
         "shards of a provisioned stream (not allowed on-demand)", "Kinesis's default shard quota per stream";
     RETENTION_HOURS = Stream "retention_hours", D::Int(24), L::Int { min: 24, max: 8760 },
         "how long records stay readable", "Kinesis's retention period";
-    STREAM_KMS_KEY_ARN = Stream "kms_key_arn", D::Text("AWS-managed `alias/aws/kinesis`"),
+    STREAM_KMS_KEY_ARN = Stream "kms_key_arn", D::Text("the pipeline's `kms_key`; with `\"aws-managed\"`, `alias/aws/kinesis`"),
         L::Text("a KMS key or alias ARN"), "the stream is always encrypted", "";
 
     PARTITION_KEY = Table "partition_key", D::Required,
