@@ -42,12 +42,12 @@ data "aws_iam_policy_document" "this" {
   }
 
   # The pipeline's customer-managed key: the function's environment, and whatever it reads or writes
-  # that the key encrypts (the credentials secret, the dead-letter queue).
+  # that the key encrypts (the credentials secret; the dead-letter queue), with the actions its caller names.
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
     content {
       sid       = "UsePipelineKey"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      actions   = var.kms_key_actions
       resources = [statement.value]
     }
   }

@@ -83,7 +83,9 @@ module "function" {
   settings    = var.function
   zip_path    = var.zip_path
   kms_key_arn = var.kms_key_arn
-  tracing     = var.tracing
+  # Reads the secret and its environment; writes nothing the key encrypts.
+  kms_key_actions = ["kms:Decrypt"]
+  tracing         = var.tracing
   environment = {
     SECRET_ID                     = aws_secretsmanager_secret.this.arn
     CREDENTIALS_CACHE_TTL_SECONDS = tostring(var.auth.cache_ttl_seconds)

@@ -46,6 +46,11 @@ variable "kms_key_arn" {
   type        = string
 }
 
+variable "kms_key_actions" {
+  description = "What the function does with the pipeline's key: kms:Decrypt to read what it encrypts (and the environment), kms:GenerateDataKey to write."
+  type        = list(string)
+}
+
 variable "tracing" {
   description = "Whether the function sends X-Ray traces (active tracing)."
   type        = bool
