@@ -29,10 +29,10 @@ const MIN_REASON: usize = 30;
 
 /// Scans a copy of `root` (so a `.terraform/` left there by a person is not scanned) and returns checkov's
 /// JSON report for the Terraform framework.
-fn scan(root: &str) -> Value {
+fn scan(root: &str, source: &Path) -> Value {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("terraform");
-    copy_dir(&workspace_root().join(root), &dir);
+    copy_dir(source, &dir);
     let started = Instant::now();
     let exe = checkov();
     let out = Command::new(&exe)
@@ -98,7 +98,12 @@ fn place(check: &Value) -> String {
 }
 
 fn assert_clean(root: &str) {
-    let report = scan(root);
+    assert_clean_at(root, &workspace_root().join(root));
+}
+
+/// [`assert_clean`] for the root at `source`, named `root` in messages.
+fn assert_clean_at(root: &str, source: &Path) {
+    let report = scan(root, source);
     let summary = &report["summary"];
     eprintln!("checkov on {root}: {summary}");
     let count = |k: &str| summary[k].as_u64().unwrap_or(0);
@@ -171,8 +176,8 @@ fn assert_clean(root: &str) {
 }
 
 /// Every `#checkov:skip=` the templates render names a check and gives a reason after a colon.
-fn skip_lines_are_well_formed(root: &str) {
-    let mut stack = vec![workspace_root().join(root)];
+fn skip_lines_are_well_formed(root: &Path) {
+    let mut stack = vec![root.to_path_buf()];
     let mut seen = 0;
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
@@ -202,7 +207,7 @@ fn skip_lines_are_well_formed(root: &str) {
             }
         }
     }
-    assert!(seen > 0, "no #checkov:skip lines in {root}");
+    assert!(seen > 0, "no #checkov:skip lines in {}", root.display());
 }
 
 fn rel(path: &Path) -> String {
@@ -214,12 +219,88 @@ fn rel(path: &Path) -> String {
 
 #[test]
 fn shipped_root_has_no_unexplained_checkov_finding() {
-    skip_lines_are_well_formed("terraform");
+    skip_lines_are_well_formed(&workspace_root().join("terraform"));
     assert_clean("terraform");
 }
 
 #[test]
 fn multi_example_root_has_no_unexplained_checkov_finding() {
-    skip_lines_are_well_formed("examples/multi/terraform");
+    skip_lines_are_well_formed(&workspace_root().join("examples/multi/terraform"));
     assert_clean("examples/multi/terraform");
+}
+
+/// The third key mode (the user's key ARN) and a pipeline without auth, which neither committed root has:
+/// rendered here, `terraform fmt` clean, valid, and without an unexplained finding.
+#[test]
+fn a_pipeline_with_its_own_key_and_no_auth_renders_valid_and_clean() {
+    const PIPELINE: &str = r#"
+[pipeline]
+name = "beacons"
+region = "eu-central-1"
+kms_key = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+[waf]
+rate_limit = 300
+
+[streams.Hits]
+
+[tables.HitTable]
+partition_key = { name = "hitId" }
+billing_mode = "on-demand"
+
+[queues.Dead]
+
+[routes.hit]
+path = "/hit/{hitId}"
+auth = "none"
+stream = "Hits"
+partition_key = { path_param = "hitId" }
+
+[consumers.hit-writer]
+stream = "Hits"
+table = "HitTable"
+dead_letter_queue = "Dead"
+"#;
+    let pipeline = sluice_config::parse(PIPELINE, "pipeline.toml").expect("a valid pipeline");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("terraform");
+    let files = xtask::generate::render(&pipeline, &dir).expect("render");
+    assert!(
+        !files
+            .keys()
+            .any(|f| f.starts_with("modules/auth/") || f.starts_with("modules/kms/"))
+    );
+    for (rel, text) in &files {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    }
+    let main = &files["main.tf"];
+    assert!(main.contains("kms_key_arn = \"arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\""));
+    let terraform = |args: &[&str]| {
+        let out = Command::new("terraform")
+            .args(args)
+            .current_dir(&dir)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .output()
+            .expect("run terraform");
+        assert!(
+            out.status.success(),
+            "terraform {args:?}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    terraform(&["fmt", "-check", "-recursive", "-diff", "-no-color"]);
+    let plugin = "-plugin-dir=/opt/tf-plugins";
+    let mut init = vec!["init", "-backend=false", "-input=false", "-no-color"];
+    if Path::new("/opt/tf-plugins").is_dir() {
+        init.push(plugin);
+    }
+    terraform(&init);
+    terraform(&["validate", "-no-color"]);
+    std::fs::remove_dir_all(dir.join(".terraform")).unwrap();
+    skip_lines_are_well_formed(&dir);
+    assert_clean_at("a pipeline with its own key and no auth", &dir);
 }

@@ -285,6 +285,6 @@ module "api" {
     invoke_arn    = module.auth.invoke_arn
   }
 {%- else %}
-  authorizer = null
+  authorizer          = null
 {%- endif %}
 }
