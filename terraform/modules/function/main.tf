@@ -112,3 +112,21 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
 }
+
+# Reserved concurrency is also a ceiling: past it, invocations are throttled (for the authorizer, API Gateway
+# answers 500). This says when to raise reserved_concurrency in pipeline.toml.
+resource "aws_cloudwatch_metric_alarm" "throttles" {
+  count = var.settings.reserved_concurrency == null ? 0 : 1
+
+  alarm_name          = "${var.name}-throttles"
+  alarm_description   = "The ${var.name} function hit its reserved concurrency (${var.settings.reserved_concurrency}); raise reserved_concurrency in pipeline.toml."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+}
