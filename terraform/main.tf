@@ -14,6 +14,10 @@ provider "aws" {
 }
 
 locals {
+  # The customer-managed key encrypting the streams, queues, tables, secret and log groups (kms_key in
+  # pipeline.toml), or null for each service's AWS-managed key.
+  kms_key_arn = null
+
   writer_zip_path = coalesce(var.writer_zip_path, "${path.root}/../target/lambda/writer/bootstrap.zip")
 
   authorizer_zip_path = coalesce(var.authorizer_zip_path, "${path.root}/../target/lambda/authorizer/bootstrap.zip")
@@ -23,7 +27,7 @@ locals {
       architecture         = "x86_64"
       memory_mb            = 128
       timeout_seconds      = 5
-      reserved_concurrency = null
+      reserved_concurrency = 20
       log_retention_days   = 30
     }
     writer = {
@@ -101,14 +105,16 @@ module "table" {
   source   = "./modules/table"
   for_each = local.tables
 
-  table = each.value
+  table       = each.value
+  kms_key_arn = local.kms_key_arn
 }
 
 module "queue" {
   source   = "./modules/queue"
   for_each = local.queues
 
-  queue = each.value
+  queue       = each.value
+  kms_key_arn = local.kms_key_arn
 }
 
 # Each dead-letter queue takes messages from the writers that use it (their execution roles also carry the
@@ -171,6 +177,8 @@ module "consumer" {
   function    = local.functions.writer
   zip_path    = local.writer_zip_path
   environment = each.value.environment
+  kms_key_arn = local.kms_key_arn
+  tracing     = false
   stream = {
     arn         = module.stream[each.value.stream].stream_arn
     kms_key_arn = module.stream[each.value.stream].kms_key_arn
@@ -189,8 +197,10 @@ module "consumer" {
 module "auth" {
   source = "./modules/auth"
 
-  function = local.functions.authorizer
-  zip_path = local.authorizer_zip_path
+  function    = local.functions.authorizer
+  zip_path    = local.authorizer_zip_path
+  kms_key_arn = local.kms_key_arn
+  tracing     = false
   auth = {
     function_name           = "sluice-authorizer"
     secret_name             = "sluice/basic-auth"
@@ -199,6 +209,7 @@ module "auth" {
     password_length         = 32
     password_version        = 1
     recovery_window_in_days = var.credentials_recovery_window_days
+    readers                 = var.credentials_readers
   }
 }
 
@@ -212,7 +223,10 @@ module "api" {
     throttle_rate_limit       = 100
     throttle_burst_limit      = 200
     manage_account            = true
+    xray_tracing              = false
   }
+  kms_key_arn         = local.kms_key_arn
+  web_acl             = null
   stream_arns         = [for name in local.routed_streams : module.stream[name].stream_arn]
   stream_kms_key_arns = distinct(compact([for name in local.routed_streams : module.stream[name].kms_key_arn]))
   authorizer = {

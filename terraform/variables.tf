@@ -23,3 +23,9 @@ variable "credentials_recovery_window_days" {
   type        = number
   default     = 7
 }
+
+variable "credentials_readers" {
+  description = "IAM principal ARNs (roles or users; wildcards allowed) that may read the credentials secret besides the authorizer and the identity running Terraform: e.g. the role that runs `cargo xtask smoke-test`, or the people who hand out the password. The secret's policy denies everyone else."
+  type        = list(string)
+  default     = []
+}

@@ -1,6 +1,8 @@
-//! The generated root applied for real, against a moto server: `apply`, then `plan` shows no changes,
-//! the generated password is in Secrets Manager but nowhere in the state, then `destroy` cleans up.
-//! Lambda packages are placeholders (moto stores them without running them).
+//! The generated roots applied for real, against a moto server: `apply`, then `plan` shows no changes,
+//! the generated password is in Secrets Manager but nowhere in the state, then `destroy` cleans up. The
+//! shipped root has the defaults (AWS-managed keys, no WAF, no tracing); the multi example has the rest
+//! (a created KMS key, a WAF web ACL on the stage, X-Ray tracing), so every resource type is applied,
+//! planned empty and destroyed. Lambda packages are placeholders (moto stores them without running them).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -167,14 +169,11 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-#[test]
-fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destroys() {
-    let started = Instant::now();
-    let moto = Moto::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("terraform");
-    copy_dir(&workspace_root().join("terraform"), &dir);
-    let zip = tmp.path().join("bootstrap.zip");
+/// A copy of the generated root `root` in `tmp`, initialised, with placeholder zips.
+fn init_root(moto: &Moto, tmp: &Path, root: &str) -> Root {
+    let dir = tmp.join("terraform");
+    copy_dir(&workspace_root().join(root), &dir);
+    let zip = tmp.join("bootstrap.zip");
     placeholder_zip(&zip);
     let root = Root {
         dir,
@@ -186,19 +185,23 @@ fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destro
             format!("writer_zip_path={}", zip.display()),
         ],
     };
-
     let mut init = vec!["init", "-input=false", "-no-color"];
     let plugin = format!("-plugin-dir={PLUGIN_DIR}");
     if Path::new(PLUGIN_DIR).is_dir() {
         init.push(&plugin);
     }
     root.expect(&init, 0);
+    root
+}
+
+/// `apply`, then a plan that must be empty (after converging moto's one known tag drift); returns the plan.
+fn apply_and_plan_clean(root: &Root) -> Output {
     root.expect(&["apply", "-auto-approve", "-input=false", "-no-color"], 0);
     let mut plan = root.run_plan();
     if plan.status.code() == Some(2) {
         // moto's CreateStream drops the Tags parameter (real Kinesis keeps them), so the stream's default
         // tags show up as a change once. Accept exactly that, converge, and demand an empty plan.
-        assert_only_moto_stream_tag_drift(&root);
+        assert_only_moto_stream_tag_drift(root);
         root.expect(&["apply", "-auto-approve", "-input=false", "-no-color"], 0);
         plan = root.run_plan();
     }
@@ -209,6 +212,100 @@ fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destro
         tail(&String::from_utf8_lossy(&plan.stdout), 200),
         String::from_utf8_lossy(&plan.stderr)
     );
+    plan
+}
+
+/// Every resource in the state (as moto answered it: the plan after apply was empty), with its address.
+fn state_resources(root: &Root) -> Vec<serde_json::Value> {
+    fn walk(module: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+        out.extend(
+            module["resources"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
+        for child in module["child_modules"].as_array().into_iter().flatten() {
+            walk(child, out);
+        }
+    }
+    let shown = root.expect(&["show", "-json", "-no-color"], 0);
+    let state: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let mut out = Vec::new();
+    walk(&state["values"]["root_module"], &mut out);
+    out
+}
+
+/// The managed resources of one type.
+fn of_type<'a>(resources: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    resources
+        .iter()
+        .filter(|r| r["type"] == kind && r["mode"] == "managed")
+        .collect()
+}
+
+/// The one resource at `address`.
+fn at<'a>(resources: &'a [serde_json::Value], address: &str) -> &'a serde_json::Value {
+    resources
+        .iter()
+        .find(|r| r["address"] == address)
+        .unwrap_or_else(|| panic!("no {address} in the state"))
+}
+
+fn destroy_to_empty(root: &Root) {
+    root.expect(
+        &["destroy", "-auto-approve", "-input=false", "-no-color"],
+        0,
+    );
+    let state = std::fs::read_to_string(root.dir.join("terraform.tfstate")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(
+        state["resources"].as_array().map(Vec::len),
+        Some(0),
+        "destroy left resources in the state"
+    );
+}
+
+/// The Deny statement of the credentials secret's resource policy, read back from Secrets Manager.
+fn secret_policy_readers(moto: &Moto, region: &str, secret_arn: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let policy = runtime.block_on(async {
+        let config = aws_sdk_secretsmanager::config::Builder::from(&moto.sdk_config().await)
+            .region(aws_sdk_secretsmanager::config::Region::new(
+                region.to_string(),
+            ))
+            .build();
+        aws_sdk_secretsmanager::Client::from_conf(config)
+            .get_resource_policy()
+            .secret_id(secret_arn)
+            .send()
+            .await
+            .expect("read the secret's resource policy from moto")
+    });
+    let policy: serde_json::Value =
+        serde_json::from_str(policy.resource_policy().expect("a resource policy")).unwrap();
+    let deny = &policy["Statement"][0];
+    assert_eq!(deny["Effect"], "Deny", "{policy}");
+    assert_eq!(deny["Action"], "secretsmanager:GetSecretValue", "{policy}");
+    let readers = &deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"];
+    match readers {
+        serde_json::Value::String(one) => vec![one.clone()],
+        many => many
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+    }
+}
+
+#[test]
+fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destroys() {
+    let started = Instant::now();
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = init_root(&moto, tmp.path(), "terraform");
+    let plan = apply_and_plan_clean(&root);
 
     let outputs = root.expect(&["output", "-json", "-no-color"], 0);
     let outputs: serde_json::Value = serde_json::from_slice(&outputs.stdout).unwrap();
@@ -222,6 +319,40 @@ fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destro
         "sluice-EventTable"
     );
     assert!(outputs["dead_letter_queue_urls"]["value"]["LambdaDeadLetterQueue"].is_string());
+    assert!(
+        outputs["kms_key_arn"]["value"].is_null(),
+        "AWS-managed keys by default"
+    );
+
+    let resources = state_resources(&root);
+    let authorizer = at(
+        &resources,
+        "module.auth.module.function.aws_lambda_function.this",
+    );
+    assert_eq!(
+        authorizer["values"]["reserved_concurrent_executions"], 20,
+        "the authorizer's concurrency is reserved by default"
+    );
+    assert_eq!(
+        authorizer["values"]["tracing_config"][0]["mode"],
+        "PassThrough"
+    );
+    let stage = at(&resources, "module.api.aws_api_gateway_stage.this");
+    assert_eq!(stage["values"]["xray_tracing_enabled"], false);
+    let format = stage["values"]["access_log_settings"][0]["format"]
+        .as_str()
+        .unwrap();
+    assert!(
+        format.contains("\"principalId\":\"$context.authorizer.principalId\""),
+        "{format}"
+    );
+    assert!(of_type(&resources, "aws_wafv2_web_acl").is_empty());
+    assert!(of_type(&resources, "aws_kms_key").is_empty());
+    let readers = secret_policy_readers(&moto, "us-east-1", &secret_arn);
+    assert!(
+        readers.contains(&"arn:aws:iam::123456789012:role/sluice-authorizer".to_string()),
+        "{readers:?}"
+    );
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let secret = runtime.block_on(async {
@@ -258,19 +389,150 @@ fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destro
         "the generated password is in the saved plan"
     );
 
-    root.expect(
-        &["destroy", "-auto-approve", "-input=false", "-no-color"],
-        0,
-    );
-    let state = std::fs::read_to_string(root.dir.join("terraform.tfstate")).unwrap();
-    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
-    assert_eq!(
-        state["resources"].as_array().map(Vec::len),
-        Some(0),
-        "destroy left resources in the state"
-    );
+    destroy_to_empty(&root);
     eprintln!(
         "moto round trip took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn multi_example_with_waf_kms_key_and_tracing_applies_plans_clean_and_destroys() {
+    let started = Instant::now();
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = init_root(&moto, tmp.path(), "examples/multi/terraform");
+    apply_and_plan_clean(&root);
+    let outputs = root.expect(&["output", "-json", "-no-color"], 0);
+    let outputs: serde_json::Value = serde_json::from_slice(&outputs.stdout).unwrap();
+    let resources = state_resources(&root);
+    let values = |address: &str| at(&resources, address)["values"].clone();
+
+    // The created key: rotated, and everything encrypted with it (but the stream that names its own).
+    let key = values("module.kms.aws_kms_key.this");
+    assert_eq!(key["enable_key_rotation"], true);
+    let key_arn = key["arn"].as_str().unwrap().to_string();
+    assert_eq!(outputs["kms_key_arn"]["value"], key_arn.as_str());
+    assert_eq!(
+        values("module.kms.aws_kms_alias.this")["name"],
+        "alias/shop"
+    );
+    for stream in of_type(&resources, "aws_kinesis_stream") {
+        let expected = if stream["address"].as_str().unwrap().contains("\"Orders\"") {
+            "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        } else {
+            key_arn.as_str()
+        };
+        assert_eq!(
+            stream["values"]["kms_key_id"], expected,
+            "{}",
+            stream["address"]
+        );
+    }
+    for (kind, attribute) in [
+        ("aws_sqs_queue", "/kms_master_key_id"),
+        (
+            "aws_dynamodb_table",
+            "/server_side_encryption/0/kms_key_arn",
+        ),
+        ("aws_secretsmanager_secret", "/kms_key_id"),
+        ("aws_cloudwatch_log_group", "/kms_key_id"),
+        ("aws_lambda_function", "/kms_key_arn"),
+    ] {
+        let all = of_type(&resources, kind);
+        assert!(!all.is_empty(), "no {kind}");
+        for r in all {
+            assert_eq!(
+                r["values"].pointer(attribute),
+                Some(&serde_json::Value::String(key_arn.clone())),
+                "{} {attribute}",
+                r["address"]
+            );
+        }
+    }
+
+    // X-Ray on the stage and every function; the authorizer unreserved (-1), the writers at 20.
+    assert_eq!(
+        values("module.api.aws_api_gateway_stage.this")["xray_tracing_enabled"],
+        true
+    );
+    for function in of_type(&resources, "aws_lambda_function") {
+        assert_eq!(function["values"]["tracing_config"][0]["mode"], "Active");
+        let reserved = if function["address"]
+            .as_str()
+            .unwrap()
+            .contains("module.auth")
+        {
+            -1
+        } else {
+            20
+        };
+        assert_eq!(
+            function["values"]["reserved_concurrent_executions"], reserved,
+            "{}",
+            function["address"]
+        );
+    }
+
+    // The web ACL: 1000 requests per IP per 5 minutes, a 429 in the error contract's shape, on the stage,
+    // logging blocked requests without the Authorization header.
+    let acl = values("module.waf.aws_wafv2_web_acl.this");
+    let rule = &acl["rule"][0];
+    assert_eq!(
+        rule["statement"][0]["rate_based_statement"][0]["limit"],
+        1000
+    );
+    assert_eq!(
+        rule["statement"][0]["rate_based_statement"][0]["aggregate_key_type"],
+        "IP"
+    );
+    assert_eq!(
+        rule["action"][0]["block"][0]["custom_response"][0]["response_code"],
+        429
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(acl["custom_response_body"][0]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error"], "Throttled");
+    let association = values("module.api.aws_wafv2_web_acl_association.this[0]");
+    assert_eq!(association["web_acl_arn"], acl["arn"]);
+    assert_eq!(
+        association["resource_arn"],
+        values("module.api.aws_api_gateway_stage.this")["arn"]
+    );
+    let logging = values("module.waf.aws_wafv2_web_acl_logging_configuration.this");
+    assert_eq!(
+        logging["redacted_fields"][0]["single_header"][0]["name"],
+        "authorization"
+    );
+
+    let secret_arn = outputs["credentials_secret_arn"]["value"].as_str().unwrap();
+    let readers = secret_policy_readers(&moto, "eu-west-1", secret_arn);
+    assert!(
+        readers.contains(&"arn:aws:iam::123456789012:role/shop-authorizer".to_string()),
+        "{readers:?}"
+    );
+
+    // The example's tables are deletion-protected (as production tables should be): lift that the way an
+    // operator would before destroying, then destroy.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let config = aws_sdk_dynamodb::config::Builder::from(&moto.sdk_config().await)
+            .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(config);
+        for table in of_type(&resources, "aws_dynamodb_table") {
+            client
+                .update_table()
+                .table_name(table["values"]["name"].as_str().unwrap())
+                .deletion_protection_enabled(false)
+                .send()
+                .await
+                .expect("lift deletion protection");
+        }
+    });
+    destroy_to_empty(&root);
+    eprintln!(
+        "moto round trip of the multi example took {:.0} s",
         started.elapsed().as_secs_f64()
     );
 }

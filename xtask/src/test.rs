@@ -2,10 +2,10 @@
 //!
 //! 1. `cargo fmt --check` and `cargo clippy --workspace --all-targets -- -D warnings` (lints as code: the
 //!    workspace's `[workspace.lints]`), so CI fails on either;
-//! 2. the project venv (cargo-lambda, zig, moto's server, airspeed-ext), installed if missing;
+//! 2. the project venv (cargo-lambda, zig, moto's server, airspeed-ext) and checkov's, installed if missing;
 //! 3. the Lambda zips (`cargo xtask build`), which the runtime-API tests start and Terraform references;
 //! 4. every test of the workspace, with cargo-nextest when it is installed (else `cargo test`), with the
-//!    venv's `bin/` first on PATH so the tests find `moto_server`.
+//!    venv's `bin/` first on PATH so the tests find `moto_server`, and `SLUICE_CHECKOV` naming checkov.
 
 use std::path::Path;
 use std::process::Command;
@@ -53,6 +53,8 @@ pub fn run() -> miette::Result<()> {
 
     println!("==> tools: project venv at target/sluice-venv");
     let venv = tools::venv().map_err(|e| miette!("{e}"))?;
+    println!("==> tools: checkov at {}", tools::CHECKOV_VENV_DIR);
+    let checkov = tools::checkov_venv().map_err(|e| miette!("{e}"))?;
 
     println!("==> build: the Lambda functions (cargo xtask build)");
     build::build_into(Path::new("pipeline.toml"), Path::new(build::LAMBDA_DIR))?;
@@ -77,7 +79,8 @@ pub fn run() -> miette::Result<()> {
         cmd.args(["test", "--workspace", "--no-fail-fast"]);
     }
     cmd.env("PATH", venv.path_env())
-        .env("SLUICE_MOTO_SERVER", venv.moto_server());
+        .env("SLUICE_MOTO_SERVER", venv.moto_server())
+        .env("SLUICE_CHECKOV", checkov.checkov());
     let status = cmd.status().into_diagnostic()?;
     println!("==> done in {:.0} s", started.elapsed().as_secs_f64());
     if status.success() {

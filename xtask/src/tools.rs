@@ -1,5 +1,7 @@
 //! The tools sluice drives, installed into one project-local Python venv (`target/sluice-venv`):
-//! cargo-lambda and zig for `cargo xtask build`, moto and airspeed for the tests.
+//! cargo-lambda and zig for `cargo xtask build`, moto and airspeed for the tests; and checkov, the IaC
+//! scanner the tests run on the generated Terraform, in a venv of its own (`target/sluice-checkov-venv`),
+//! because it pins an older boto3 than moto wants.
 //!
 //! Everything comes from PyPI, so a fresh machine that reaches only PyPI and crates.io can build and
 //! test. [`venv`] is quick when everything is there (one short `python` probe) and installs only what is
@@ -56,6 +58,18 @@ pub const REQUIREMENTS: &[Requirement] = &[
         executable: None,
     },
 ];
+
+/// Where checkov's venv lives, relative to the project root.
+pub const CHECKOV_VENV_DIR: &str = "target/sluice-checkov-venv";
+
+/// checkov, pinned: a new release brings new checks, and the scan test demands an explanation for every
+/// finding, so a new check is a deliberate upgrade (bump the pin, explain or fix what it finds), not a red
+/// CI run out of nowhere.
+pub const CHECKOV_REQUIREMENTS: &[Requirement] = &[Requirement {
+    spec: "checkov==3.3.30",
+    dists: &[("checkov", Some("3.3.30"))],
+    executable: Some("checkov"),
+}];
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ToolError {
@@ -126,10 +140,11 @@ pub enum ToolError {
     },
 }
 
-/// The project's venv, with every [`REQUIREMENTS`] package present.
+/// A project venv, with every package of its requirements present.
 #[derive(Debug, Clone)]
 pub struct Venv {
     root: PathBuf,
+    requirements: &'static [Requirement],
 }
 
 /// Ensures the project venv at `<project root>/target/sluice-venv` exists and holds every package of
@@ -140,8 +155,21 @@ pub fn venv() -> Result<Venv, ToolError> {
 
 /// [`venv`] at another place (tests; a CI cache).
 pub fn venv_at(root: &Path) -> Result<Venv, ToolError> {
+    venv_with(root, REQUIREMENTS)
+}
+
+/// Ensures checkov's venv at `<project root>/target/sluice-checkov-venv` holds [`CHECKOV_REQUIREMENTS`].
+pub fn checkov_venv() -> Result<Venv, ToolError> {
+    venv_with(
+        &crate::project_root().join(CHECKOV_VENV_DIR),
+        CHECKOV_REQUIREMENTS,
+    )
+}
+
+fn venv_with(root: &Path, requirements: &'static [Requirement]) -> Result<Venv, ToolError> {
     let venv = Venv {
         root: root.to_path_buf(),
+        requirements,
     };
     // Fast path: everything is there, no lock, one python probe.
     if venv.python().exists() && venv.missing().is_ok_and(|m| m.is_empty()) {
@@ -230,6 +258,11 @@ impl Venv {
     /// The `moto_server` executable (moto's standalone HTTP server).
     pub fn moto_server(&self) -> PathBuf {
         self.bin_dir().join("moto_server")
+    }
+
+    /// The `checkov` executable (in [`checkov_venv`]).
+    pub fn checkov(&self) -> PathBuf {
+        self.bin_dir().join("checkov")
     }
 
     /// `PATH` with the venv's bin dir first. cargo-lambda finds zig through cargo-zigbuild, which tries
@@ -321,7 +354,8 @@ impl Venv {
     /// The requirements not (fully) installed: a missing executable, or a distribution that
     /// `importlib.metadata` does not know or knows at another version than pinned.
     fn missing(&self) -> Result<Vec<&'static Requirement>, ToolError> {
-        let dists: Vec<&str> = REQUIREMENTS
+        let dists: Vec<&str> = self
+            .requirements
             .iter()
             .flat_map(|r| r.dists.iter().map(|(d, _)| *d))
             .collect();
@@ -349,7 +383,8 @@ impl Venv {
                 .iter()
                 .any(|(d, v)| *d == dist && !v.is_empty() && pin.is_none_or(|p| p == *v))
         };
-        Ok(REQUIREMENTS
+        Ok(self
+            .requirements
             .iter()
             .filter(|r| {
                 !r.dists.iter().all(|(d, pin)| ok(d, *pin))
@@ -431,7 +466,7 @@ mod tests {
 
     #[test]
     fn every_requirement_names_a_distribution() {
-        for r in REQUIREMENTS {
+        for r in REQUIREMENTS.iter().chain(CHECKOV_REQUIREMENTS) {
             assert!(!r.dists.is_empty(), "{}", r.spec);
             for (_, pin) in r.dists {
                 if let Some(pin) = pin {
@@ -449,6 +484,7 @@ mod tests {
     fn path_env_puts_the_venv_first_once() {
         let venv = Venv {
             root: PathBuf::from("/x/sluice-venv"),
+            requirements: REQUIREMENTS,
         };
         let path = venv.path_env();
         let parts: Vec<PathBuf> = std::env::split_paths(&path).collect();

@@ -436,6 +436,12 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
             .unwrap_or(lim::MANAGE_API_GATEWAY_ACCOUNT.bool_default()),
     };
 
+    let kms_key = kms_key(c, p.kms_key.as_ref());
+    let xray_tracing = p.xray_tracing.unwrap_or(lim::XRAY_TRACING.bool_default());
+    let waf = raw.waf.as_ref().map(|w| Waf {
+        rate_limit: c.uint(&w.get_ref().rate_limit, &lim::WAF_RATE_LIMIT),
+    });
+
     let auth = raw.auth.as_ref().map(|a| auth(c, a.get_ref(), &name));
 
     let functions = Functions {
@@ -473,6 +479,9 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
         stage,
         tags,
         api,
+        kms_key,
+        xray_tracing,
+        waf,
         auth,
         functions,
         streams,
@@ -481,6 +490,47 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
         routes,
         consumers,
     }
+}
+
+/// `kms_key`: `"aws-managed"`, `"create"`, or a key ARN (not an alias: CloudWatch Logs and IAM statements
+/// need the key's own ARN).
+fn kms_key(c: &mut Checker, v: Option<&Spanned<String>>) -> KmsKey {
+    let Some(v) = v else {
+        return KmsKey::AwsManaged;
+    };
+    let given = v.get_ref().as_str();
+    match given {
+        "aws-managed" => return KmsKey::AwsManaged,
+        "create" => return KmsKey::Create,
+        _ => {}
+    }
+    let parts: Vec<&str> = given.splitn(6, ':').collect();
+    let is_key_arn = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "kms"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|ch| ch.is_ascii_digit())
+        && parts[5].strip_prefix("key/").is_some_and(|id| {
+            !id.is_empty() && id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+        });
+    if is_key_arn {
+        return KmsKey::Arn(given.to_string());
+    }
+    let help = if given.contains(":alias/") {
+        "give the key's ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias: CloudWatch Logs and IAM policies need the key itself"
+    } else {
+        "\"aws-managed\" (the default), \"create\" (Terraform creates one key), or arn:aws:kms:<region>:<account>:key/<key id>"
+    };
+    c.err(
+        v.span(),
+        format!(
+            "`kms_key` is \"{given}\", which is not \"aws-managed\", \"create\" or a KMS key ARN"
+        ),
+        Some(help.into()),
+    );
+    KmsKey::AwsManaged
 }
 
 fn throttle_rate(c: &mut Checker, v: Option<&Spanned<f64>>) -> f64 {
@@ -583,13 +633,16 @@ fn function_default(setting: &Setting, role: Role) -> i64 {
 fn function(c: &mut Checker, f: Option<&Spanned<RawFunction>>, role: Role) -> FunctionSettings {
     let memory = function_default(&lim::MEMORY_MB, role);
     let timeout = function_default(&lim::TIMEOUT_SECONDS, role);
+    let reserved = function_default(&lim::RESERVED_CONCURRENCY, role);
     let as_u32 = |n: i64| u32::try_from(n).unwrap_or(0);
+    // -1 is "unreserved".
+    let reserved_or_none = |n: i64| u32::try_from(n).ok();
     let Some(f) = f else {
         return FunctionSettings {
             architecture: Architecture::X86_64,
             memory_mb: as_u32(memory),
             timeout_seconds: as_u32(timeout),
-            reserved_concurrency: None,
+            reserved_concurrency: reserved_or_none(reserved),
             log_retention_days: as_u32(lim::FUNCTION_LOG_RETENTION_DAYS.int_default()),
         };
     };
@@ -602,10 +655,11 @@ fn function(c: &mut Checker, f: Option<&Spanned<RawFunction>>, role: Role) -> Fu
         architecture,
         memory_mb: as_u32(c.int_or(&f.memory_mb, &lim::MEMORY_MB, memory)),
         timeout_seconds: as_u32(c.int_or(&f.timeout_seconds, &lim::TIMEOUT_SECONDS, timeout)),
-        reserved_concurrency: f
-            .reserved_concurrency
-            .as_ref()
-            .map(|r| as_u32(c.int(&Some(r.clone()), &lim::RESERVED_CONCURRENCY))),
+        reserved_concurrency: reserved_or_none(c.int_or(
+            &f.reserved_concurrency,
+            &lim::RESERVED_CONCURRENCY,
+            reserved,
+        )),
         log_retention_days: c
             .log_retention(&f.log_retention_days, &lim::FUNCTION_LOG_RETENTION_DAYS),
     }

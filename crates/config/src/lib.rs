@@ -31,6 +31,12 @@ pub struct Pipeline {
     pub stage: String,
     pub tags: BTreeMap<String, String>,
     pub api: ApiSettings,
+    /// The key encrypting everything the pipeline stores.
+    pub kms_key: KmsKey,
+    /// X-Ray tracing of the stage and the functions.
+    pub xray_tracing: bool,
+    /// AWS WAF in front of the stage, when `[waf]` is present.
+    pub waf: Option<Waf>,
     pub auth: Option<BasicAuth>,
     pub functions: Functions,
     pub streams: BTreeMap<String, Stream>,
@@ -47,6 +53,24 @@ pub struct ApiSettings {
     pub throttle_burst_limit: u32,
     /// Whether to manage the account-wide API Gateway CloudWatch role (needed once per region for access logs).
     pub manage_api_gateway_account: bool,
+}
+
+/// `[pipeline] kms_key`: which KMS key encrypts the streams, queues, tables, secret and log groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KmsKey {
+    /// Each service's AWS-managed (or service-owned) key.
+    AwsManaged,
+    /// One customer-managed key that Terraform creates, with yearly rotation.
+    Create,
+    /// The user's customer-managed key (a key ARN).
+    Arn(String),
+}
+
+/// `[waf]`: a WAFv2 web ACL on the stage with a rate-based rule per source IP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waf {
+    /// Requests one source IP may send in any 5 minutes.
+    pub rate_limit: u32,
 }
 
 /// HTTP Basic auth checked by the authorizer Lambda against one Secrets Manager secret.
@@ -89,6 +113,7 @@ pub struct FunctionSettings {
     pub architecture: Architecture,
     pub memory_mb: u32,
     pub timeout_seconds: u32,
+    /// `None`: unreserved (the account's shared pool).
     pub reserved_concurrency: Option<u32>,
     pub log_retention_days: u32,
 }

@@ -14,12 +14,14 @@ pub enum Section {
     Queue,
     Route,
     Consumer,
+    Waf,
 }
 
 impl Section {
     /// Every section, in the order of the reference.
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Pipeline,
+        Section::Waf,
         Section::Auth,
         Section::Functions,
         Section::Stream,
@@ -33,12 +35,13 @@ impl Section {
     pub fn heading(self) -> &'static str {
         match self {
             Section::Pipeline => "`[pipeline]`",
+            Section::Waf => "`[waf]` — AWS WAF in front of the stage (none without this section)",
             Section::Auth => "`[auth]`",
             Section::Functions => "`[functions.authorizer]`, `[functions.writer]`",
             Section::Stream => "`[streams.<Name>]` — Kinesis streams",
             Section::Table => "`[tables.<Name>]` — DynamoDB tables",
             Section::Queue => {
-                "`[queues.<Name>]` — SQS dead-letter queues (encrypted with SQS-managed keys)"
+                "`[queues.<Name>]` — SQS dead-letter queues (encrypted with SQS-managed keys, or `kms_key`)"
             }
             Section::Route => "`[routes.<name>]` — HTTP routes",
             Section::Consumer => {
@@ -313,6 +316,14 @@ settings! {
         "stage-wide burst", "requests";
     MANAGE_API_GATEWAY_ACCOUNT = Pipeline "manage_api_gateway_account", D::Bool(true), L::Bool,
         "manage the region-wide API Gateway CloudWatch role access logs need; set `false` if something else manages it", "";
+    KMS_KEY = Pipeline "kms_key", D::Str("aws-managed"),
+        L::Text("`\"aws-managed\"`, `\"create\"`, or a KMS key ARN (`arn:…:key/…`) in the pipeline's region"),
+        "the key encrypting the streams, queues, tables, credentials secret and log groups: AWS-managed keys, one key Terraform creates (rotated yearly), or yours (its policy must let CloudWatch Logs use it)", "";
+    XRAY_TRACING = Pipeline "xray_tracing", D::Bool(false), L::Bool,
+        "X-Ray tracing of the API stage and the functions (billed per trace)", "";
+
+    WAF_RATE_LIMIT = Waf "rate_limit", D::Int(2000), L::Int { min: 10, max: 2_000_000_000 },
+        "requests one source IP may send in any 5 minutes; above it WAF answers 429 `Throttled` until the rate falls", "AWS WAF's rate-based rule limit";
 
     AUTH_TYPE = Auth "type", D::Required, L::OneOf(&["basic"]),
         "HTTP Basic, checked by the authorizer Lambda", "";
@@ -333,8 +344,8 @@ settings! {
         "memory (and so CPU) of the function", "Lambda's memory range, in MB";
     TIMEOUT_SECONDS = Functions "timeout_seconds", D::PerFunction { authorizer: 5, writer: 60 }, L::Int { min: 1, max: 900 },
         "the function's timeout", "Lambda's timeout range";
-    RESERVED_CONCURRENCY = Functions "reserved_concurrency", D::Absent, L::Int { min: 0, max: 10000 },
-        "concurrency kept for the function alone", "Lambda's reserved concurrency";
+    RESERVED_CONCURRENCY = Functions "reserved_concurrency", D::PerFunction { authorizer: 20, writer: -1 }, L::Int { min: -1, max: 10000 },
+        "concurrency kept for the function alone (and its ceiling); -1 = unreserved. The authorizer's 20 keeps other functions from starving logins; an account whose concurrency quota is too low to reserve (new accounts) needs -1", "Lambda's reserved concurrency, or -1 for unreserved";
     FUNCTION_LOG_RETENTION_DAYS = Functions "log_retention_days", D::Int(30), L::LogRetentionDays,
         "retention of the function's log group", "";
 
@@ -344,7 +355,7 @@ settings! {
         "shards of a provisioned stream (not allowed on-demand)", "Kinesis's default shard quota per stream";
     RETENTION_HOURS = Stream "retention_hours", D::Int(24), L::Int { min: 24, max: 8760 },
         "how long records stay readable", "Kinesis's retention period";
-    STREAM_KMS_KEY_ARN = Stream "kms_key_arn", D::Text("AWS-managed `alias/aws/kinesis`"),
+    STREAM_KMS_KEY_ARN = Stream "kms_key_arn", D::Text("the pipeline's `kms_key`; with `\"aws-managed\"`, `alias/aws/kinesis`"),
         L::Text("a KMS key or alias ARN"), "the stream is always encrypted", "";
 
     PARTITION_KEY = Table "partition_key", D::Required,

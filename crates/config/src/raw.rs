@@ -13,6 +13,7 @@ pub type S<T> = Spanned<T>;
 #[serde(deny_unknown_fields)]
 pub struct RawPipelineFile {
     pub pipeline: S<RawPipeline>,
+    pub waf: Option<S<RawWaf>>,
     pub auth: Option<S<RawAuth>>,
     #[serde(default)]
     pub functions: RawFunctions,
@@ -40,6 +41,14 @@ pub struct RawPipeline {
     pub throttle_rate_limit: Option<S<f64>>,
     pub throttle_burst_limit: Option<S<i64>>,
     pub manage_api_gateway_account: Option<bool>,
+    pub kms_key: Option<S<String>>,
+    pub xray_tracing: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWaf {
+    pub rate_limit: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -577,3 +577,107 @@ fn the_summary_does_not_point_at_errors_above_it() {
         "{rendered}"
     );
 }
+
+#[test]
+fn edge_defaults_reserve_the_authorizer_and_leave_the_rest_off() {
+    let p = config::parse(BASE, "pipeline.toml").unwrap();
+    assert_eq!(p.functions.authorizer.reserved_concurrency, Some(20));
+    assert_eq!(p.functions.writer.reserved_concurrency, None);
+    assert_eq!(p.kms_key, config::KmsKey::AwsManaged);
+    assert!(!p.xray_tracing);
+    assert_eq!(p.waf, None);
+}
+
+#[test]
+fn reserved_concurrency_minus_one_is_unreserved_and_below_is_an_error() {
+    let src = format!("{BASE}\n[functions.authorizer]\nreserved_concurrency = -1\n");
+    let p = config::parse(&src, "pipeline.toml").unwrap();
+    assert_eq!(p.functions.authorizer.reserved_concurrency, None);
+    let src = format!("{BASE}\n[functions.writer]\nreserved_concurrency = 7\n");
+    let p = config::parse(&src, "pipeline.toml").unwrap();
+    assert_eq!(p.functions.writer.reserved_concurrency, Some(7));
+    assert_eq!(p.functions.authorizer.reserved_concurrency, Some(20));
+    let src = format!("{BASE}\n[functions.authorizer]\nreserved_concurrency = -2\n");
+    one(
+        &src,
+        27,
+        24,
+        "`reserved_concurrency` is -2, but must be between -1 and 10000",
+    );
+}
+
+#[test]
+fn waf_section_turns_the_rate_rule_on_within_aws_bounds() {
+    let p = config::parse(&format!("{BASE}\n[waf]\n"), "pipeline.toml").unwrap();
+    assert_eq!(p.waf, Some(config::Waf { rate_limit: 2000 }));
+    let p = config::parse(
+        &format!("{BASE}\n[waf]\nrate_limit = 500\n"),
+        "pipeline.toml",
+    )
+    .unwrap();
+    assert_eq!(p.waf, Some(config::Waf { rate_limit: 500 }));
+    let e = one(
+        &format!("{BASE}\n[waf]\nrate_limit = 9\n"),
+        27,
+        14,
+        "`rate_limit` is 9, but must be between 10 and 2000000000 (AWS WAF's rate-based rule limit)",
+    );
+    assert!(e.help.is_none());
+    let e = one(
+        &format!("{BASE}\n[waf]\nrate = 100\n"),
+        27,
+        1,
+        "unknown key `rate`",
+    );
+    assert_eq!(e.help.as_deref(), Some("valid keys here: `rate_limit`"));
+}
+
+#[test]
+fn kms_key_is_aws_managed_create_or_a_key_arn() {
+    let arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    for (value, expected) in [
+        ("aws-managed", config::KmsKey::AwsManaged),
+        ("create", config::KmsKey::Create),
+        (arn, config::KmsKey::Arn(arn.into())),
+    ] {
+        let src = with(
+            "region = \"eu-west-1\"",
+            &format!("region = \"eu-west-1\"\nkms_key = \"{value}\""),
+        );
+        assert_eq!(
+            config::parse(&src, "pipeline.toml").unwrap().kms_key,
+            expected
+        );
+    }
+    let alias = with(
+        "region = \"eu-west-1\"",
+        "region = \"eu-west-1\"\nkms_key = \"arn:aws:kms:eu-west-1:111122223333:alias/mine\"",
+    );
+    let e = one(
+        &alias,
+        4,
+        11,
+        "`kms_key` is \"arn:aws:kms:eu-west-1:111122223333:alias/mine\", which is not",
+    );
+    assert!(e.help.unwrap().contains("not an alias"));
+    let typo = with(
+        "region = \"eu-west-1\"",
+        "region = \"eu-west-1\"\nkms_key = \"aws_managed\"",
+    );
+    let e = one(&typo, 4, 11, "`kms_key` is \"aws_managed\"");
+    assert!(e.help.unwrap().contains("\"create\""));
+}
+
+#[test]
+fn xray_tracing_is_a_boolean() {
+    let src = with(
+        "region = \"eu-west-1\"",
+        "region = \"eu-west-1\"\nxray_tracing = true",
+    );
+    assert!(config::parse(&src, "pipeline.toml").unwrap().xray_tracing);
+    let src = with(
+        "region = \"eu-west-1\"",
+        "region = \"eu-west-1\"\nxray_tracing = \"yes\"",
+    );
+    one(&src, 4, 16, "invalid type");
+}

@@ -16,6 +16,10 @@ provider "aws" {
 }
 
 locals {
+  # The customer-managed key encrypting the streams, queues, tables, secret and log groups (kms_key in
+  # pipeline.toml), or null for each service's AWS-managed key.
+  kms_key_arn = module.kms.key_arn
+
   writer_zip_path = coalesce(var.writer_zip_path, "${path.root}/../../../target/lambda/writer/bootstrap.zip")
 
   authorizer_zip_path = coalesce(var.authorizer_zip_path, "${path.root}/../../../target/lambda/authorizer/bootstrap.zip")
@@ -43,14 +47,14 @@ locals {
       mode            = "PROVISIONED"
       shard_count     = 1
       retention_hours = 24
-      kms_key_arn     = null
+      kms_key_arn     = local.kms_key_arn
     }
     "Clicks" = {
       name            = "shop-Clicks"
       mode            = "ON_DEMAND"
       shard_count     = null
       retention_hours = 168
-      kms_key_arn     = null
+      kms_key_arn     = local.kms_key_arn
     }
     "Orders" = {
       name            = "shop-Orders"
@@ -168,6 +172,12 @@ locals {
   routed_streams = ["Audit", "Clicks", "Orders"]
 }
 
+module "kms" {
+  source = "./modules/kms"
+
+  name = "shop"
+}
+
 module "stream" {
   source   = "./modules/stream"
   for_each = local.streams
@@ -179,14 +189,16 @@ module "table" {
   source   = "./modules/table"
   for_each = local.tables
 
-  table = each.value
+  table       = each.value
+  kms_key_arn = local.kms_key_arn
 }
 
 module "queue" {
   source   = "./modules/queue"
   for_each = local.queues
 
-  queue = each.value
+  queue       = each.value
+  kms_key_arn = local.kms_key_arn
 }
 
 # Each dead-letter queue takes messages from the writers that use it (their execution roles also carry the
@@ -249,6 +261,8 @@ module "consumer" {
   function    = local.functions.writer
   zip_path    = local.writer_zip_path
   environment = each.value.environment
+  kms_key_arn = local.kms_key_arn
+  tracing     = true
   stream = {
     arn         = module.stream[each.value.stream].stream_arn
     kms_key_arn = module.stream[each.value.stream].kms_key_arn
@@ -267,8 +281,10 @@ module "consumer" {
 module "auth" {
   source = "./modules/auth"
 
-  function = local.functions.authorizer
-  zip_path = local.authorizer_zip_path
+  function    = local.functions.authorizer
+  zip_path    = local.authorizer_zip_path
+  kms_key_arn = local.kms_key_arn
+  tracing     = true
   auth = {
     function_name           = "shop-authorizer"
     secret_name             = "shop/ingest-credentials"
@@ -277,7 +293,20 @@ module "auth" {
     password_length         = 48
     password_version        = 3
     recovery_window_in_days = var.credentials_recovery_window_days
+    readers                 = var.credentials_readers
   }
+}
+
+module "waf" {
+  source = "./modules/waf"
+
+  waf = {
+    name               = "shop"
+    rate_limit         = 1000
+    throttled_body     = "{\"error\":\"Throttled\",\"message\":\"the stream is over its throughput; retry with backoff\",\"requestId\":\"\"}"
+    log_retention_days = 90
+  }
+  kms_key_arn = local.kms_key_arn
 }
 
 module "api" {
@@ -290,7 +319,10 @@ module "api" {
     throttle_rate_limit       = 50.5
     throttle_burst_limit      = 100
     manage_account            = false
+    xray_tracing              = true
   }
+  kms_key_arn         = local.kms_key_arn
+  web_acl             = { arn = module.waf.web_acl_arn }
   stream_arns         = [for name in local.routed_streams : module.stream[name].stream_arn]
   stream_kms_key_arns = distinct(compact([for name in local.routed_streams : module.stream[name].kms_key_arn]))
   authorizer = {

@@ -59,3 +59,13 @@ output "dead_letter_queue_urls" {
   description = "SQS dead-letter queue URLs, by logical queue name."
   value       = { for key, queue in module.queue : key => queue.queue_url }
 }
+
+output "kms_key_arn" {
+  description = "The customer-managed KMS key encrypting the pipeline's data and logs, or null for the AWS-managed keys."
+  value       = local.kms_key_arn
+}
+
+output "web_acl_arn" {
+  description = "The WAF web ACL in front of the stage."
+  value       = module.waf.web_acl_arn
+}

@@ -47,6 +47,10 @@ module "function" {
   description = "Writes the records of a Kinesis stream into ${var.table.name}."
   settings    = var.function
   zip_path    = var.zip_path
+  kms_key_arn = var.kms_key_arn
+  # Reads its environment; sends to the dead-letter queue (SQS needs both actions from a sender).
+  kms_key_actions = ["kms:Decrypt", "kms:GenerateDataKey"]
+  tracing         = var.tracing
   environment = merge(var.environment, {
     TABLE_NAME            = var.table.name
     DEAD_LETTER_QUEUE_URL = var.dead_letter_queue.url

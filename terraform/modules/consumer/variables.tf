@@ -63,3 +63,13 @@ variable "dead_letter_queue" {
     name = string
   })
 }
+
+variable "kms_key_arn" {
+  description = "The pipeline's customer-managed KMS key (the function's log group and environment, and the dead-letter queue it writes), or null for the AWS-managed keys."
+  type        = string
+}
+
+variable "tracing" {
+  description = "Whether the writer sends X-Ray traces."
+  type        = bool
+}

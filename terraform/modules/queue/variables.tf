@@ -7,3 +7,8 @@ variable "queue" {
     message_retention_seconds = number
   })
 }
+
+variable "kms_key_arn" {
+  description = "The pipeline's customer-managed KMS key, or null for SQS-managed encryption."
+  type        = string
+}

@@ -5,7 +5,7 @@ use askama::Template;
 
 use super::escape::{hcl_string, json_string};
 use super::{Files, GenError, HEADER, LambdaDir, MANIFEST};
-use sluice_config::{Billing, KeyAttribute, PartitionKeySource, Pipeline, StreamCapacity};
+use sluice_config::{Billing, KeyAttribute, KmsKey, PartitionKeySource, Pipeline, StreamCapacity};
 use sluice_contract::envelope::{self, Field, VERSION as ENVELOPE_VERSION};
 use sluice_contract::limits::MAX_RECORD_BYTES;
 use sluice_contract::{ApiError, env};
@@ -164,11 +164,44 @@ struct ApiView {
     manage_account: bool,
 }
 
+/// What the modules' templates branch on besides their variables: which checkov findings are answered by
+/// configuration and which need a skip with its reason.
+#[derive(Debug, Clone, Copy)]
+struct Edge {
+    /// A customer-managed KMS key encrypts the pipeline's data and logs.
+    cmk: bool,
+    /// X-Ray tracing of the stage and the functions.
+    tracing: bool,
+    /// A WAF web ACL protects the stage.
+    waf: bool,
+}
+
+impl Edge {
+    fn of(p: &Pipeline) -> Self {
+        Edge {
+            cmk: p.kms_key != KmsKey::AwsManaged,
+            tracing: p.xray_tracing,
+            waf: p.waf.is_some(),
+        }
+    }
+}
+
+struct WafView {
+    rate_limit: u32,
+    /// The 429 answer's JSON body: the error contract's `Throttled`, without a request id.
+    throttled_body: String,
+}
+
 #[derive(Template)]
 #[template(path = "terraform/root/main.tf", escape = "none")]
 struct RootMain {
     header: &'static str,
     name: String,
+    /// HCL for the pipeline's customer-managed key ARN, or `null`.
+    kms_key_expression: String,
+    kms_create: bool,
+    xray_tracing: bool,
+    waf: Option<WafView>,
     tags: Vec<Entry>,
     authorizer_function: FunctionView,
     writer_function: FunctionView,
@@ -197,6 +230,7 @@ struct RootVariables {
 struct RootOutputs {
     header: &'static str,
     auth: bool,
+    waf: bool,
 }
 
 #[derive(Template)]
@@ -222,7 +256,6 @@ module_files! {
     StreamMain => "terraform/modules/stream/main.tf",
     StreamVariables => "terraform/modules/stream/variables.tf",
     StreamOutputs => "terraform/modules/stream/outputs.tf",
-    TableMain => "terraform/modules/table/main.tf",
     TableVariables => "terraform/modules/table/variables.tf",
     TableOutputs => "terraform/modules/table/outputs.tf",
     QueueMain => "terraform/modules/queue/main.tf",
@@ -232,12 +265,45 @@ module_files! {
     AuthOutputs => "terraform/modules/auth/outputs.tf",
     ConsumerVariables => "terraform/modules/consumer/variables.tf",
     ConsumerOutputs => "terraform/modules/consumer/outputs.tf",
-    ApiMain => "terraform/modules/api/main.tf",
     ApiVariables => "terraform/modules/api/variables.tf",
     ApiOutputs => "terraform/modules/api/outputs.tf",
-    FunctionMain => "terraform/modules/function/main.tf",
     FunctionVariables => "terraform/modules/function/variables.tf",
     FunctionOutputs => "terraform/modules/function/outputs.tf",
+    KmsMain => "terraform/modules/kms/main.tf",
+    KmsVariables => "terraform/modules/kms/variables.tf",
+    KmsOutputs => "terraform/modules/kms/outputs.tf",
+    WafVariables => "terraform/modules/waf/variables.tf",
+    WafOutputs => "terraform/modules/waf/outputs.tf",
+}
+
+/// Module files whose checkov skips depend on the pipeline's [`Edge`].
+macro_rules! edge_module_files {
+    ($($ty:ident => $path:literal),* $(,)?) => {
+        $(
+            #[derive(Template)]
+            #[template(path = $path, escape = "none")]
+            struct $ty {
+                header: &'static str,
+                edge: Edge,
+            }
+        )*
+    };
+}
+
+edge_module_files! {
+    ApiMain => "terraform/modules/api/main.tf",
+    FunctionMain => "terraform/modules/function/main.tf",
+    WafMain => "terraform/modules/waf/main.tf",
+}
+
+/// The table module: every table's instance.
+#[derive(Template)]
+#[template(path = "terraform/modules/table/main.tf", escape = "none")]
+struct TableMain {
+    header: &'static str,
+    edge: Edge,
+    /// Some table has point-in-time recovery off (a checkov finding the module answers with a skip).
+    some_without_pitr: bool,
 }
 
 /// The authorizer's module: its environment's names come from the contract.
@@ -245,6 +311,7 @@ module_files! {
 #[template(path = "terraform/modules/auth/main.tf", escape = "none")]
 struct AuthMain {
     header: &'static str,
+    edge: Edge,
     environment: Vec<Entry>,
 }
 
@@ -510,6 +577,12 @@ pub const KINESIS_ERRORS: [ApiError; 5] = [
 pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, GenError> {
     let mut files = Files::new();
     let header = HEADER;
+    let edge = Edge::of(p);
+    let kms_key_expression = match &p.kms_key {
+        KmsKey::AwsManaged => "null".to_string(),
+        KmsKey::Create => "module.kms.key_arn".to_string(),
+        KmsKey::Arn(arn) => hcl_string(arn),
+    };
 
     let streams = p
         .streams
@@ -526,7 +599,12 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
                 StreamCapacity::OnDemand => "null".into(),
             },
             retention_hours: s.retention_hours,
-            kms_key_arn: opt_str(s.kms_key_arn.as_deref()),
+            // The stream's own key, else the pipeline's.
+            kms_key_arn: match (&s.kms_key_arn, edge.cmk) {
+                (Some(arn), _) => hcl_string(arn),
+                (None, true) => "local.kms_key_arn".to_string(),
+                (None, false) => "null".to_string(),
+            },
         })
         .collect();
     let tables = p
@@ -608,6 +686,14 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
         RootMain {
             header,
             name: p.name.clone(),
+            kms_key_expression,
+            kms_create: p.kms_key == KmsKey::Create,
+            xray_tracing: p.xray_tracing,
+            waf: p.waf.as_ref().map(|w| WafView {
+                rate_limit: w.rate_limit,
+                throttled_body: serde_json::to_string(&ApiError::Throttled.body(""))
+                    .unwrap_or_default(),
+            }),
             tags: aligned(
                 p.tags
                     .iter()
@@ -649,14 +735,21 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
         RootOutputs {
             header,
             auth: p.auth.is_some(),
+            waf: p.waf.is_some(),
         },
     )?;
     put(&mut files, "versions.tf", Versions { header })?;
 
     for module in [
-        "stream", "table", "queue", "function", "auth", "consumer", "api",
+        "stream", "table", "queue", "function", "auth", "consumer", "api", "kms", "waf",
     ] {
-        if module == "auth" && p.auth.is_none() {
+        let absent = match module {
+            "auth" => p.auth.is_none(),
+            "kms" => p.kms_key != KmsKey::Create,
+            "waf" => p.waf.is_none(),
+            _ => false,
+        };
+        if absent {
             continue;
         }
         put(
@@ -676,7 +769,15 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
         "modules/stream/outputs.tf",
         StreamOutputs { header },
     )?;
-    put(&mut files, "modules/table/main.tf", TableMain { header })?;
+    put(
+        &mut files,
+        "modules/table/main.tf",
+        TableMain {
+            header,
+            edge,
+            some_without_pitr: p.tables.values().any(|t| !t.point_in_time_recovery),
+        },
+    )?;
     put(
         &mut files,
         "modules/table/variables.tf",
@@ -701,7 +802,7 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
     put(
         &mut files,
         "modules/function/main.tf",
-        FunctionMain { header },
+        FunctionMain { header, edge },
     )?;
     put(
         &mut files,
@@ -719,6 +820,7 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
             "modules/auth/main.tf",
             AuthMain {
                 header,
+                edge,
                 environment: aligned_idents(&[
                     (env::SECRET_ID, "aws_secretsmanager_secret.this.arn".into()),
                     (
@@ -763,13 +865,31 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
         "modules/consumer/outputs.tf",
         ConsumerOutputs { header },
     )?;
-    put(&mut files, "modules/api/main.tf", ApiMain { header })?;
+    put(&mut files, "modules/api/main.tf", ApiMain { header, edge })?;
     put(
         &mut files,
         "modules/api/variables.tf",
         ApiVariables { header },
     )?;
     put(&mut files, "modules/api/outputs.tf", ApiOutputs { header })?;
+    if p.kms_key == KmsKey::Create {
+        put(&mut files, "modules/kms/main.tf", KmsMain { header })?;
+        put(
+            &mut files,
+            "modules/kms/variables.tf",
+            KmsVariables { header },
+        )?;
+        put(&mut files, "modules/kms/outputs.tf", KmsOutputs { header })?;
+    }
+    if p.waf.is_some() {
+        put(&mut files, "modules/waf/main.tf", WafMain { header, edge })?;
+        put(
+            &mut files,
+            "modules/waf/variables.tf",
+            WafVariables { header },
+        )?;
+        put(&mut files, "modules/waf/outputs.tf", WafOutputs { header })?;
+    }
     let mut document = super::openapi::render(p)?;
     document.push('\n');
     files.insert("modules/api/openapi.json.tftpl".into(), document);

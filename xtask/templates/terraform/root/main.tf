@@ -18,6 +18,10 @@ provider "aws" {
 }
 
 locals {
+  # The customer-managed key encrypting the streams, queues, tables, secret and log groups (kms_key in
+  # pipeline.toml), or null for each service's AWS-managed key.
+  kms_key_arn = {{ kms_key_expression }}
+
   writer_zip_path = coalesce(var.writer_zip_path, "{{ lambda_dir.expression }}/writer/bootstrap.zip")
 {%- if auth.is_some() %}
 
@@ -110,6 +114,15 @@ locals {
   routed_streams = [{% for s in routed_streams %}{{ s|hcl }}{% if !loop.last %}, {% endif %}{% endfor %}]
 }
 
+{%- if kms_create %}
+
+module "kms" {
+  source = "./modules/kms"
+
+  name = {{ name|hcl }}
+}
+{%- endif %}
+
 module "stream" {
   source   = "./modules/stream"
   for_each = local.streams
@@ -121,14 +134,16 @@ module "table" {
   source   = "./modules/table"
   for_each = local.tables
 
-  table = each.value
+  table       = each.value
+  kms_key_arn = local.kms_key_arn
 }
 
 module "queue" {
   source   = "./modules/queue"
   for_each = local.queues
 
-  queue = each.value
+  queue       = each.value
+  kms_key_arn = local.kms_key_arn
 }
 
 # Each dead-letter queue takes messages from the writers that use it (their execution roles also carry the
@@ -191,6 +206,8 @@ module "consumer" {
   function    = local.functions.writer
   zip_path    = local.writer_zip_path
   environment = each.value.environment
+  kms_key_arn = local.kms_key_arn
+  tracing     = {{ xray_tracing }}
   stream = {
     arn         = module.stream[each.value.stream].stream_arn
     kms_key_arn = module.stream[each.value.stream].kms_key_arn
@@ -211,8 +228,10 @@ module "consumer" {
 module "auth" {
   source = "./modules/auth"
 
-  function = local.functions.authorizer
-  zip_path = local.authorizer_zip_path
+  function    = local.functions.authorizer
+  zip_path    = local.authorizer_zip_path
+  kms_key_arn = local.kms_key_arn
+  tracing     = {{ xray_tracing }}
   auth = {
     function_name           = {{ a.function_name|hcl }}
     secret_name             = {{ a.secret_name|hcl }}
@@ -221,7 +240,25 @@ module "auth" {
     password_length         = {{ a.password_length }}
     password_version        = {{ a.password_version }}
     recovery_window_in_days = var.credentials_recovery_window_days
+    readers                 = var.credentials_readers
   }
+}
+{%- when None %}
+{%- endmatch %}
+
+{%- match waf %}
+{%- when Some with (w) %}
+
+module "waf" {
+  source = "./modules/waf"
+
+  waf = {
+    name               = {{ name|hcl }}
+    rate_limit         = {{ w.rate_limit }}
+    throttled_body     = {{ w.throttled_body|hcl }}
+    log_retention_days = {{ api.access_log_retention_days }}
+  }
+  kms_key_arn = local.kms_key_arn
 }
 {%- when None %}
 {%- endmatch %}
@@ -236,7 +273,10 @@ module "api" {
     throttle_rate_limit       = {{ api.throttle_rate_limit }}
     throttle_burst_limit      = {{ api.throttle_burst_limit }}
     manage_account            = {{ api.manage_account }}
+    xray_tracing              = {{ xray_tracing }}
   }
+  kms_key_arn         = local.kms_key_arn
+  web_acl             = {% if waf.is_some() %}{ arn = module.waf.web_acl_arn }{% else %}null{% endif %}
   stream_arns         = [for name in local.routed_streams : module.stream[name].stream_arn]
   stream_kms_key_arns = distinct(compact([for name in local.routed_streams : module.stream[name].kms_key_arn]))
 {%- if auth.is_some() %}
@@ -245,6 +285,6 @@ module "api" {
     invoke_arn    = module.auth.invoke_arn
   }
 {%- else %}
-  authorizer = null
+  authorizer          = null
 {%- endif %}
 }

@@ -5,10 +5,15 @@
 # and every consumer's writer are instances of this module.
 
 resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:Retention is log_retention_days in pipeline.toml; these logs hold diagnostics, the data is in the table
   name              = "/aws/lambda/${var.name}"
   retention_in_days = var.settings.log_retention_days
+  kms_key_id        = var.kms_key_arn
 }
 
+# No aws:SourceAccount / aws:SourceArn condition: Lambda documents neither key for assuming an execution
+# role, and a condition on a key the service does not set denies the assumption (the function cannot run).
+# Only Lambda itself may assume the role, and only a principal allowed iam:PassRole can hand it a function.
 data "aws_iam_policy_document" "assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -34,6 +39,27 @@ data "aws_iam_policy_document" "this" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
+
+  # The pipeline's customer-managed key: the function's environment, and whatever it reads or writes
+  # that the key encrypts (the credentials secret; the dead-letter queue), with the actions its caller names.
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "UsePipelineKey"
+      actions   = var.kms_key_actions
+      resources = [statement.value]
+    }
+  }
+
+  # X-Ray accepts no resource narrower than "*" for these two actions.
+  dynamic "statement" {
+    for_each = var.tracing ? ["xray"] : []
+    content {
+      sid       = "SendTraces"
+      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      resources = ["*"]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "this" {
@@ -43,6 +69,9 @@ resource "aws_iam_role_policy" "this" {
 }
 
 resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:A dead-letter queue applies to asynchronous invocations only: API Gateway calls the authorizer synchronously and the writer's event source mapping has its own on-failure destination
+  #checkov:skip=CKV_AWS_117:The function calls only AWS APIs and reaches nothing private; a VPC would add NAT or endpoints and isolate nothing
+  #checkov:skip=CKV_AWS_272:The package is built reproducibly by `cargo xtask build` and deployed with its hash by this Terraform; there is no signing profile to verify against
   function_name                  = var.name
   description                    = var.description
   role                           = aws_iam_role.this.arn
@@ -54,9 +83,14 @@ resource "aws_lambda_function" "this" {
   reserved_concurrent_executions = var.settings.reserved_concurrency == null ? -1 : var.settings.reserved_concurrency
   filename                       = var.zip_path
   source_code_hash               = filebase64sha256(var.zip_path)
+  kms_key_arn                    = var.kms_key_arn
 
   environment {
     variables = var.environment
+  }
+
+  tracing_config {
+    mode = var.tracing ? "Active" : "PassThrough"
   }
 
   depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
@@ -67,6 +101,24 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   alarm_description   = var.errors_alarm_description
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+}
+
+# Reserved concurrency is also a ceiling: past it, invocations are throttled (for the authorizer, API Gateway
+# answers 500). This says when to raise reserved_concurrency in pipeline.toml.
+resource "aws_cloudwatch_metric_alarm" "throttles" {
+  count = var.settings.reserved_concurrency == null ? 0 : 1
+
+  alarm_name          = "${var.name}-throttles"
+  alarm_description   = "The ${var.name} function hit its reserved concurrency (${var.settings.reserved_concurrency}); raise reserved_concurrency in pipeline.toml."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
   dimensions          = { FunctionName = aws_lambda_function.this.function_name }
   statistic           = "Sum"
   period              = 300

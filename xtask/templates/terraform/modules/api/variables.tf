@@ -1,7 +1,7 @@
 # {{ header }}
 
 variable "api" {
-  description = "The REST API: name, stage name, access log retention in days, stage throttling (requests per second and burst), and whether to manage the region's API Gateway CloudWatch role."
+  description = "The REST API: name, stage name, access log retention in days, stage throttling (requests per second and burst), whether to manage the region's API Gateway CloudWatch role, and X-Ray tracing of the stage."
   type = object({
     name                      = string
     stage                     = string
@@ -9,6 +9,7 @@ variable "api" {
     throttle_rate_limit       = number
     throttle_burst_limit      = number
     manage_account            = bool
+    xray_tracing              = bool
   })
 }
 
@@ -27,5 +28,17 @@ variable "authorizer" {
   type = object({
     function_name = string
     invoke_arn    = string
+  })
+}
+
+variable "kms_key_arn" {
+  description = "The pipeline's customer-managed KMS key for the access log group, or null for CloudWatch Logs' own encryption."
+  type        = string
+}
+
+variable "web_acl" {
+  description = "The WAF web ACL protecting the stage (its ARN), or null for none."
+  type = object({
+    arn = string
   })
 }

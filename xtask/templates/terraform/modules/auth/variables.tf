@@ -1,7 +1,7 @@
 # {{ header }}
 
 variable "auth" {
-  description = "HTTP Basic auth: the authorizer function's name, the secret's name, the username, the authorizer cache TTL, the generated password's length and version (bump to rotate) and the secret's recovery window."
+  description = "HTTP Basic auth: the authorizer function's name, the secret's name, the username, the authorizer cache TTL, the generated password's length and version (bump to rotate), the secret's recovery window, and the IAM principal ARNs (wildcards allowed) that may read the password besides the authorizer and the identity running Terraform."
   type = object({
     function_name           = string
     secret_name             = string
@@ -10,6 +10,7 @@ variable "auth" {
     password_length         = number
     password_version        = number
     recovery_window_in_days = number
+    readers                 = list(string)
   })
 }
 
@@ -27,4 +28,14 @@ variable "function" {
 variable "zip_path" {
   description = "Path of the authorizer's deployment package (bootstrap.zip built by `cargo xtask build`)."
   type        = string
+}
+
+variable "kms_key_arn" {
+  description = "The pipeline's customer-managed KMS key for the secret and the function, or null for the AWS-managed keys."
+  type        = string
+}
+
+variable "tracing" {
+  description = "Whether the authorizer sends X-Ray traces."
+  type        = bool
 }

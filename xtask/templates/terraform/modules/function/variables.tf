@@ -40,3 +40,18 @@ variable "errors_alarm_description" {
   description = "What it means when the function's errors alarm fires."
   type        = string
 }
+
+variable "kms_key_arn" {
+  description = "The pipeline's customer-managed KMS key (log group, environment, and the function may use it), or null for the AWS-managed keys."
+  type        = string
+}
+
+variable "kms_key_actions" {
+  description = "What the function does with the pipeline's key: kms:Decrypt to read what it encrypts (and the environment), kms:GenerateDataKey to write."
+  type        = list(string)
+}
+
+variable "tracing" {
+  description = "Whether the function sends X-Ray traces (active tracing)."
+  type        = bool
+}

@@ -3,8 +3,9 @@
 resource "aws_sqs_queue" "this" {
   name                      = var.queue.name
   message_retention_seconds = var.queue.message_retention_seconds
-  # Encryption at rest with SQS-owned keys.
-  sqs_managed_sse_enabled = true
+  # Encryption at rest: the pipeline's customer-managed key, or SQS-owned keys.
+  sqs_managed_sse_enabled = var.kms_key_arn == null ? true : null
+  kms_master_key_id       = var.kms_key_arn
 }
 
 # The queue policy is in the root module: it names the writers' roles, which need the queue first.

@@ -25,3 +25,8 @@ variable "table" {
     error_message = "The billing mode must be PAY_PER_REQUEST or PROVISIONED."
   }
 }
+
+variable "kms_key_arn" {
+  description = "The pipeline's customer-managed KMS key, or null for the AWS-managed DynamoDB key."
+  type        = string
+}
