@@ -25,7 +25,7 @@ use axum::response::{IntoResponse as _, Response};
 
 use super::http::{ServeLimits, body_deadline};
 use super::kinesis;
-use super::limits::{Admission, GatewayLimits};
+use super::limits::{Admission, GatewayLimits, WafLimit};
 use super::store::{Store, now_ms};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use sluice_config::{PartitionKeySource, PathSegment, Pipeline, StreamTarget};
@@ -68,6 +68,8 @@ pub struct Gateway {
     limits: ServeLimits,
     /// AWS's stage and shard limits; `None` when off (`--unlimited`).
     aws_limits: Option<GatewayLimits>,
+    /// The WAF's rate-based rule, with `[waf]` and AWS's limits on.
+    waf: Option<WafLimit>,
 }
 
 impl Gateway {
@@ -108,6 +110,11 @@ impl Gateway {
             store,
             limits,
             aws_limits: aws_limits.then(|| GatewayLimits::new(pipeline)),
+            waf: pipeline
+                .waf
+                .as_ref()
+                .filter(|_| aws_limits)
+                .map(|w| WafLimit::new(w.rate_limit)),
         }
     }
 
@@ -199,7 +206,9 @@ fn error_response(error: ApiError, request_id: &str) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let Ok(id) = HeaderValue::from_str(request_id) {
+    if !request_id.is_empty()
+        && let Ok(id) = HeaderValue::from_str(request_id)
+    {
         response.headers_mut().insert("x-amzn-requestid", id);
     }
     response
@@ -227,6 +236,12 @@ async fn answer(
     received_at: i64,
     request_id: &str,
 ) -> Response {
+    // The WAF is in front of everything: it answers before API Gateway assigns a request id.
+    if let Some(waf) = &gateway.waf
+        && !waf.admit(peer.ip(), std::time::Instant::now())
+    {
+        return error_response(ApiError::Throttled, "");
+    }
     let Some(matched) = gateway.resolve(&parts.method, parts.uri.path()) else {
         return error_response(ApiError::NotFound, request_id);
     };

@@ -8,7 +8,10 @@
 //! - a provisioned table's write capacity (write units a second, items rounded up to 1 KB, with up to 300
 //!   seconds of unused capacity kept as burst) → the writer sees throttling and retries as it would on AWS.
 //!
-//! Each is a [`TokenBucket`]: pure arithmetic on an explicit clock, tested on its own.
+//! - with `[waf]`, the web ACL's rate-based rule: more than `rate_limit` requests from one source address in
+//!   the trailing 5 minutes → 429 `Throttled` with an empty request id, as the WAF's custom response answers.
+//!
+//! Each is arithmetic on an explicit clock ([`TokenBucket`], [`RateWindow`]), tested on its own.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -61,6 +64,75 @@ impl TokenBucket {
     pub fn available(&mut self, now: Instant) -> f64 {
         self.refill(now);
         self.tokens
+    }
+}
+
+/// Requests counted over a trailing window in slots (WAF's rate-based rule: per source address, 5 minutes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateWindow {
+    slot: std::time::Duration,
+    /// (slot number since `origin`, requests in it), oldest first.
+    slots: std::collections::VecDeque<(u64, u64)>,
+    origin: Option<Instant>,
+    len: u64,
+}
+
+impl RateWindow {
+    /// A window of `slots` slots of `slot` each.
+    pub fn new(slot: std::time::Duration, slots: u64) -> Self {
+        RateWindow {
+            slot,
+            slots: std::collections::VecDeque::new(),
+            origin: None,
+            len: slots,
+        }
+    }
+
+    /// Counts one request at `now`; answers the requests in the window, this one included.
+    pub fn count(&mut self, now: Instant) -> u64 {
+        let origin = *self.origin.get_or_insert(now);
+        let index =
+            (now.saturating_duration_since(origin).as_nanos() / self.slot.as_nanos().max(1)) as u64;
+        while self
+            .slots
+            .front()
+            .is_some_and(|(i, _)| *i + self.len <= index)
+        {
+            self.slots.pop_front();
+        }
+        match self.slots.back_mut() {
+            Some((i, n)) if *i == index => *n += 1,
+            _ => self.slots.push_back((index, 1)),
+        }
+        self.slots.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// The WAF's rate-based rule, per source address.
+#[derive(Debug)]
+pub struct WafLimit {
+    limit: u64,
+    windows: Mutex<HashMap<std::net::IpAddr, RateWindow>>,
+}
+
+impl WafLimit {
+    pub fn new(limit: u32) -> Self {
+        WafLimit {
+            limit: u64::from(limit),
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether a request from `ip` at `now` passes (it is counted either way, as WAF counts blocked requests).
+    pub fn admit(&self, ip: std::net::IpAddr, now: Instant) -> bool {
+        let Ok(mut windows) = self.windows.lock() else {
+            return true;
+        };
+        // 5 minutes in 10-second slots.
+        let window = windows
+            .entry(ip)
+            .or_insert_with(|| RateWindow::new(std::time::Duration::from_secs(10), 30));
+        window.count(now) <= self.limit
     }
 }
 
@@ -156,6 +228,12 @@ pub fn summary(pipeline: &Pipeline, enabled: bool) -> String {
         "  limits: as on AWS (--unlimited turns them off): stage throttle {} req/s, bursts of {}, per route; {SHARD_WRITE_RECORDS_PER_SECOND} records/s and 1 MiB/s per shard",
         pipeline.api.throttle_rate_limit, pipeline.api.throttle_burst_limit
     );
+    if let Some(waf) = &pipeline.waf {
+        out.push_str(&format!(
+            "; WAF {} requests per 5 minutes per address",
+            waf.rate_limit
+        ));
+    }
     for table in pipeline.tables.values() {
         if let Billing::Provisioned { write_capacity, .. } = table.billing {
             out.push_str(&format!(
@@ -256,6 +334,20 @@ partition_key = { path_param = "id" }
         let mut table = table_write_bucket(p.tables["T"].billing).unwrap();
         assert_eq!(table.available(t0), 3000.0, "300 s of 10 WCU as burst");
         assert!(summary(&p, true).contains("table T 10 write units/s"));
+
+        let waf = WafLimit::new(3);
+        let ip: std::net::IpAddr = [10, 0, 0, 1].into();
+        let other: std::net::IpAddr = [10, 0, 0, 2].into();
+        assert!((0..3).all(|_| waf.admit(ip, t0)));
+        assert!(
+            !waf.admit(ip, t0 + Duration::from_secs(60)),
+            "4 in 5 minutes"
+        );
+        assert!(waf.admit(other, t0), "per source address");
+        assert!(
+            waf.admit(ip, t0 + Duration::from_secs(320)),
+            "the first requests have left the window"
+        );
         assert!(summary(&p, false).contains("--unlimited"));
     }
 }

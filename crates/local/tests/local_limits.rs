@@ -123,3 +123,45 @@ fn records_on_stream(state_dir: &std::path::Path) -> i64 {
     conn.query_row("SELECT count(*) FROM _sluice_records", [], |r| r.get(0))
         .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_waf_rate_rule_answers_429_per_source_address() {
+    let toml = format!("{}\n[waf]\nrate_limit = 10\n", toml(10_000.0, 5_000));
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path(), &toml, true).await;
+    let client = client();
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let response = submit(&client, &running.base_url(), &format!("w-{i}"), SEED_BODY).await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        statuses.push((status, body));
+    }
+    assert!(
+        statuses[..10].iter().all(|(s, _)| *s == 200),
+        "{statuses:?}"
+    );
+    for (status, body) in &statuses[10..] {
+        assert_eq!(*status, 429);
+        assert_eq!(body["error"], "Throttled");
+        assert_eq!(
+            body["requestId"], "",
+            "WAF answers before API Gateway assigns an id"
+        );
+    }
+    let summary = sluice_local::summary(&running, std::path::Path::new("pipeline.toml"));
+    assert!(
+        summary.contains("WAF 10 requests per 5 minutes"),
+        "{summary}"
+    );
+    running.shutdown().await;
+    assert_eq!(records_on_stream(dir.path()), 10);
+
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path(), &toml, false).await;
+    for i in 0..12 {
+        let response = submit(&client, &running.base_url(), &format!("u-{i}"), SEED_BODY).await;
+        assert_eq!(response.status().as_u16(), 200, "--unlimited");
+    }
+    running.shutdown().await;
+}
