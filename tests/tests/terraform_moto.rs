@@ -1,5 +1,6 @@
-//! The generated root applied for real, against a moto server: `apply`, then `plan` shows no changes,
-//! the generated password is in Secrets Manager but nowhere in the state, then `destroy` cleans up.
+//! The generated roots applied for real, against a moto server: `apply`, then `plan` shows no changes,
+//! the generated password is in Secrets Manager but nowhere in the state, then `destroy` cleans up. The
+//! shipped root, and the multi example with its request models and event filters.
 //! Lambda packages are placeholders (moto stores them without running them).
 
 use std::path::{Path, PathBuf};
@@ -167,14 +168,12 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-#[test]
-fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destroys() {
-    let started = Instant::now();
-    let moto = Moto::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("terraform");
-    copy_dir(&workspace_root().join("terraform"), &dir);
-    let zip = tmp.path().join("bootstrap.zip");
+/// Copies the generated root `source` into `tmp`, inits it, applies it against `moto`, and demands an empty
+/// plan afterwards (saved to `tfplan`); answers the root and that plan's output.
+fn apply_clean(moto: &Moto, source: &str, tmp: &Path) -> (Root, Output) {
+    let dir = tmp.join("terraform");
+    copy_dir(&workspace_root().join(source), &dir);
+    let zip = tmp.join("bootstrap.zip");
     placeholder_zip(&zip);
     let root = Root {
         dir,
@@ -205,10 +204,34 @@ fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destro
     assert_eq!(
         plan.status.code(),
         Some(0),
-        "the plan after apply is not empty:\n{}\n{}",
+        "{source}: the plan after apply is not empty:\n{}\n{}",
         tail(&String::from_utf8_lossy(&plan.stdout), 200),
         String::from_utf8_lossy(&plan.stderr)
     );
+    (root, plan)
+}
+
+/// Destroys the root and checks that nothing is left in its state.
+fn destroy(root: &Root) {
+    root.expect(
+        &["destroy", "-auto-approve", "-input=false", "-no-color"],
+        0,
+    );
+    let state = std::fs::read_to_string(root.dir.join("terraform.tfstate")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(
+        state["resources"].as_array().map(Vec::len),
+        Some(0),
+        "destroy left resources in the state"
+    );
+}
+
+#[test]
+fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destroys() {
+    let started = Instant::now();
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, plan) = apply_clean(&moto, "terraform", tmp.path());
 
     let outputs = root.expect(&["output", "-json", "-no-color"], 0);
     let outputs: serde_json::Value = serde_json::from_slice(&outputs.stdout).unwrap();
@@ -258,19 +281,91 @@ fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destro
         "the generated password is in the saved plan"
     );
 
-    root.expect(
-        &["destroy", "-auto-approve", "-input=false", "-no-color"],
-        0,
-    );
-    let state = std::fs::read_to_string(root.dir.join("terraform.tfstate")).unwrap();
-    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
-    assert_eq!(
-        state["resources"].as_array().map(Vec::len),
-        Some(0),
-        "destroy left resources in the state"
-    );
+    destroy(&root);
     eprintln!(
         "moto round trip took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The multi example: request models (a schema file and an inline schema) in the API's OpenAPI body, and
+/// event source mappings with filter criteria, applied for real; the plan afterwards is empty, so what moto
+/// stored (the mappings' `FilterCriteria`) is exactly what was rendered.
+#[test]
+fn the_multi_example_applies_its_request_models_and_filter_criteria_and_plans_clean() {
+    let started = Instant::now();
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, _) = apply_clean(&moto, "examples/multi/terraform", tmp.path());
+
+    let pipeline =
+        sluice_config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
+    let state = std::fs::read_to_string(root.dir.join("terraform.tfstate")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let resources = state["resources"].as_array().unwrap();
+    let mut mappings = 0;
+    for r in resources
+        .iter()
+        .filter(|r| r["type"] == "aws_lambda_event_source_mapping")
+    {
+        let module = r["module"].as_str().unwrap();
+        let consumer = &pipeline.consumers[module
+            .trim_start_matches("module.consumer[\"")
+            .trim_end_matches("\"]")];
+        let attributes = &r["instances"][0]["attributes"];
+        let patterns: Vec<&str> = attributes["filter_criteria"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["filter"].as_array().into_iter().flatten())
+            .map(|f| f["pattern"].as_str().unwrap())
+            .collect();
+        let expected: Vec<&str> = consumer
+            .filters
+            .iter()
+            .map(|f| f.aws_pattern.as_str())
+            .collect();
+        let mut sorted = patterns.clone();
+        sorted.sort();
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort();
+        assert_eq!(
+            sorted, expected_sorted,
+            "{module}: the mapping's filter criteria"
+        );
+        mappings += 1;
+    }
+    assert_eq!(mappings, 3);
+    assert!(
+        pipeline
+            .consumers
+            .values()
+            .filter(|c| !c.filters.is_empty())
+            .count()
+            == 2,
+        "the example filters two of its consumers"
+    );
+    let api = resources
+        .iter()
+        .find(|r| r["type"] == "aws_api_gateway_rest_api")
+        .expect("the REST API");
+    let body: serde_json::Value =
+        serde_json::from_str(api["instances"][0]["attributes"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body["components"]["schemas"]["EventsBody"]["required"],
+        serde_json::json!(["kind", "version"])
+    );
+    assert_eq!(
+        body["paths"]["/audit"]["put"]["requestBody"]["content"]["application/vnd.shop.audit+json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/AuditBody"
+    );
+
+    // No destroy: the example's tables have deletion protection on, as a production pipeline's should
+    // (DynamoDB refuses to delete them, moto too); the shipped root's test covers destroy, and this moto
+    // server and its state go when the test ends.
+    eprintln!(
+        "moto round trip (multi) took {:.0} s",
         started.elapsed().as_secs_f64()
     );
 }

@@ -69,8 +69,10 @@ async fn only_matching_records_are_delivered_and_the_rest_are_checkpointed_past(
     // Every record is done, the filtered ones included: the checkpoint is past the last one.
     let last = REQUESTS.len() as i64;
     assert!(
-        eventually(Duration::from_secs(20), || checkpoint(dir.path(), "event-writer")
-            == Some(last))
+        eventually(Duration::from_secs(20), || checkpoint(
+            dir.path(),
+            "event-writer"
+        ) == Some(last))
         .await,
         "checkpoint {:?}, expected {last}",
         checkpoint(dir.path(), "event-writer")
@@ -92,7 +94,8 @@ async fn the_writer_stores_only_the_matching_records() {
     assert!(
         eventually(Duration::from_secs(20), || count(dir.path(), "EventTable")
             == expected.len()
-            && checkpoint(dir.path(), "event-writer") == Some(REQUESTS.len() as i64))
+            && checkpoint(dir.path(), "event-writer")
+                == Some(REQUESTS.len() as i64))
         .await,
         "{:?}",
         items(dir.path(), "EventTable").keys().collect::<Vec<_>>()
