@@ -83,6 +83,7 @@ locals {
       maximum_record_age_seconds = 3600
       bisect_on_error            = true
       parallelization_factor     = 1
+      filter_patterns            = []
       environment = {
         PARTITION_KEY_NAME = "eventId"
         PARTITION_KEY_TYPE = "S"

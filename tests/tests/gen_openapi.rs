@@ -42,6 +42,12 @@ fn templatefile(text: &str, vars: &BTreeMap<&str, &str>) -> String {
     out
 }
 
+/// A string's JSON escaping without the quotes: what API Gateway puts in for `$context` variables.
+pub fn json_escaped(s: &str) -> &'static str {
+    let quoted = serde_json::to_string(s).unwrap();
+    Box::leak(quoted[1..quoted.len() - 1].to_string().into_boxed_str())
+}
+
 pub fn openapi(config: &str) -> (sluice_config::Pipeline, Value) {
     let pipeline = sluice_config::load(&workspace_root().join(config)).unwrap();
     let files = generate::render(&pipeline, std::path::Path::new("terraform")).unwrap();
@@ -143,9 +149,15 @@ fn every_integration_puts_into_its_fixed_stream_with_the_integration_role() {
             template.contains(&format!("\"StreamName\":\"{stream}\"")),
             "{path}: {template}"
         );
+        let model = match path {
+            "/audit" => "AuditBody",
+            "/beacon/{clickId}" => "JsonObject",
+            _ => "EventsBody",
+        };
         assert_eq!(
             op["requestBody"]["content"][content_type]["schema"]["$ref"],
-            "#/components/schemas/JsonObject"
+            format!("#/components/schemas/{model}"),
+            "{path}: the route's request model"
         );
         assert_eq!(
             op["x-amazon-apigateway-request-validator"],
@@ -157,6 +169,11 @@ fn every_integration_puts_into_its_fixed_stream_with_the_integration_role() {
             statuses,
             ["200", "400", "404", "413", "429", "502"],
             "{path}: a method response for every status"
+        );
+        let described = op["responses"]["400"]["description"].as_str().unwrap();
+        assert!(
+            described.contains("`BadRequestBody`") && described.contains("`InvalidPartitionKey`"),
+            "{path}: the 400 response documents the request validator's answer: {described}"
         );
         let responses = integration["responses"].as_object().unwrap();
         assert_eq!(responses["default"]["statusCode"], "200");
@@ -173,6 +190,18 @@ fn every_integration_puts_into_its_fixed_stream_with_the_integration_role() {
     let validator = &doc["x-amazon-apigateway-request-validators"]["body-and-params"];
     assert_eq!(validator["validateRequestBody"], true);
     assert_eq!(doc["components"]["schemas"]["JsonObject"]["type"], "object");
+    // The schema file, as written but without `$schema` (OpenAPI 3.0's schema object has none).
+    let mut file: Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("examples/multi/schemas/event.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    file.as_object_mut().unwrap().remove("$schema");
+    assert_eq!(doc["components"]["schemas"]["EventsBody"], file);
+    assert_eq!(
+        doc["components"]["schemas"]["AuditBody"]["required"],
+        serde_json::json!(["who", "action"])
+    );
     let authorizer =
         &doc["components"]["securitySchemes"]["basic"]["x-amazon-apigateway-authorizer"];
     assert_eq!(authorizer["type"], "request");
@@ -194,8 +223,17 @@ fn gateway_responses_follow_the_error_contract() {
             let r = &responses[*kind];
             assert_eq!(r["statusCode"], e.status().to_string(), "{kind}");
             let body = r["responseTemplates"]["application/json"].as_str().unwrap();
-            let rendered = body.replace("$context.requestId", "req-7");
-            let expected = serde_json::to_value(e.body("req-7")).unwrap();
+            // API Gateway substitutes the validation error string JSON-escaped.
+            let validation = r#"[object has missing required properties (["message"])]"#;
+            let rendered = body
+                .replace("$context.requestId", "req-7")
+                .replace(generate::VALIDATION_ERROR_STRING, json_escaped(validation));
+            let message = sluice_contract::api::bad_request_body_message(validation);
+            let expected = if e == ApiError::BadRequestBody {
+                serde_json::to_value(e.body_with_message(&message, "req-7")).unwrap()
+            } else {
+                serde_json::to_value(e.body("req-7")).unwrap()
+            };
             assert_eq!(
                 serde_json::from_str::<Value>(&rendered).unwrap(),
                 expected,

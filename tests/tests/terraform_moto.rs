@@ -2,7 +2,7 @@
 //! the generated password is in Secrets Manager but nowhere in the state, then `destroy` cleans up. The
 //! shipped root has the defaults (AWS-managed keys, no WAF, no tracing); the multi example has the rest
 //! (a created KMS key, a WAF web ACL on the stage, X-Ray tracing), so every resource type is applied,
-//! planned empty and destroyed. Lambda packages are placeholders (moto stores them without running them).
+//! planned empty and destroyed, with its request models and event filters. Lambda packages are placeholders (moto stores them without running them).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -208,7 +208,8 @@ fn apply_and_plan_clean(root: &Root) -> Output {
     assert_eq!(
         plan.status.code(),
         Some(0),
-        "the plan after apply is not empty:\n{}\n{}",
+        "{}: the plan after apply is not empty:\n{}\n{}",
+        root.dir.display(),
         tail(&String::from_utf8_lossy(&plan.stdout), 200),
         String::from_utf8_lossy(&plan.stderr)
     );
@@ -530,6 +531,70 @@ fn multi_example_with_waf_kms_key_and_tracing_applies_plans_clean_and_destroys()
                 .expect("lift deletion protection");
         }
     });
+    // Request models and filter criteria: what moto stored is what pipeline.toml compiles to.
+    let pipeline =
+        sluice_config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
+    let state = std::fs::read_to_string(root.dir.join("terraform.tfstate")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let resources = state["resources"].as_array().unwrap();
+    let mut mappings = 0;
+    for r in resources
+        .iter()
+        .filter(|r| r["type"] == "aws_lambda_event_source_mapping")
+    {
+        let module = r["module"].as_str().unwrap();
+        let consumer = &pipeline.consumers[module
+            .trim_start_matches("module.consumer[\"")
+            .trim_end_matches("\"]")];
+        let attributes = &r["instances"][0]["attributes"];
+        let patterns: Vec<&str> = attributes["filter_criteria"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["filter"].as_array().into_iter().flatten())
+            .map(|f| f["pattern"].as_str().unwrap())
+            .collect();
+        let expected: Vec<&str> = consumer
+            .filters
+            .iter()
+            .map(|f| f.aws_pattern.as_str())
+            .collect();
+        let mut sorted = patterns.clone();
+        sorted.sort();
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort();
+        assert_eq!(
+            sorted, expected_sorted,
+            "{module}: the mapping's filter criteria"
+        );
+        mappings += 1;
+    }
+    assert_eq!(mappings, 3);
+    assert!(
+        pipeline
+            .consumers
+            .values()
+            .filter(|c| !c.filters.is_empty())
+            .count()
+            == 2,
+        "the example filters two of its consumers"
+    );
+    let api = resources
+        .iter()
+        .find(|r| r["type"] == "aws_api_gateway_rest_api")
+        .expect("the REST API");
+    let body: serde_json::Value =
+        serde_json::from_str(api["instances"][0]["attributes"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body["components"]["schemas"]["EventsBody"]["required"],
+        serde_json::json!(["kind", "version"])
+    );
+    assert_eq!(
+        body["paths"]["/audit"]["put"]["requestBody"]["content"]["application/vnd.shop.audit+json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/AuditBody"
+    );
+
     destroy_to_empty(&root);
     eprintln!(
         "moto round trip of the multi example took {:.0} s",

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use escape::{hcl_string, json_string, tftpl_escape};
-pub use view::{KINESIS_ERRORS, error_template, request_template};
+pub use view::{KINESIS_ERRORS, VALIDATION_ERROR_STRING, error_template, request_template};
 
 use sluice_config::{self as config, Pipeline};
 

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
+use std::path::Path;
 
 use serde::Deserialize as _;
 use sluice_contract::writer::attribute;
@@ -15,16 +16,71 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, closest, line_col};
+use super::json::{self, Json, toml_string_offsets};
 use super::limits::{self as lim, LOG_RETENTION_DAYS, Limit, NameRule, Setting};
 use super::raw::*;
+use super::schema::Problem;
 use super::*;
+use super::{filter, schema};
 
 struct Checker<'a> {
     src: &'a str,
     errors: Vec<ConfigError>,
+    /// The folder schema files are read from.
+    dir: &'a Path,
+    /// The schema files read (name as written, text), for showing their errors.
+    files: Vec<(String, String)>,
 }
 
 impl Checker<'_> {
+    /// An error in another file (`text` is that file's).
+    fn err_in_file(
+        &mut self,
+        file: &str,
+        text: &str,
+        span: Range<usize>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let (line, column) = line_col(text, span.start);
+        self.errors.push(ConfigError {
+            message: message.into(),
+            span,
+            line,
+            column,
+            help,
+            file: Some(file.to_string()),
+        });
+    }
+
+    /// JSON written in a TOML string: parsed, with errors located in pipeline.toml. Answers the value and the
+    /// map from positions in the string's text to positions in the file.
+    fn json_in_string(&mut self, v: &Spanned<String>, what: &str) -> Option<(Json, Vec<usize>)> {
+        let map = toml_string_offsets(self.src, &v.span())
+            .unwrap_or_else(|| vec![v.span().start; v.get_ref().len() + 1]);
+        match json::parse(v.get_ref()) {
+            Ok(json) => Some((json, map)),
+            Err(e) => {
+                let at = map.get(e.offset).copied().unwrap_or(v.span().start);
+                self.err(
+                    at..at + 1,
+                    format!("{what} is not JSON: {}", e.message),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// Problems found in JSON written in a TOML string, located in pipeline.toml.
+    fn problems_in_string(&mut self, map: &[usize], problems: Vec<Problem>) {
+        for p in problems {
+            let start = map.get(p.span.start).copied().unwrap_or(0);
+            let end = map.get(p.span.end).copied().unwrap_or(start).max(start);
+            self.err(start..end, p.message, p.help);
+        }
+    }
+
     fn err(&mut self, span: Range<usize>, message: impl Into<String>, help: Option<String>) {
         let (line, column) = line_col(self.src, span.start);
         self.errors.push(ConfigError {
@@ -33,6 +89,7 @@ impl Checker<'_> {
             line,
             column,
             help,
+            file: None,
         });
     }
 
@@ -243,6 +300,7 @@ fn toml_error(src: &str, e: &toml::de::Error) -> ConfigError {
             line,
             column,
             help,
+            file: None,
         };
     }
     if raw.starts_with("missing field") {
@@ -258,6 +316,7 @@ fn toml_error(src: &str, e: &toml::de::Error) -> ConfigError {
         line,
         column,
         help,
+        file: None,
     }
 }
 
@@ -350,10 +409,12 @@ fn read_raw(src: &str) -> (Option<RawPipelineFile>, Vec<ConfigError>) {
     (None, errors)
 }
 
-pub(super) fn compile(src: &str, file: &str) -> Result<Pipeline, ConfigErrors> {
+pub(super) fn compile(src: &str, file: &str, dir: &Path) -> Result<Pipeline, ConfigErrors> {
     let mut c = Checker {
         src,
         errors: Vec::new(),
+        dir,
+        files: Vec::new(),
     };
     let (raw, errors) = read_raw(src);
     c.errors = errors;
@@ -361,9 +422,10 @@ pub(super) fn compile(src: &str, file: &str) -> Result<Pipeline, ConfigErrors> {
     match pipeline {
         Some(pipeline) if c.errors.is_empty() => Ok(pipeline),
         _ => {
-            c.errors.sort_by_key(|e| (e.span.start, e.message.clone()));
+            c.errors
+                .sort_by_key(|e| (e.file.clone(), e.span.start, e.message.clone()));
             c.errors.dedup();
-            Err(ConfigErrors::new(file, src, c.errors))
+            Err(ConfigErrors::with_files(file, src, &c.files, c.errors))
         }
     }
 }
@@ -1020,6 +1082,7 @@ fn routes(
                 t.clone()
             }
         };
+        let schema = r.schema.as_ref().and_then(|v| request_schema(c, v));
         let path_key = (method, normalise(&segments));
         if let Some(other) = seen.get(&path_key) {
             c.err(
@@ -1044,8 +1107,111 @@ fn routes(
                 stream,
                 partition_key,
                 content_type,
+                schema,
             },
         );
+    }
+    out
+}
+
+/// A route's `schema`: a file next to pipeline.toml, or JSON text (a string starting with `{`).
+fn request_schema(c: &mut Checker, v: &Spanned<String>) -> Option<RequestSchema> {
+    let text = v.get_ref();
+    if text.trim_start().starts_with('{') {
+        let (json, map) = c.json_in_string(v, "the inline `schema`")?;
+        return match schema::check(&json) {
+            Ok(value) => Some(RequestSchema {
+                value,
+                source: SchemaSource::Inline,
+            }),
+            Err(problems) => {
+                c.problems_in_string(&map, problems);
+                None
+            }
+        };
+    }
+    if text.is_empty()
+        || Path::new(text).is_absolute()
+        || text.split(['/', '\\']).any(|p| p == "..")
+    {
+        c.err(
+            v.span(),
+            format!("`schema` \"{text}\" must be a path inside pipeline.toml's folder (relative, no `..`), or JSON text starting with `{{`"),
+            None,
+        );
+        return None;
+    }
+    let path = c.dir.join(text);
+    let file_text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            c.err(
+                v.span(),
+                format!("cannot read the schema file \"{text}\" ({}): {e}", path.display()),
+                Some("the path is relative to pipeline.toml's folder; or write the schema inline as JSON text".into()),
+            );
+            return None;
+        }
+    };
+    c.files.push((text.clone(), file_text.clone()));
+    let json = match json::parse(&file_text) {
+        Ok(json) => json,
+        Err(e) => {
+            c.err_in_file(
+                text,
+                &file_text,
+                e.offset..e.offset + 1,
+                format!("the schema is not JSON: {}", e.message),
+                None,
+            );
+            return None;
+        }
+    };
+    match schema::check(&json) {
+        Ok(value) => Some(RequestSchema {
+            value,
+            source: SchemaSource::File(text.clone()),
+        }),
+        Err(problems) => {
+            for p in problems {
+                c.err_in_file(text, &file_text, p.span, p.message, p.help);
+            }
+            None
+        }
+    }
+}
+
+/// A consumer's `filters`: each a pattern in Lambda's filter grammar, at most [`filter::MAX_FILTERS`].
+fn event_filters(c: &mut Checker, v: &Spanned<Vec<Spanned<String>>>) -> Vec<EventFilter> {
+    let list = v.get_ref();
+    if list.len() > filter::MAX_FILTERS {
+        c.err(
+            v.span(),
+            format!(
+                "`filters` lists {} patterns; an event source mapping takes {} (Lambda's default quota)",
+                list.len(),
+                filter::MAX_FILTERS
+            ),
+            Some("combine patterns with `$or`, or request a quota increase and split the consumer".into()),
+        );
+    }
+    let mut out = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for item in list {
+        let Some((json, map)) = c.json_in_string(item, "the filter pattern") else {
+            continue;
+        };
+        match filter::compile(&json) {
+            Ok(f) => {
+                if seen.contains(&f.aws_pattern) {
+                    c.err(item.span(), "this filter pattern is listed twice", None);
+                    continue;
+                }
+                seen.push(f.aws_pattern.clone());
+                out.push(f);
+            }
+            Err(problems) => c.problems_in_string(&map, problems),
+        }
     }
     out
 }
@@ -1318,6 +1484,11 @@ fn consumers(
                     .unwrap_or(lim::BISECT_ON_ERROR.bool_default()),
                 parallelization_factor: c
                     .uint(&r.parallelization_factor, &lim::PARALLELIZATION_FACTOR),
+                filters: r
+                    .filters
+                    .as_ref()
+                    .map(|f| event_filters(c, f))
+                    .unwrap_or_default(),
             },
         );
     }

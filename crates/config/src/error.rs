@@ -19,6 +19,9 @@ pub struct ConfigError {
     pub column: usize,
     /// How to fix it ("did you mean `EventTable`?"), if we know.
     pub help: Option<String>,
+    /// The file the problem is in, when it is not the pipeline file itself (a request schema file, as
+    /// `pipeline.toml` names it).
+    pub file: Option<String>,
 }
 
 impl fmt::Display for ConfigError {
@@ -37,14 +40,41 @@ pub struct ConfigErrors {
 
 impl ConfigErrors {
     pub fn new(file: &str, src: &str, errors: Vec<ConfigError>) -> ConfigErrors {
+        ConfigErrors::with_files(file, src, &[], errors)
+    }
+
+    /// Errors in the pipeline file and in the files it names (`others`: name and text), each error shown
+    /// in its own file.
+    pub fn with_files(
+        file: &str,
+        src: &str,
+        others: &[(String, String)],
+        errors: Vec<ConfigError>,
+    ) -> ConfigErrors {
         let source = Arc::new(NamedSource::new(file, src.to_string()));
+        let others: Vec<(String, Arc<NamedSource<String>>)> = others
+            .iter()
+            .map(|(name, text)| (name.clone(), Arc::new(NamedSource::new(name, text.clone()))))
+            .collect();
         let diagnostics = errors
             .iter()
-            .map(|error| Single {
-                error: error.clone(),
-                file: file.to_string(),
-                source: source.clone(),
-                severity: miette::Severity::Error,
+            .map(|error| {
+                let (file, source) = match &error.file {
+                    Some(name) => match others.iter().find(|(n, _)| n == name) {
+                        Some((n, s)) => (n.clone(), s.clone()),
+                        None => (
+                            name.clone(),
+                            Arc::new(NamedSource::new(name, String::new())),
+                        ),
+                    },
+                    None => (file.to_string(), source.clone()),
+                };
+                Single {
+                    error: error.clone(),
+                    file,
+                    source,
+                    severity: miette::Severity::Error,
+                }
             })
             .collect();
         ConfigErrors {
@@ -60,7 +90,10 @@ impl ConfigErrors {
         for e in &self.errors {
             out.push_str(&format!(
                 "{}:{}:{}: {}",
-                self.file, e.line, e.column, e.message
+                e.file.as_deref().unwrap_or(&self.file),
+                e.line,
+                e.column,
+                e.message
             ));
             if let Some(h) = &e.help {
                 out.push_str(&format!(" ({h})"));

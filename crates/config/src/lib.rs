@@ -9,14 +9,18 @@
 pub mod capacity;
 mod compile;
 mod error;
+pub mod filter;
+pub mod json;
 pub mod limits;
 mod raw;
 mod reference;
+pub mod schema;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors, ConfigWarnings};
+pub use filter::EventFilter;
 pub use reference::reference_markdown;
 pub use sluice_contract::{KeyAttribute, KeyType};
 
@@ -237,6 +241,26 @@ pub struct Route {
     pub stream: StreamTarget,
     pub partition_key: PartitionKeySource,
     pub content_type: String,
+    /// The request body's JSON Schema (checked to be one API Gateway enforces as the local gateway does);
+    /// `None`: any JSON object.
+    pub schema: Option<RequestSchema>,
+}
+
+/// A route's request schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSchema {
+    /// The schema as the OpenAPI document carries it (draft 4, without `$schema`).
+    pub value: serde_json::Value,
+    /// Where it was written.
+    pub source: SchemaSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaSource {
+    /// A file, as pipeline.toml names it (relative to its folder).
+    File(String),
+    /// JSON text in pipeline.toml.
+    Inline,
 }
 
 impl Route {
@@ -304,6 +328,8 @@ pub struct Consumer {
     pub maximum_record_age: RecordAge,
     pub bisect_on_error: bool,
     pub parallelization_factor: u32,
+    /// The event source mapping's filters: a record is delivered when one matches (all, when empty).
+    pub filters: Vec<EventFilter>,
 }
 
 /// How often the event source mapping retries a failing batch. `Forever` only with `allow_infinite_retries`.
@@ -373,7 +399,7 @@ pub enum LoadError {
     Invalid(#[from] ConfigErrors),
 }
 
-/// Reads, validates and compiles the file at `path`.
+/// Reads, validates and compiles the file at `path` (schema files it names are read from its folder).
 pub fn load(path: &Path) -> Result<Pipeline, LoadError> {
     let src = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
         path: path.display().to_string(),
@@ -383,12 +409,18 @@ pub fn load(path: &Path) -> Result<Pipeline, LoadError> {
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    parse(&src, &file).map_err(LoadError::from)
+    let dir = path.parent().unwrap_or(Path::new("."));
+    parse_in(&src, &file, dir).map_err(LoadError::from)
 }
 
-/// Validates and compiles `src`, naming it `file` in errors.
+/// Validates and compiles `src`, naming it `file` in errors; schema files are read from the current folder.
 pub fn parse(src: &str, file: &str) -> Result<Pipeline, ConfigErrors> {
-    compile::compile(src, file)
+    parse_in(src, file, Path::new("."))
+}
+
+/// [`parse`], reading the schema files `src` names from `dir`.
+pub fn parse_in(src: &str, file: &str, dir: &Path) -> Result<Pipeline, ConfigErrors> {
+    compile::compile(src, file, dir)
 }
 
 /// Where the setting at `path` (table names and keys, e.g. `["tables", "EventTable", "write_capacity"]`) is
@@ -425,5 +457,6 @@ pub fn warning_at(
         line,
         column,
         help,
+        file: None,
     }
 }

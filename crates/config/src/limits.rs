@@ -394,6 +394,9 @@ settings! {
         "becomes the Kinesis partition key and the table's partition key", "";
     CONTENT_TYPE = Route "content_type", D::Str("application/json"),
         L::Text("`application/json` or `application/…+json`"), "other types get 415", "";
+    ROUTE_SCHEMA = Route "schema", D::Text("none (any JSON object)"),
+        L::Text("a JSON Schema file next to pipeline.toml (`\"schemas/submit.json\"`), or the schema as JSON text (a string starting with `{`); draft 4, the subset API Gateway enforces (see below)"),
+        "the request body's model: API Gateway and `cargo xtask dev` refuse other bodies with 400 `BadRequestBody`, saying what is wrong", "";
 
     CONSUMER_STREAM = Consumer "stream", D::Required, L::Text("a declared stream"), "the stream read", "";
     CONSUMER_TABLE = Consumer "table", D::Required, L::Text("a declared table"), "the table written", "";
@@ -415,6 +418,9 @@ settings! {
         "split a failing batch to isolate the bad record", "";
     PARALLELIZATION_FACTOR = Consumer "parallelization_factor", D::Int(1), L::Int { min: 1, max: 10 },
         "concurrent batches per shard (order kept per partition key)", "Lambda's limit";
+    FILTERS = Consumer "filters", D::Text("none (every record)"),
+        L::Text("at most 5 (Lambda's default quota) JSON patterns, each at most 4096 characters as AWS takes it"),
+        "the event source mapping's filter criteria: only records one pattern matches are delivered; the others are skipped and checkpointed past (see below)", "";
 }
 
 /// The settings of one section, in the order of the reference.

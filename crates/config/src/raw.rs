@@ -130,6 +130,8 @@ pub struct RawRoute {
     pub stream: RawChoice,
     pub partition_key: RawChoice,
     pub content_type: Option<S<String>>,
+    /// A JSON Schema file (relative to pipeline.toml's folder), or the schema itself as JSON text.
+    pub schema: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,4 +148,6 @@ pub struct RawConsumer {
     pub maximum_record_age_seconds: Option<S<i64>>,
     pub bisect_on_error: Option<bool>,
     pub parallelization_factor: Option<S<i64>>,
+    /// Filter patterns, each JSON text.
+    pub filters: Option<S<Vec<S<String>>>>,
 }

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use sluice_contract::writer::attribute;
 
 use crate::limits::{self, DefaultValue, LOG_RETENTION_DAYS, Limit, NameRule, Section, Setting};
+use crate::schema;
 
 fn default_text(s: &Setting) -> String {
     match s.default {
@@ -74,17 +75,48 @@ fn notes(section: Section) -> Vec<String> {
                 names.join(", ")
             ));
         }
-        Section::Route => out.push(
-            "Every `{param}` a route uses must be in its path; two routes may not share a method and path."
-                .into(),
-        ),
-        Section::Consumer => out.push(
-            "The event source mapping always reports partial batch failures (`ReportBatchItemFailures`) and \
-             sends batches it gives up on to `dead_letter_queue` (its on-failure destination); the writer sends \
-             records that can never be stored there too, with their data. There is no function-level \
-             dead-letter queue: it does nothing for stream invocations."
-                .into(),
-        ),
+        Section::Route => {
+            out.push(
+                "Every `{param}` a route uses must be in its path; two routes may not share a method and path."
+                    .into(),
+            );
+            out.push(format!(
+                "A request `schema` is JSON Schema draft 4 with `\"type\": \"object\"` at its top, using only {}. \
+                 Refused, because the deployed API would enforce them differently or not at all: \
+                 `additionalProperties`, `anyOf`, `oneOf`, `exclusiveMinimum`, `discriminator`, `example`, `readOnly` \
+                 (not supported in API Gateway models), `minItems` and `maxItems` (not applied by API Gateway's \
+                 request validation), `allOf`, `format`, `$ref`/`definitions`/`id`, `patternProperties`/\
+                 `additionalItems`/`dependencies` (dropped by the OpenAPI 3.0 import), a list of types or \
+                 `\"null\"` (OpenAPI 3.0 takes one type), and keywords of OpenAPI or of later drafts. Errors point \
+                 into the schema file (or into pipeline.toml for an inline schema).",
+                schema::SUPPORTED
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Section::Consumer => {
+            out.push(
+                "The event source mapping always reports partial batch failures (`ReportBatchItemFailures`) and \
+                 sends batches it gives up on to `dead_letter_queue` (its on-failure destination); the writer sends \
+                 records that can never be stored there too, with their data. There is no function-level \
+                 dead-letter queue: it does nothing for stream invocations."
+                    .into(),
+            );
+            out.push(
+                "A filter pattern (Lambda's filter-criteria grammar, EventBridge's event patterns) is written on the \
+                 record as sluice writes it: `body` (the request body), the envelope's `sourceIp`, `requestId`, \
+                 `receivedAt`, `v`, and `partitionKey`; sluice renders `{\"body\": …}` as `{\"data\": {\"body\": …}}` \
+                 for AWS. Operators: exact values (strings; numbers, compared by their text; `true`, `false`; \
+                 `null`; `\"\"`), `prefix` and `suffix` (also `{\"equals-ignore-case\": …}`), `equals-ignore-case`, \
+                 `wildcard`, `anything-but` (values, or `prefix`, `suffix`, `equals-ignore-case`, `wildcard`), \
+                 `numeric` (within ±5e9), `exists`, `cidr`, and `$or`. A record no pattern matches is never \
+                 delivered and never dead-lettered: the mapping checkpoints past it (locally as on AWS). \
+                 Example: `filters = ['{\"body\": {\"kind\": [\"order\"]}}']`."
+                    .into(),
+            );
+        }
         _ => {}
     }
     out

@@ -681,3 +681,161 @@ fn xray_tracing_is_a_boolean() {
     );
     one(&src, 4, 16, "invalid type");
 }
+
+#[test]
+fn an_inline_schema_is_checked_and_its_errors_point_into_pipeline_toml() {
+    let good = with(
+        "partition_key = { path_param = \"id\" }",
+        "partition_key = { path_param = \"id\" }\nschema = '{\"type\": \"object\", \"required\": [\"message\"]}'",
+    );
+    let p = config::parse(&good, "pipeline.toml").unwrap();
+    let schema = p.routes["put"].schema.as_ref().expect("a schema");
+    assert_eq!(schema.value["required"][0], "message");
+    assert_eq!(schema.source, config::SchemaSource::Inline);
+
+    // A refused keyword, in a literal string: the column is the keyword's own.
+    let src = with(
+        "partition_key = { path_param = \"id\" }",
+        "partition_key = { path_param = \"id\" }\nschema = '{\"type\": \"object\", \"additionalProperties\": false}'",
+    );
+    one(
+        &src,
+        20,
+        30,
+        "`additionalProperties` cannot be used in a request schema",
+    );
+
+    // In a basic string with escapes: still the keyword's position in the file.
+    let src = with(
+        "partition_key = { path_param = \"id\" }",
+        "partition_key = { path_param = \"id\" }\nschema = \"{\\\"type\\\": \\\"object\\\", \\\"oneOf\\\": []}\"",
+    );
+    one(&src, 20, 34, "`oneOf` cannot be used");
+
+    // Not JSON.
+    let src = with(
+        "partition_key = { path_param = \"id\" }",
+        "partition_key = { path_param = \"id\" }\nschema = '{\"type\": }'",
+    );
+    one(&src, 20, 20, "the inline `schema` is not JSON");
+}
+
+#[test]
+fn a_schema_file_is_read_next_to_pipeline_toml_and_its_errors_point_into_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("schemas")).unwrap();
+    let src = with(
+        "partition_key = { path_param = \"id\" }",
+        "partition_key = { path_param = \"id\" }\nschema = \"schemas/put.json\"",
+    );
+    std::fs::write(dir.path().join("pipeline.toml"), &src).unwrap();
+    std::fs::write(
+        dir.path().join("schemas/put.json"),
+        "{\n  \"type\": \"object\",\n  \"properties\": {\n    \"n\": {\"type\": \"integer\", \"format\": \"int32\"}\n  }\n}\n",
+    )
+    .unwrap();
+    let err = match config::load(&dir.path().join("pipeline.toml")) {
+        Err(config::LoadError::Invalid(e)) => e,
+        other => panic!("expected a schema error, got {other:?}"),
+    };
+    assert_eq!(err.errors.len(), 1, "{:#?}", err.errors);
+    let e = &err.errors[0];
+    assert_eq!(e.file.as_deref(), Some("schemas/put.json"));
+    assert_eq!((e.line, e.column), (4, 30), "{e:?}");
+    assert!(
+        e.message.contains("`format` cannot be used"),
+        "{}",
+        e.message
+    );
+    assert!(
+        err.to_plain().starts_with("schemas/put.json:4:30: "),
+        "{}",
+        err.to_plain()
+    );
+    assert!(
+        err.render().contains("schemas/put.json"),
+        "{}",
+        err.render()
+    );
+
+    std::fs::write(
+        dir.path().join("schemas/put.json"),
+        "{\"type\": \"object\", \"required\": [\"message\"]}",
+    )
+    .unwrap();
+    let p = config::load(&dir.path().join("pipeline.toml")).unwrap();
+    assert_eq!(
+        p.routes["put"].schema.as_ref().unwrap().source,
+        config::SchemaSource::File("schemas/put.json".into())
+    );
+
+    // A missing file, and a path leaving the folder, are errors at the key.
+    let missing = with(
+        "partition_key = { path_param = \"id\" }",
+        "partition_key = { path_param = \"id\" }\nschema = \"schemas/nope.json\"",
+    );
+    std::fs::write(dir.path().join("pipeline.toml"), &missing).unwrap();
+    let Err(config::LoadError::Invalid(e)) = config::load(&dir.path().join("pipeline.toml")) else {
+        panic!("a missing schema file is an error")
+    };
+    assert_eq!((e.errors[0].line, e.errors[0].column), (20, 10));
+    assert!(e.errors[0].message.contains("cannot read the schema file"));
+    one(
+        &with(
+            "partition_key = { path_param = \"id\" }",
+            "partition_key = { path_param = \"id\" }\nschema = \"../x.json\"",
+        ),
+        20,
+        10,
+        "inside pipeline.toml's folder",
+    );
+}
+
+#[test]
+fn filters_are_compiled_for_aws_and_their_errors_located() {
+    let good = with(
+        "dead_letter_queue = \"Dead\"",
+        "dead_letter_queue = \"Dead\"\nfilters = ['{\"body\": {\"kind\": [\"order\"]}}', '{\"partitionKey\": [{\"prefix\": \"vip-\"}]}']",
+    );
+    let p = config::parse(&good, "pipeline.toml").unwrap();
+    let filters = &p.consumers["writer"].filters;
+    assert_eq!(filters.len(), 2);
+    assert_eq!(
+        filters[0].aws_pattern,
+        r#"{"data":{"body":{"kind":["order"]}}}"#
+    );
+    assert_eq!(
+        filters[1].aws_pattern,
+        r#"{"partitionKey":[{"prefix":"vip-"}]}"#
+    );
+    assert!(
+        config::parse(BASE, "pipeline.toml").unwrap().consumers["writer"]
+            .filters
+            .is_empty()
+    );
+
+    let src = with(
+        "dead_letter_queue = \"Dead\"",
+        "dead_letter_queue = \"Dead\"\nfilters = ['{\"body\": {\"n\": [{\"numbr\": [\">\", 1]}]}}']",
+    );
+    let e = one(&src, 25, 30, "`numbr` is not a filter operator");
+    assert!(e.help.unwrap().contains("numeric"));
+
+    let six: Vec<String> = (0..6)
+        .map(|i| format!("'{{\"body\": {{\"k\": [{i}]}}}}'"))
+        .collect();
+    let src = with(
+        "dead_letter_queue = \"Dead\"",
+        &format!(
+            "dead_letter_queue = \"Dead\"\nfilters = [{}]",
+            six.join(", ")
+        ),
+    );
+    one(&src, 25, 11, "an event source mapping takes 5");
+
+    let src = with(
+        "dead_letter_queue = \"Dead\"",
+        "dead_letter_queue = \"Dead\"\nfilters = ['{\"body\": {\"k\": [1]}}', '{\"body\": {\"k\": [1]}}']",
+    );
+    one(&src, 25, 36, "listed twice");
+}

@@ -68,7 +68,8 @@ impl ApiError {
         }
     }
 
-    /// The `message` member: fixed text, the same on AWS and locally (no request data in it).
+    /// The `message` member: fixed text, the same on AWS and locally (no request data in it) — except
+    /// `BadRequestBody`'s, which is [`bad_request_body_message`] with what failed.
     pub fn message(self) -> &'static str {
         match self {
             ApiError::Unauthorized => {
@@ -81,7 +82,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 "the request's Content-Type is not the one this route accepts"
             }
-            ApiError::BadRequestBody => "the body must be a JSON object",
+            ApiError::BadRequestBody => BAD_REQUEST_BODY,
             ApiError::RecordTooLarge => {
                 "the record is over Kinesis's 1 MiB (1048576 bytes) record limit"
             }
@@ -116,6 +117,25 @@ impl ApiError {
             request_id,
         }
     }
+
+    /// The JSON body with another message (`BadRequestBody`'s, which says what failed).
+    pub fn body_with_message<'a>(self, message: &'a str, request_id: &'a str) -> ErrorBody<'a> {
+        ErrorBody {
+            error: self.code(),
+            message,
+            request_id,
+        }
+    }
+}
+
+/// The start of `BadRequestBody`'s message; [`bad_request_body_message`] adds what failed.
+pub const BAD_REQUEST_BODY: &str = "the body does not match the route's JSON Schema";
+
+/// `BadRequestBody`'s message: [`BAD_REQUEST_BODY`], `: `, and API Gateway's validation error string
+/// (`$context.error.validationErrorString`, e.g. `[object has missing required properties (["message"])]`;
+/// `sluice-schema` words it the same way locally).
+pub fn bad_request_body_message(validation_error: &str) -> String {
+    format!("{BAD_REQUEST_BODY}: {validation_error}")
 }
 
 /// The error body's member names.
@@ -155,13 +175,9 @@ pub struct PutRecordReply {
 }
 
 /// What the gateway checks before the record reaches Kinesis, in the order API Gateway applies them after
-/// routing and auth: content type, body shape, then the record limits Kinesis enforces.
-pub fn check_request(
-    content_type: Option<&str>,
-    accepted: &str,
-    body: &str,
-    partition_key: &str,
-) -> Result<(), ApiError> {
+/// routing and auth: the content type (here), the body against the route's model (`sluice-schema`, 400
+/// `BadRequestBody`), then the record limits Kinesis enforces ([`check_partition_key`], [`record_too_large`]).
+pub fn check_content_type(content_type: Option<&str>, accepted: &str) -> Result<(), ApiError> {
     let media = content_type.map(|c| {
         c.split(';')
             .next()
@@ -172,10 +188,11 @@ pub fn check_request(
     if media.as_deref() != Some(accepted) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    match serde_json::from_str::<serde::de::IgnoredAny>(body) {
-        Ok(_) if body.trim_start().starts_with('{') => {}
-        _ => return Err(ApiError::BadRequestBody),
-    }
+    Ok(())
+}
+
+/// Kinesis's partition key limit (characters).
+pub fn check_partition_key(partition_key: &str) -> Result<(), ApiError> {
     if partition_key.chars().count() > MAX_PARTITION_KEY_CHARS {
         return Err(ApiError::InvalidPartitionKey);
     }
@@ -193,53 +210,28 @@ mod tests {
 
     #[test]
     fn request_checks_follow_the_error_contract() {
-        let ok = "{\"x\":1}";
+        let json = "application/json";
+        assert_eq!(check_content_type(Some(json), json), Ok(()));
         assert_eq!(
-            check_request(Some("application/json"), "application/json", ok, "k"),
+            check_content_type(Some("application/json; charset=utf-8"), json),
             Ok(())
         );
         assert_eq!(
-            check_request(
-                Some("application/json; charset=utf-8"),
-                "application/json",
-                ok,
-                "k"
-            ),
-            Ok(())
-        );
-        assert_eq!(
-            check_request(Some("text/plain"), "application/json", ok, "k"),
+            check_content_type(Some("text/plain"), json),
             Err(ApiError::UnsupportedMediaType)
         );
         assert_eq!(
-            check_request(None, "application/json", ok, "k"),
+            check_content_type(None, json),
             Err(ApiError::UnsupportedMediaType)
         );
         assert_eq!(
-            check_request(Some("application/json"), "application/json", "[1]", "k"),
-            Err(ApiError::BadRequestBody)
-        );
-        assert_eq!(
-            check_request(Some("application/json"), "application/json", "{", "k"),
-            Err(ApiError::BadRequestBody)
-        );
-        assert_eq!(
-            check_request(
-                Some("application/json"),
-                "application/json",
-                ok,
-                &"k".repeat(257)
-            ),
+            check_partition_key(&"k".repeat(257)),
             Err(ApiError::InvalidPartitionKey)
         );
+        assert_eq!(check_partition_key(&"é".repeat(256)), Ok(()));
         assert_eq!(
-            check_request(
-                Some("application/json"),
-                "application/json",
-                ok,
-                &"é".repeat(256)
-            ),
-            Ok(())
+            bad_request_body_message("[object has missing required properties ([\"m\"])]"),
+            "the body does not match the route's JSON Schema: [object has missing required properties ([\"m\"])]"
         );
     }
 

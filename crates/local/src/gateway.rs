@@ -6,7 +6,10 @@
 //! 1. routing — unknown path, wrong method, undeclared stream, empty path parameter → 404 `NotFound`;
 //! 2. auth, by the authorizer's library — no or malformed `Authorization` → 401 `Unauthorized` (with
 //!    `WWW-Authenticate: Basic realm="<pipeline name>"`), wrong credentials → 403 `AccessDenied`;
-//! 3. [`api::check_request`] — content type (415), body a JSON object (400), partition key length (400);
+//! 3. [`api::check_content_type`] (415), then the body against the route's model — its request schema, or
+//!    "a JSON object" — with [`sluice_schema`], as API Gateway's request validator does (400 `BadRequestBody`,
+//!    whose message carries the validation error string API Gateway would give), then the partition key
+//!    length (400 `InvalidPartitionKey`); nothing is written for a refused request;
 //! 4. the body, read within the body timeout (408 `RequestTimeout` otherwise) and never beyond what a record
 //!    can hold: a body over Kinesis's 1 MiB record limit can never be stored, so it is refused (413
 //!    `RecordTooLarge`) when its `Content-Length` says so, or as soon as that much has arrived;
@@ -32,6 +35,7 @@ use sluice_config::{PartitionKeySource, PathSegment, Pipeline, StreamTarget};
 use sluice_contract::api::{self, ApiError, PutRecordReply};
 use sluice_contract::envelope;
 use sluice_contract::limits::MAX_RECORD_BYTES;
+use sluice_schema::RequestValidator;
 
 /// The most body the gateway buffers: a record holds the body plus the envelope and the partition key, so a
 /// body this large is already over the record limit and is refused without reading more.
@@ -47,6 +51,8 @@ struct LocalRoute {
     partition_key: PartitionKeySource,
     content_type: String,
     auth: bool,
+    /// The route's model: its request schema, or any JSON object.
+    validator: RequestValidator,
 }
 
 /// What a matched request resolves to.
@@ -91,6 +97,13 @@ impl Gateway {
                 partition_key: r.partition_key.clone(),
                 content_type: r.content_type.to_ascii_lowercase(),
                 auth: r.auth && pipeline.auth.is_some(),
+                // The schema compiled when pipeline.toml was checked; should it not, nothing is validated
+                // beyond "a JSON object".
+                validator: r
+                    .schema
+                    .as_ref()
+                    .and_then(|s| RequestValidator::new(&s.value).ok())
+                    .unwrap_or_else(RequestValidator::object),
             })
             .collect();
         let realm = format!("Basic realm=\"{}\"", pipeline.name.replace(['"', '\\'], ""));
@@ -198,7 +211,18 @@ pub fn percent_decode(segment: &str) -> Option<String> {
 }
 
 fn error_response(error: ApiError, request_id: &str) -> Response {
-    let body = serde_json::to_vec(&error.body(request_id)).unwrap_or_default();
+    error_response_with(error, error.message(), request_id)
+}
+
+/// A body that does not match the route's model: 400 `BadRequestBody` with API Gateway's validation error.
+fn bad_body(validation_error: &str, request_id: &str) -> Response {
+    let message = api::bad_request_body_message(validation_error);
+    error_response_with(ApiError::BadRequestBody, &message, request_id)
+}
+
+fn error_response_with(error: ApiError, message: &str, request_id: &str) -> Response {
+    let body =
+        serde_json::to_vec(&error.body_with_message(message, request_id)).unwrap_or_default();
     let mut response = Response::new(Body::from(body));
     *response.status_mut() =
         StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -295,11 +319,9 @@ async fn answer(
             return error_response(ApiError::RecordTooLarge, request_id);
         }
         // The client went away or sent a malformed body: there is nobody to answer.
-        Ok(Err(_)) => return error_response(ApiError::BadRequestBody, request_id),
+        Ok(Err(_)) => return bad_body(sluice_schema::NOT_JSON, request_id),
         Ok(Ok(collected)) => collected.to_bytes(),
     };
-    // A body that is not UTF-8 is not JSON: checked after the content type, as the contract orders it.
-    let text = std::str::from_utf8(&bytes).unwrap_or("\u{0}");
     let partition_key = match (&route.partition_key, matched.partition_key) {
         (PartitionKeySource::PathParam(_), Some(key)) => key,
         _ => request_id.to_owned(),
@@ -308,8 +330,17 @@ async fn answer(
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    if let Err(error) = api::check_request(content_type, &route.content_type, text, &partition_key)
-    {
+    if let Err(error) = api::check_content_type(content_type, &route.content_type) {
+        return error_response(error, request_id);
+    }
+    // A body that is not UTF-8 is not JSON: checked after the content type, as the contract orders it.
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return bad_body(sluice_schema::NOT_JSON, request_id);
+    };
+    if let Err(validation_error) = sluice_schema::validate_text(&route.validator, text) {
+        return bad_body(&validation_error, request_id);
+    }
+    if let Err(error) = api::check_partition_key(&partition_key) {
         return error_response(error, request_id);
     }
     let source_ip = peer.ip().to_string();

@@ -125,6 +125,7 @@ locals {
       maximum_record_age_seconds = 3600
       bisect_on_error            = true
       parallelization_factor     = 1
+      filter_patterns            = []
       environment = {
         PARTITION_KEY_NAME = "seq"
         PARTITION_KEY_TYPE = "N"
@@ -142,6 +143,7 @@ locals {
       maximum_record_age_seconds = 600
       bisect_on_error            = false
       parallelization_factor     = 10
+      filter_patterns            = ["{\"data\":{\"body\":{\"kind\":[{\"equals-ignore-case\":\"click\"}]}}}", "{\"$or\":[{\"partitionKey\":[{\"prefix\":\"vip-\"}]},{\"data\":{\"sourceIp\":[{\"cidr\":\"10.0.0.0/8\"}]}}]}"]
       environment = {
         PARTITION_KEY_NAME = "clickId"
         PARTITION_KEY_TYPE = "S"
@@ -159,6 +161,7 @@ locals {
       maximum_record_age_seconds = 86400
       bisect_on_error            = true
       parallelization_factor     = 4
+      filter_patterns            = ["{\"data\":{\"body\":{\"kind\":[\"order\"],\"status\":[{\"anything-but\":[\"test\"]}]}}}"]
       environment = {
         PARTITION_KEY_NAME = "orderId"
         PARTITION_KEY_TYPE = "S"

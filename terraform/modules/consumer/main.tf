@@ -71,6 +71,21 @@ resource "aws_lambda_event_source_mapping" "this" {
   parallelization_factor             = var.consumer.parallelization_factor
   function_response_types            = ["ReportBatchItemFailures"]
 
+  # Only records one pattern matches are delivered; the others are skipped (never retried, never sent to
+  # the on-failure destination) and the shard moves past them. Patterns come from pipeline.toml's
+  # `filters`, on the record's data (the envelope) and partition key.
+  dynamic "filter_criteria" {
+    for_each = length(var.consumer.filter_patterns) == 0 ? [] : [var.consumer.filter_patterns]
+    content {
+      dynamic "filter" {
+        for_each = filter_criteria.value
+        content {
+          pattern = filter.value
+        }
+      }
+    }
+  }
+
   # Batches the function gave up on (retries or record age exhausted) go to the dead-letter queue.
   # A function-level dead_letter_config would do nothing here: it only applies to asynchronous invocations.
   destination_config {

@@ -83,18 +83,40 @@ fn path_params(path: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The method responses: 200 and every status the integration can answer with.
+/// The method responses: 200 and every status the integration can answer with, each naming the error
+/// contract's codes it carries (400 includes `BadRequestBody`, the request validator's answer).
 fn responses() -> Value {
-    let mut statuses: Vec<u16> = KINESIS_ERRORS.iter().map(|e| e.status()).collect();
+    let mut errors: Vec<ApiError> = KINESIS_ERRORS.to_vec();
+    errors.push(ApiError::BadRequestBody);
+    let mut statuses: Vec<u16> = errors.iter().map(|e| e.status()).collect();
     statuses.push(200);
     statuses.sort_unstable();
     statuses.dedup();
     let mut out = Map::new();
     for status in statuses {
         let (description, schema) = if status == 200 {
-            ("the record is on the stream", "PutRecordReply")
+            ("the record is on the stream".to_string(), "PutRecordReply")
         } else {
-            ("an error of the error contract", "Error")
+            let mut codes: Vec<ApiError> = errors
+                .iter()
+                .copied()
+                .filter(|e| e.status() == status)
+                .collect();
+            codes.sort();
+            let described: Vec<String> = codes
+                .iter()
+                .map(|e| match e {
+                    ApiError::BadRequestBody => format!(
+                        "`{}` (the body does not match the request model; the message carries API Gateway's validation error)",
+                        e.code()
+                    ),
+                    _ => format!("`{}`", e.code()),
+                })
+                .collect();
+            (
+                format!("the error contract's {}", described.join(" or ")),
+                "Error",
+            )
         };
         out.insert(
             status.to_string(),
@@ -107,15 +129,62 @@ fn responses() -> Value {
     Value::Object(out)
 }
 
-/// One operation: a route writing to one stream.
-fn operation(p: &Pipeline, route: &Route, stream: &str, path: &str) -> Result<Value, GenError> {
+/// The name of a route's request model: letters and digits only (API Gateway's rule for model names),
+/// unique in the document.
+pub fn model_name(route: &str, taken: &[String]) -> String {
+    let mut base: String = route
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    base.push_str("Body");
+    let mut name = base.clone();
+    let mut n = 2;
+    while taken.contains(&name) {
+        name = format!("{base}{n}");
+        n += 1;
+    }
+    name
+}
+
+/// The request models of the routes that have a schema: route name → (model name, schema).
+fn request_models(p: &Pipeline) -> BTreeMap<String, (String, Value)> {
+    let mut taken: Vec<String> = ["JsonObject", "PutRecordReply", "Error"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut out = BTreeMap::new();
+    for route in p.routes.values() {
+        if let Some(schema) = &route.schema {
+            let name = model_name(&route.name, &taken);
+            taken.push(name.clone());
+            out.insert(route.name.clone(), (name, schema.value.clone()));
+        }
+    }
+    out
+}
+
+/// One operation: a route writing to one stream, its body validated against `model`.
+fn operation(
+    p: &Pipeline,
+    route: &Route,
+    stream: &str,
+    path: &str,
+    model: &str,
+) -> Result<Value, GenError> {
     let error = error_template()?;
     let ok = render_template(&PutRecordOk, "vtl/put_record_ok.vtl")?;
     let mut op = json!({
         "operationId": format!("{}_{}", route.name, stream),
         "requestBody": {
             "required": true,
-            "content": {route.content_type.as_str(): {"schema": {"$ref": "#/components/schemas/JsonObject"}}}
+            "content": {route.content_type.as_str(): {"schema": {"$ref": format!("#/components/schemas/{model}")}}}
         },
         "x-amazon-apigateway-request-validator": "body-and-params",
         "responses": responses(),
@@ -185,11 +254,15 @@ fn gateway_response_body(
 
 /// The document, before escaping.
 pub fn document(p: &Pipeline) -> Result<Value, GenError> {
+    let models = request_models(p);
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     for route in p.routes.values() {
+        let model = models
+            .get(&route.name)
+            .map_or("JsonObject", |(name, _)| name.as_str());
         for stream in route.streams() {
             let path = route.concrete_path(stream);
-            let op = operation(p, route, stream, &path)?;
+            let op = operation(p, route, stream, &path, model)?;
             paths
                 .entry(path)
                 .or_default()
@@ -241,6 +314,9 @@ pub fn document(p: &Pipeline) -> Result<Value, GenError> {
             }
         }
     });
+    for (name, schema) in models.into_values() {
+        components["schemas"][name] = schema;
+    }
     if let Some(auth) = &p.auth {
         components["securitySchemes"] = json!({
             "basic": {
@@ -278,6 +354,13 @@ pub fn document(p: &Pipeline) -> Result<Value, GenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_names_are_alphanumeric_and_unique() {
+        assert_eq!(model_name("submit", &[]), "SubmitBody");
+        assert_eq!(model_name("order-events_v2", &[]), "OrderEventsV2Body");
+        assert_eq!(model_name("a-b", &["ABBody".to_string()]), "ABBody2");
+    }
 
     #[test]
     fn user_text_is_escaped_once_and_references_are_not() {

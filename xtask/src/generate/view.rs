@@ -142,6 +142,8 @@ struct ConsumerView {
     maximum_record_age_seconds: i64,
     bisect_on_error: bool,
     parallelization_factor: u32,
+    /// The event source mapping's filter patterns, as an HCL list of strings.
+    filter_patterns: String,
     /// The writer's environment from pipeline.toml (key names and types).
     environment: Vec<Entry>,
 }
@@ -327,7 +329,7 @@ struct ConsumerMain {
 struct ErrorView {
     status: u16,
     code: &'static str,
-    message: &'static str,
+    message: String,
 }
 
 impl From<ApiError> for ErrorView {
@@ -335,10 +337,14 @@ impl From<ApiError> for ErrorView {
         ErrorView {
             status: e.status(),
             code: e.code(),
-            message: e.message(),
+            message: e.message().to_string(),
         }
     }
 }
+
+/// API Gateway's validation error string, as a gateway response template names it. API Gateway substitutes
+/// it JSON-escaped (its quotes become `\"`), so it may stand inside a JSON string.
+pub const VALIDATION_ERROR_STRING: &str = "$context.error.validationErrorString";
 
 /// One literal piece of the envelope in the request template: a VTL variable holding JSON punctuation and a
 /// member name, single-quoted so nothing in it is interpolated.
@@ -455,6 +461,17 @@ pub(super) struct GatewayResponseBody {
 
 impl GatewayResponseBody {
     pub(super) fn new(error: ApiError) -> Self {
+        if error == ApiError::BadRequestBody {
+            // The only gateway response whose message says what failed.
+            return GatewayResponseBody {
+                error: ErrorView {
+                    message: sluice_contract::api::bad_request_body_message(
+                        VALIDATION_ERROR_STRING,
+                    ),
+                    ..error.into()
+                },
+            };
+        }
         GatewayResponseBody {
             error: error.into(),
         }
@@ -467,7 +484,7 @@ impl GatewayResponseBody {
             ErrorView {
                 status: 400,
                 code: "BadRequest",
-                message: "the gateway refused the request",
+                message: "the gateway refused the request".into(),
             }
         } else {
             ApiError::BackendError.into()
@@ -659,6 +676,14 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
                 maximum_record_age_seconds: c.maximum_record_age.to_aws(),
                 bisect_on_error: c.bisect_on_error,
                 parallelization_factor: c.parallelization_factor,
+                filter_patterns: format!(
+                    "[{}]",
+                    c.filters
+                        .iter()
+                        .map(|f| hcl_string(&f.aws_pattern))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 environment: writer_environment(table),
             }
         })

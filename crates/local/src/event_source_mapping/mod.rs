@@ -17,6 +17,8 @@
 //! - **Retry attempts** (`-1`: forever) and **maximum record age** (`-1`: forever): when a batch is out of
 //!   retries, or records are older than the age limit, an on-failure message (AWS's shape) describing them
 //!   goes to the consumer's dead-letter queue and the shard moves on.
+//! - **Filter criteria**: a record no filter pattern matches ([`filter`]) is skipped before batching: never
+//!   delivered, retried or sent to the on-failure destination, and the checkpoint moves past it.
 //! - **Checkpoint**: per shard, just before the oldest record not yet done (a record is done when its
 //!   batch succeeded or it went to the on-failure destination), stored in `_sluice_checkpoints`. A restart
 //!   resumes there: records after it may be delivered again (at least once), never lost.
@@ -33,6 +35,7 @@ use chrono::{SecondsFormat, TimeZone as _, Utc};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub mod filter;
 pub mod policy;
 
 use policy::{Condition, LastResponse, Next, RetryPolicy};
@@ -212,6 +215,16 @@ async fn run_shard(
                     more = records.len() == want;
                     for record in records {
                         read_position = record.counter;
+                        if !filter::delivers(&consumer.filters, &record.partition_key, &record.data)
+                        {
+                            // Filtered out: done at once, as on AWS (the iterator moves past it).
+                            tracing::debug!(
+                                consumer = %consumer.name,
+                                sequence_number = %record.sequence_number(),
+                                "record matches no filter pattern; skipped"
+                            );
+                            continue;
+                        }
                         pending.insert(record.counter);
                         let lane = (kinesis::hash_key(&record.partition_key) % u128::from(lanes_n))
                             as usize;
@@ -221,6 +234,19 @@ async fn run_shard(
                 Err(e) => {
                     tracing::warn!(consumer = %consumer.name, error = %e, "cannot read the stream; trying again");
                     more = false;
+                }
+            }
+        }
+        let checkpoint = pending.first().map_or(read_position, |oldest| oldest - 1);
+        if checkpoint > stored {
+            match mapping
+                .store
+                .set_checkpoint(&consumer.name, &consumer.stream, shard, checkpoint)
+                .await
+            {
+                Ok(()) => stored = checkpoint,
+                Err(e) => {
+                    tracing::warn!(consumer = %consumer.name, error = %e, "cannot store the checkpoint")
                 }
             }
         }
@@ -238,19 +264,6 @@ async fn run_shard(
             }
             _ = tokio::time::sleep(mapping.timings.poll_interval) => {}
             _ = stop.changed() => {}
-        }
-        let checkpoint = pending.first().map_or(read_position, |oldest| oldest - 1);
-        if checkpoint > stored {
-            match mapping
-                .store
-                .set_checkpoint(&consumer.name, &consumer.stream, shard, checkpoint)
-                .await
-            {
-                Ok(()) => stored = checkpoint,
-                Err(e) => {
-                    tracing::warn!(consumer = %consumer.name, error = %e, "cannot store the checkpoint")
-                }
-            }
         }
     }
 

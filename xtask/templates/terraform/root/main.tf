@@ -101,6 +101,7 @@ locals {
       maximum_record_age_seconds = {{ c.maximum_record_age_seconds }}
       bisect_on_error            = {{ c.bisect_on_error }}
       parallelization_factor     = {{ c.parallelization_factor }}
+      filter_patterns            = {{ c.filter_patterns }}
       environment = {
 {%- for e in c.environment %}
         {{ e.key }}{{ e.pad }} = {{ e.value }}

@@ -14,6 +14,7 @@ variable "consumer" {
     maximum_record_age_seconds = number
     bisect_on_error            = bool
     parallelization_factor     = number
+    filter_patterns            = list(string)
     environment                = map(string)
   })
 }

@@ -1,0 +1,871 @@
+//! Event filters: which records of a stream a consumer's event source mapping delivers.
+//!
+//! A consumer lists filter patterns in Lambda's filter-criteria grammar (EventBridge's event patterns), on
+//! the record as sluice writes it: the envelope's members (`body`, the request body; `sourceIp`,
+//! `requestId`, `receivedAt`, `v`) and the record's `partitionKey`. AWS filters Kinesis records on their
+//! `data` (the envelope, parsed as JSON) and metadata, so [`compile`] renders `{"body": …}` as
+//! `{"data": {"body": …}}` for the event source mapping, and checks the grammar AWS documents (every
+//! operator, `$or`, AWS's limits) with errors located in the pattern. [`Pattern`] is the checked pattern
+//! over the record as AWS sees it, which the local event source mapping matches records against.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::ops::Range;
+
+use crate::error::closest;
+use crate::json::{Json, JsonValue, Member};
+use crate::schema::Problem;
+
+/// Lambda's default quota of filters per event source mapping (10 with a quota increase).
+pub const MAX_FILTERS: usize = 5;
+/// The longest pattern Lambda takes (`Filter.Pattern`, characters).
+pub const MAX_PATTERN_CHARS: usize = 4096;
+/// EventBridge's numeric matching covers -5.0e9 to +5.0e9.
+pub const NUMERIC_LIMIT: f64 = 5.0e9;
+
+/// The top-level members a sluice pattern may name: the envelope's (under the record's `data` on AWS) and
+/// the partition key.
+pub const ENVELOPE_KEYS: &[&str] = &["body", "sourceIp", "requestId", "receivedAt", "v"];
+pub const PARTITION_KEY: &str = "partitionKey";
+/// Where AWS puts a Kinesis record's parsed data in the filtered event.
+pub const DATA: &str = "data";
+
+/// A checked pattern: every field must match, and one alternative of every `$or`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pattern {
+    pub fields: Vec<(String, Field)>,
+    pub any_of: Vec<Vec<Pattern>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field {
+    /// A list of rules, one of which must match the value.
+    Rules(Vec<Rule>),
+    /// A pattern on an object.
+    Nested(Pattern),
+}
+
+/// A literal to match exactly (numbers by their text, as AWS compares them).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    String(String),
+    Number(String),
+    Bool(bool),
+    Null,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rule {
+    Exact(Literal),
+    Prefix { value: String, ignore_case: bool },
+    Suffix { value: String, ignore_case: bool },
+    EqualsIgnoreCase(String),
+    Wildcard(String),
+    AnythingBut(AnythingBut),
+    Numeric(NumericRange),
+    Exists(bool),
+    Cidr { network: IpAddr, prefix_len: u8 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnythingBut {
+    Values(Vec<Literal>),
+    Prefix(String),
+    Suffix(String),
+    EqualsIgnoreCase(Vec<String>),
+    Wildcard(Vec<String>),
+}
+
+/// A numeric range; each bound with whether it is inclusive.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NumericRange {
+    pub lower: Option<(f64, bool)>,
+    pub upper: Option<(f64, bool)>,
+}
+
+/// A consumer's filter: the pattern as Lambda takes it, and as the local emulator matches it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventFilter {
+    /// `FilterCriteria.Filters[].Pattern`: compact JSON on the record as AWS sees it.
+    pub aws_pattern: String,
+    pub pattern: Pattern,
+}
+
+const OPERATORS: &[&str] = &[
+    "prefix",
+    "suffix",
+    "equals-ignore-case",
+    "wildcard",
+    "anything-but",
+    "numeric",
+    "exists",
+    "cidr",
+];
+
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn err(&mut self, span: &Range<usize>, message: impl Into<String>, help: Option<String>) {
+        self.problems.push(Problem {
+            span: span.clone(),
+            message: message.into(),
+            help,
+        });
+    }
+}
+
+/// Checks a sluice pattern and compiles it for AWS and for the local matcher.
+pub fn compile(root: &Json) -> Result<EventFilter, Vec<Problem>> {
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
+    top(&mut c, root);
+    if !c.problems.is_empty() {
+        return Err(c.problems);
+    }
+    let aws = to_aws(root);
+    let aws_pattern = render(&aws);
+    if aws_pattern.chars().count() > MAX_PATTERN_CHARS {
+        c.err(
+            &root.span,
+            format!(
+                "the pattern is {} characters as AWS takes it; Lambda allows {MAX_PATTERN_CHARS}",
+                aws_pattern.chars().count()
+            ),
+            None,
+        );
+        return Err(c.problems);
+    }
+    Ok(EventFilter {
+        aws_pattern,
+        pattern: typed(&aws),
+    })
+}
+
+/// The top level: only the envelope's members, the partition key and `$or`.
+fn top(c: &mut Checker, root: &Json) {
+    let JsonValue::Object(members) = &root.value else {
+        c.err(
+            &root.span,
+            format!(
+                "a filter pattern must be a JSON object, not {}",
+                root.type_name()
+            ),
+            None,
+        );
+        return;
+    };
+    if members.is_empty() {
+        c.err(
+            &root.span,
+            "an empty pattern matches every record; leave the filter out instead",
+            None,
+        );
+    }
+    duplicates(c, members);
+    for m in members {
+        match m.key.as_str() {
+            "$or" => or(c, m, true),
+            "body" => match &m.value.value {
+                JsonValue::Object(_) => pattern(c, &m.value),
+                _ => c.err(
+                    &m.value.span,
+                    "`body` is the request body, a JSON object: write a pattern on its members, e.g. {\"body\": {\"kind\": [\"order\"]}}",
+                    None,
+                ),
+            },
+            key if key == PARTITION_KEY || ENVELOPE_KEYS.contains(&key) => match &m.value.value {
+                JsonValue::Array(_) => rules(c, &m.value),
+                _ => c.err(
+                    &m.value.span,
+                    format!("`{key}` is a string or number: match it with a list of rules, e.g. [\"…\"]"),
+                    None,
+                ),
+            },
+            other => {
+                let all: Vec<&str> = ENVELOPE_KEYS.iter().copied().chain([PARTITION_KEY, "$or"]).collect();
+                let help = match closest(other, all.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "a pattern names {}; a member of the request body goes under \"body\": {{\"{other}\": …}}",
+                        all.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                c.err(
+                    &m.key_span,
+                    format!("a filter pattern cannot name `{other}`: patterns are written on the record's envelope and partition key"),
+                    Some(help),
+                );
+            }
+        }
+    }
+}
+
+fn duplicates(c: &mut Checker, members: &[Member]) {
+    let mut seen = BTreeSet::new();
+    for m in members {
+        if !seen.insert(m.key.as_str()) {
+            c.err(&m.key_span, format!("`{}` appears twice", m.key), None);
+        }
+    }
+}
+
+fn or(c: &mut Checker, m: &Member, at_top: bool) {
+    match &m.value.value {
+        JsonValue::Array(items) if items.len() >= 2 => {
+            for item in items {
+                match &item.value {
+                    JsonValue::Object(_) if at_top => top(c, item),
+                    JsonValue::Object(_) => pattern(c, item),
+                    _ => c.err(
+                        &item.span,
+                        "each `$or` alternative must be a pattern object",
+                        None,
+                    ),
+                }
+            }
+        }
+        _ => c.err(
+            &m.value.span,
+            "`$or` takes a list of at least two pattern objects",
+            None,
+        ),
+    }
+}
+
+/// A pattern below the top level: any member names.
+fn pattern(c: &mut Checker, node: &Json) {
+    let members = node.members();
+    if members.is_empty() {
+        c.err(
+            &node.span,
+            "an empty pattern object matches nothing useful; leave it out",
+            None,
+        );
+    }
+    duplicates(c, members);
+    for m in members {
+        if m.key == "$or" {
+            or(c, m, false);
+            continue;
+        }
+        match &m.value.value {
+            JsonValue::Object(_) => pattern(c, &m.value),
+            JsonValue::Array(_) => rules(c, &m.value),
+            _ => c.err(
+                &m.value.span,
+                format!(
+                    "a value to match must be in a list: \"{}\": [{}]",
+                    m.key,
+                    render(&m.value)
+                ),
+                None,
+            ),
+        }
+    }
+}
+
+/// A list of rules.
+fn rules(c: &mut Checker, list: &Json) {
+    let JsonValue::Array(items) = &list.value else {
+        return;
+    };
+    if items.is_empty() {
+        c.err(
+            &list.span,
+            "an empty list matches nothing",
+            Some("use [null] to match null, [\"\"] to match an empty string".into()),
+        );
+    }
+    for item in items {
+        match &item.value {
+            JsonValue::String(_) | JsonValue::Number(_) | JsonValue::Bool(_) | JsonValue::Null => {}
+            JsonValue::Array(_) => {
+                c.err(&item.span, "lists do not nest: list the values once", None)
+            }
+            JsonValue::Object(members) => {
+                if members.len() != 1 {
+                    c.err(
+                        &item.span,
+                        "an operator object holds exactly one operator",
+                        None,
+                    );
+                    continue;
+                }
+                operator(c, &members[0]);
+            }
+        }
+    }
+}
+
+fn operator(c: &mut Checker, m: &Member) {
+    let v = &m.value;
+    match m.key.as_str() {
+        "prefix" | "suffix" => match &v.value {
+            JsonValue::String(_) => {}
+            JsonValue::Object(inner)
+                if inner.len() == 1 && inner[0].key == "equals-ignore-case" =>
+            {
+                if inner[0].value.as_str().is_none() {
+                    c.err(
+                        &inner[0].value.span,
+                        "`equals-ignore-case` takes a string",
+                        None,
+                    );
+                }
+            }
+            _ => c.err(
+                &v.span,
+                format!(
+                    "`{}` takes a string, or {{\"equals-ignore-case\": \"…\"}}",
+                    m.key
+                ),
+                None,
+            ),
+        },
+        "equals-ignore-case" => {
+            if v.as_str().is_none() {
+                c.err(&v.span, "`equals-ignore-case` takes a string", None);
+            }
+        }
+        "wildcard" => match v.as_str() {
+            Some(w) => wildcard(c, v, w),
+            None => c.err(&v.span, "`wildcard` takes a string", None),
+        },
+        "exists" => {
+            if !matches!(v.value, JsonValue::Bool(_)) {
+                c.err(&v.span, "`exists` takes true or false", None);
+            }
+        }
+        "cidr" => match v.as_str() {
+            Some(text) if parse_cidr(text).is_some() => {}
+            _ => c.err(
+                &v.span,
+                "`cidr` takes an IPv4 or IPv6 network in CIDR notation, e.g. \"10.0.0.0/24\"",
+                None,
+            ),
+        },
+        "numeric" => numeric(c, v),
+        "anything-but" => anything_but(c, v),
+        other => c.err(
+            &m.key_span,
+            format!("`{other}` is not a filter operator"),
+            Some(match closest(other, OPERATORS.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("operators: {}", OPERATORS.join(", ")),
+            }),
+        ),
+    }
+}
+
+fn wildcard(c: &mut Checker, v: &Json, w: &str) {
+    let mut chars = w.chars().peekable();
+    let mut previous_star = false;
+    while let Some(ch) = chars.next() {
+        match ch {
+            '*' if previous_star => {
+                c.err(
+                    &v.span,
+                    "a wildcard pattern cannot have two `*` in a row",
+                    None,
+                );
+                return;
+            }
+            '*' => previous_star = true,
+            '\\' => {
+                previous_star = false;
+                match chars.next() {
+                    Some('*' | '\\') => {}
+                    _ => {
+                        c.err(
+                            &v.span,
+                            "in a wildcard pattern a backslash escapes only `*` or `\\`",
+                            None,
+                        );
+                        return;
+                    }
+                }
+            }
+            _ => previous_star = false,
+        }
+    }
+}
+
+fn anything_but(c: &mut Checker, v: &Json) {
+    match &v.value {
+        JsonValue::String(_) | JsonValue::Number(_) => {}
+        JsonValue::Array(items) if !items.is_empty() => {
+            let strings = items.iter().all(|i| matches!(i.value, JsonValue::String(_)));
+            let numbers = items.iter().all(|i| matches!(i.value, JsonValue::Number(_)));
+            if !strings && !numbers {
+                c.err(&v.span, "an `anything-but` list holds only strings or only numbers", None);
+            }
+        }
+        JsonValue::Object(inner) if inner.len() == 1 => {
+            let m = &inner[0];
+            let one_or_list = |value: &Json| match &value.value {
+                JsonValue::String(_) => true,
+                JsonValue::Array(items) => {
+                    !items.is_empty() && items.iter().all(|i| matches!(i.value, JsonValue::String(_)))
+                }
+                _ => false,
+            };
+            match m.key.as_str() {
+                "prefix" | "suffix" => {
+                    if m.value.as_str().is_none() {
+                        c.err(&m.value.span, format!("`anything-but` `{}` takes a string", m.key), None);
+                    }
+                }
+                "equals-ignore-case" => {
+                    if !one_or_list(&m.value) {
+                        c.err(&m.value.span, "`equals-ignore-case` takes a string or a list of strings", None);
+                    }
+                }
+                "wildcard" => {
+                    if !one_or_list(&m.value) {
+                        c.err(&m.value.span, "`wildcard` takes a string or a list of strings", None);
+                    } else if let JsonValue::Array(items) = &m.value.value {
+                        for item in items {
+                            wildcard(c, item, item.as_str().unwrap_or_default());
+                        }
+                    } else {
+                        wildcard(c, &m.value, m.value.as_str().unwrap_or_default());
+                    }
+                }
+                other => c.err(
+                    &m.key_span,
+                    format!("`anything-but` cannot take `{other}`"),
+                    Some("it takes a value, a list, or one of prefix, suffix, equals-ignore-case, wildcard".into()),
+                ),
+            }
+        }
+        _ => c.err(
+            &v.span,
+            "`anything-but` takes a string, a number, a non-empty list of either, or {\"prefix\"|\"suffix\"|\"equals-ignore-case\"|\"wildcard\": …}",
+            None,
+        ),
+    }
+}
+
+fn numeric(c: &mut Checker, v: &Json) {
+    let JsonValue::Array(items) = &v.value else {
+        c.err(
+            &v.span,
+            "`numeric` takes a list such as [\">\", 0, \"<=\", 5]",
+            None,
+        );
+        return;
+    };
+    match numeric_range(items) {
+        Ok(_) => {}
+        Err(message) => c.err(
+            &v.span,
+            message,
+            Some("e.g. [\"=\", 100], [\"<\", 10] or [\">\", 0, \"<=\", 5]".into()),
+        ),
+    }
+}
+
+/// The range a `numeric` list describes, or why it is not one.
+fn numeric_range(items: &[Json]) -> Result<NumericRange, String> {
+    let pair = |i: usize| -> Result<(&str, f64), String> {
+        let op = items
+            .get(i)
+            .and_then(Json::as_str)
+            .ok_or_else(|| "`numeric` alternates operators (strings) and numbers".to_string())?;
+        let n = items
+            .get(i + 1)
+            .and_then(Json::as_f64)
+            .ok_or_else(|| format!("`numeric`: `{op}` needs a number after it"))?;
+        if !(-NUMERIC_LIMIT..=NUMERIC_LIMIT).contains(&n) {
+            return Err(format!(
+                "`numeric` matches numbers from -5e9 to 5e9 only; {n} is outside"
+            ));
+        }
+        Ok((op, n))
+    };
+    let (op, n) = pair(0)?;
+    let mut range = NumericRange {
+        lower: None,
+        upper: None,
+    };
+    match op {
+        "=" => {
+            if items.len() != 2 {
+                return Err("`numeric` with \"=\" takes exactly one number".into());
+            }
+            range.lower = Some((n, true));
+            range.upper = Some((n, true));
+            return Ok(range);
+        }
+        ">" | ">=" => range.lower = Some((n, op == ">=")),
+        "<" | "<=" => range.upper = Some((n, op == "<=")),
+        other => {
+            return Err(format!(
+                "`{other}` is not a numeric operator (=, <, <=, >, >=)"
+            ));
+        }
+    }
+    match items.len() {
+        2 => Ok(range),
+        4 => {
+            let (op2, m) = pair(2)?;
+            if range.lower.is_none() || !matches!(op2, "<" | "<=") {
+                return Err("a `numeric` range gives its lower bound (> or >=) first, then its upper bound (< or <=)".into());
+            }
+            if m <= n {
+                return Err(format!(
+                    "the `numeric` range is empty: its upper bound {m} is not above its lower bound {n}"
+                ));
+            }
+            range.upper = Some((m, op2 == "<="));
+            Ok(range)
+        }
+        _ => Err("`numeric` takes one comparison or two (a lower and an upper bound)".into()),
+    }
+}
+
+/// `10.0.0.0/24` or `2001:db8::/32`.
+pub fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
+    let (ip, len) = text.split_once('/')?;
+    let ip: IpAddr = ip.parse().ok()?;
+    let len: u8 = len.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (len <= max).then_some((ip, len))
+}
+
+/// The pattern as AWS sees the record: envelope members moved under `data`.
+fn to_aws(root: &Json) -> Json {
+    let mut out: Vec<Member> = Vec::new();
+    let mut data: Vec<Member> = Vec::new();
+    for m in root.members() {
+        match m.key.as_str() {
+            "$or" => {
+                let alternatives = match &m.value.value {
+                    JsonValue::Array(items) => items.iter().map(to_aws).collect(),
+                    _ => Vec::new(),
+                };
+                out.push(member(
+                    "$or",
+                    Json {
+                        span: m.value.span.clone(),
+                        value: JsonValue::Array(alternatives),
+                    },
+                ));
+            }
+            key if ENVELOPE_KEYS.contains(&key) => data.push(m.clone()),
+            _ => out.push(m.clone()),
+        }
+    }
+    if !data.is_empty() {
+        out.insert(
+            0,
+            member(
+                DATA,
+                Json {
+                    span: root.span.clone(),
+                    value: JsonValue::Object(data),
+                },
+            ),
+        );
+    }
+    Json {
+        span: root.span.clone(),
+        value: JsonValue::Object(out),
+    }
+}
+
+fn member(key: &str, value: Json) -> Member {
+    Member {
+        key: key.to_string(),
+        key_span: value.span.clone(),
+        value,
+    }
+}
+
+/// Compact JSON with numbers as written.
+pub fn render(json: &Json) -> String {
+    let mut out = String::new();
+    write(&mut out, json);
+    out
+}
+
+fn write(out: &mut String, json: &Json) {
+    match &json.value {
+        JsonValue::Null => out.push_str("null"),
+        JsonValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        JsonValue::Number(text) => out.push_str(text),
+        JsonValue::String(s) => out.push_str(&serde_json::to_string(s).unwrap_or_default()),
+        JsonValue::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(out, item);
+            }
+            out.push(']');
+        }
+        JsonValue::Object(members) => {
+            out.push('{');
+            for (i, m) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(&m.key).unwrap_or_default());
+                out.push(':');
+                write(out, &m.value);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// The checked pattern, typed (only called on patterns that passed the checks).
+fn typed(node: &Json) -> Pattern {
+    let mut p = Pattern {
+        fields: Vec::new(),
+        any_of: Vec::new(),
+    };
+    for m in node.members() {
+        match (&m.key[..], &m.value.value) {
+            ("$or", JsonValue::Array(items)) => p.any_of.push(items.iter().map(typed).collect()),
+            (_, JsonValue::Object(_)) => p
+                .fields
+                .push((m.key.clone(), Field::Nested(typed(&m.value)))),
+            (_, JsonValue::Array(items)) => {
+                p.fields.push((
+                    m.key.clone(),
+                    Field::Rules(items.iter().filter_map(rule).collect()),
+                ));
+            }
+            _ => {}
+        }
+    }
+    p
+}
+
+fn literal(v: &Json) -> Option<Literal> {
+    Some(match &v.value {
+        JsonValue::String(s) => Literal::String(s.clone()),
+        JsonValue::Number(n) => Literal::Number(n.clone()),
+        JsonValue::Bool(b) => Literal::Bool(*b),
+        JsonValue::Null => Literal::Null,
+        _ => return None,
+    })
+}
+
+fn strings(v: &Json) -> Vec<String> {
+    match &v.value {
+        JsonValue::String(s) => vec![s.clone()],
+        JsonValue::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn rule(item: &Json) -> Option<Rule> {
+    if let Some(l) = literal(item) {
+        return Some(Rule::Exact(l));
+    }
+    let m = item.members().first()?;
+    let v = &m.value;
+    let affix = |v: &Json| match (
+        v.as_str(),
+        v.get("equals-ignore-case").and_then(Json::as_str),
+    ) {
+        (Some(s), _) => Some((s.to_string(), false)),
+        (None, Some(s)) => Some((s.to_string(), true)),
+        _ => None,
+    };
+    Some(match m.key.as_str() {
+        "prefix" => {
+            let (value, ignore_case) = affix(v)?;
+            Rule::Prefix { value, ignore_case }
+        }
+        "suffix" => {
+            let (value, ignore_case) = affix(v)?;
+            Rule::Suffix { value, ignore_case }
+        }
+        "equals-ignore-case" => Rule::EqualsIgnoreCase(v.as_str()?.to_string()),
+        "wildcard" => Rule::Wildcard(v.as_str()?.to_string()),
+        "exists" => Rule::Exists(matches!(v.value, JsonValue::Bool(true))),
+        "cidr" => {
+            let (network, prefix_len) = parse_cidr(v.as_str()?)?;
+            Rule::Cidr {
+                network,
+                prefix_len,
+            }
+        }
+        "numeric" => match &v.value {
+            JsonValue::Array(items) => Rule::Numeric(numeric_range(items).ok()?),
+            _ => return None,
+        },
+        "anything-but" => Rule::AnythingBut(match &v.value {
+            JsonValue::Array(items) => {
+                AnythingBut::Values(items.iter().filter_map(literal).collect())
+            }
+            JsonValue::Object(inner) => {
+                let m = inner.first()?;
+                match m.key.as_str() {
+                    "prefix" => AnythingBut::Prefix(m.value.as_str()?.to_string()),
+                    "suffix" => AnythingBut::Suffix(m.value.as_str()?.to_string()),
+                    "equals-ignore-case" => AnythingBut::EqualsIgnoreCase(strings(&m.value)),
+                    "wildcard" => AnythingBut::Wildcard(strings(&m.value)),
+                    _ => return None,
+                }
+            }
+            _ => AnythingBut::Values(vec![literal(v)?]),
+        }),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::parse;
+
+    fn problems(text: &str) -> Vec<(String, String)> {
+        match compile(&parse(text).unwrap()) {
+            Ok(_) => Vec::new(),
+            Err(ps) => ps
+                .into_iter()
+                .map(|p| (text[p.span].to_string(), p.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn envelope_members_go_under_data_and_numbers_keep_their_text() {
+        let f = compile(&parse(r#"{"partitionKey": ["a"], "body": {"n": [3.0e2]}, "sourceIp": [{"cidr": "10.0.0.0/8"}]}"#).unwrap()).unwrap();
+        assert_eq!(
+            f.aws_pattern,
+            r#"{"data":{"body":{"n":[3.0e2]},"sourceIp":[{"cidr":"10.0.0.0/8"}]},"partitionKey":["a"]}"#
+        );
+        let f = compile(
+            &parse(r#"{"$or": [{"body": {"a": ["x"]}}, {"partitionKey": [{"prefix": "p"}]}]}"#)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            f.aws_pattern,
+            r#"{"$or":[{"data":{"body":{"a":["x"]}}},{"partitionKey":[{"prefix":"p"}]}]}"#
+        );
+        assert_eq!(f.pattern.any_of[0].len(), 2);
+    }
+
+    #[test]
+    fn every_operator_of_the_grammar_compiles() {
+        let text = r#"{"body": {
+            "a": ["x", 1, true, null, ""],
+            "b": [{"prefix": "us-"}, {"prefix": {"equals-ignore-case": "US-"}}],
+            "c": [{"suffix": ".png"}, {"suffix": {"equals-ignore-case": ".PNG"}}],
+            "d": [{"equals-ignore-case": "Alice"}],
+            "e": [{"wildcard": "dir/*.png"}, {"wildcard": "a\\*b"}],
+            "f": [{"anything-but": "x"}, {"anything-but": 1}, {"anything-but": ["x", "y"]}, {"anything-but": [1, 2]}],
+            "g": [{"anything-but": {"prefix": "init"}}, {"anything-but": {"suffix": "ing"}},
+                  {"anything-but": {"equals-ignore-case": ["A", "b"]}}, {"anything-but": {"wildcard": "*.tmp"}}],
+            "h": [{"numeric": ["=", 100]}, {"numeric": [">", 0, "<=", 5]}, {"numeric": ["<", 10]}],
+            "i": [{"exists": true}], "j": [{"exists": false}],
+            "k": [{"cidr": "10.0.0.0/24"}, {"cidr": "2001:db8::/32"}],
+            "nested": {"deeper": ["y"]},
+            "$or": [{"p": ["1"]}, {"q": ["2"]}]
+        }}"#;
+        let f = compile(&parse(text).unwrap()).unwrap();
+        let Field::Nested(body) = &f.pattern.fields[0].1.clone() else {
+            panic!()
+        };
+        let Field::Nested(body) = &body.fields[0].1 else {
+            panic!()
+        };
+        assert_eq!(body.fields.len(), 12);
+        assert_eq!(body.any_of.len(), 1);
+    }
+
+    #[test]
+    fn grammar_errors_are_located() {
+        let cases: &[(&str, &str, &str)] = &[
+            (r#"{"kind": ["x"]}"#, "\"kind\"", "cannot name `kind`"),
+            (r#"{"body": {"a": "x"}}"#, "\"x\"", "must be in a list"),
+            (r#"{"body": {"a": []}}"#, "[]", "matches nothing"),
+            (
+                r#"{"body": {"a": [{"prefx": "x"}]}}"#,
+                "\"prefx\"",
+                "not a filter operator",
+            ),
+            (r#"{"body": {"a": [{"prefix": 1}]}}"#, "1", "takes a string"),
+            (
+                r#"{"body": {"a": [{"numeric": ["<", 5, ">", 1]}]}}"#,
+                "[\"<\", 5, \">\", 1]",
+                "lower bound",
+            ),
+            (
+                r#"{"body": {"a": [{"numeric": [">", 6e9]}]}}"#,
+                "[\">\", 6e9]",
+                "5e9",
+            ),
+            (
+                r#"{"body": {"a": [{"numeric": [">", 5, "<", 5]}]}}"#,
+                "[\">\", 5, \"<\", 5]",
+                "empty",
+            ),
+            (
+                r#"{"body": {"a": [{"anything-but": ["x", 1]}]}}"#,
+                "[\"x\", 1]",
+                "only strings or only numbers",
+            ),
+            (
+                r#"{"body": {"a": [{"wildcard": "a**b"}]}}"#,
+                "\"a**b\"",
+                "two `*`",
+            ),
+            (
+                r#"{"body": {"a": [{"wildcard": "a\\b"}]}}"#,
+                "\"a\\\\b\"",
+                "backslash",
+            ),
+            (
+                r#"{"body": {"a": [{"cidr": "10.0.0.0"}]}}"#,
+                "\"10.0.0.0\"",
+                "CIDR",
+            ),
+            (
+                r#"{"body": {"a": [{"exists": "yes"}]}}"#,
+                "\"yes\"",
+                "true or false",
+            ),
+            (
+                r#"{"body": {"$or": [{"a": ["x"]}]}}"#,
+                "[{\"a\": [\"x\"]}]",
+                "at least two",
+            ),
+            (
+                r#"{"body": {"a": [{"prefix": "x", "suffix": "y"}]}}"#,
+                "{\"prefix\": \"x\", \"suffix\": \"y\"}",
+                "exactly one",
+            ),
+            (r#"{"body": ["x"]}"#, "[\"x\"]", "request body"),
+            (r#"{}"#, "{}", "every record"),
+            (r#"{"body": {"a": ["x"], "a": ["y"]}}"#, "\"a\"", "twice"),
+        ];
+        for (text, at, fragment) in cases {
+            let ps = problems(text);
+            assert_eq!(ps.len(), 1, "{text}: {ps:?}");
+            assert_eq!(ps[0].0, *at, "{text}");
+            assert!(ps[0].1.contains(fragment), "{text}: {}", ps[0].1);
+        }
+    }
+
+    #[test]
+    fn a_pattern_over_the_aws_size_limit_is_refused() {
+        let values: Vec<String> = (0..800).map(|i| format!("\"v{i}\"")).collect();
+        let text = format!(r#"{{"body": {{"a": [{}]}}}}"#, values.join(","));
+        let ps = problems(&text);
+        assert!(ps[0].1.contains("4096"), "{ps:?}");
+    }
+}
