@@ -24,3 +24,13 @@ pub const MAX_BATCH_WRITE_ITEMS: usize = 25;
 
 /// Lambda's limit on a synchronous invocation payload (6 MB): an event source mapping cuts a batch before it.
 pub const MAX_INVOCATION_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// The most bytes a message on a dead-letter queue may have: the generated queues' `max_message_size`,
+/// SQS's default. (SQS itself now takes up to 1 MiB, but the pinned `hashicorp/aws` 5.x provider refuses a
+/// larger `max_message_size`.) A dead-letter message (JSON, the record's data base64 inside) over this
+/// goes to the dead-letter bucket and the queue gets a message pointing at it.
+pub const MAX_DEAD_LETTER_MESSAGE_BYTES: usize = 262_144;
+
+/// The most characters of a dead-letter message's `detail`: longer details are cut, so a message that
+/// points at the bucket always fits [`MAX_DEAD_LETTER_MESSAGE_BYTES`].
+pub const MAX_DEAD_LETTER_DETAIL_CHARS: usize = 2048;
