@@ -447,6 +447,7 @@ async fn the_writer_bootstrap_writes_a_kinesis_batch_into_the_table() {
         ("PARTITION_KEY_NAME", "eventId".to_string()),
         ("PARTITION_KEY_TYPE", "S".to_string()),
         ("DEAD_LETTER_QUEUE_URL", queue_url.clone()),
+        ("DEAD_LETTER_BUCKET", "sluice-dead-letters-test".to_string()),
     ]);
     let mut function = RunningFunction::start("writer", &api.addr, &env);
     let outcomes = api
