@@ -22,7 +22,7 @@ mod credentials;
 pub mod event_source_mapping;
 mod gateway;
 pub mod kinesis;
-mod sinks;
+pub mod sinks;
 mod store;
 
 use std::collections::BTreeMap;

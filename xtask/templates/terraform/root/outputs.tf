@@ -61,3 +61,8 @@ output "dead_letter_queue_urls" {
   description = "SQS dead-letter queue URLs, by logical queue name."
   value       = { for key, queue in module.queue : key => queue.queue_url }
 }
+
+output "dead_letter_bucket_name" {
+  description = "The bucket holding the data of dead letters too large for their queue (the messages say where)."
+  value       = module.dead_letter_bucket.bucket_name
+}

@@ -1,0 +1,14 @@
+# {{ header }}
+
+variable "bucket" {
+  description = "The dead-letter bucket: its name prefix (S3 adds a unique suffix) and how many days an object is kept."
+  type = object({
+    name_prefix     = string
+    expiration_days = number
+  })
+}
+
+variable "writer_role_arns" {
+  description = "The writers' execution roles: the only principals that may put objects."
+  type        = list(string)
+}
