@@ -391,7 +391,11 @@ async fn a_450_kb_permanent_failure_reaches_the_dead_letter_store_through_the_bu
         .await;
     assert!(failures(&response).is_empty(), "{response:?}");
     assert_eq!(
-        (stats.written, stats.dead_lettered, stats.dead_letter_data_stored),
+        (
+            stats.written,
+            stats.dead_lettered,
+            stats.dead_letter_data_stored
+        ),
         (2, 1, 1)
     );
 

@@ -312,10 +312,8 @@ mod tests {
 
     #[test]
     fn a_dead_letter_with_both_or_neither_data_members_is_refused() {
-        let mut json: serde_json::Value = serde_json::from_str(
-            &message(RecordData::Inline("AAE=".into())).to_json(),
-        )
-        .unwrap();
+        let mut json: serde_json::Value =
+            serde_json::from_str(&message(RecordData::Inline("AAE=".into())).to_json()).unwrap();
         json["dataLocation"] =
             serde_json::json!({"bucket": "b", "key": "k", "size": 2, "sha256": "00"});
         let both = DeadLetterMessage::from_json(&json.to_string()).unwrap_err();

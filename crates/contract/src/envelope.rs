@@ -90,8 +90,6 @@ pub const LAYOUT: [Field; 5] = [
     Field::SourceIp,
 ];
 
-
-
 /// What the gateway knows of a request when it builds the envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received<'a> {

@@ -23,8 +23,8 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 use tokio::sync::{oneshot, watch};
 
 use super::kinesis::{self, StoredRecord};
-use sluice_contract::limits::MAX_DEAD_LETTER_MESSAGE_BYTES;
 use sluice_config::{KeyType, Pipeline};
+use sluice_contract::limits::MAX_DEAD_LETTER_MESSAGE_BYTES;
 
 /// How hard SQLite syncs a commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -158,7 +158,9 @@ struct FlakyTable {
 
 impl Table for FlakyTable {
     async fn put_items(&self, items: Vec<Item>) -> PutResult {
-        let flaky = items.iter().position(|i| i["eventId"].to_string() == self.key);
+        let flaky = items
+            .iter()
+            .position(|i| i["eventId"].to_string() == self.key);
         match flaky {
             Some(at) if !self.failed.swap(true, Ordering::SeqCst) => {
                 let mut rest = items;
@@ -245,14 +247,19 @@ async fn a_permanent_failure_behind_a_transient_one_is_dead_lettered_once() {
     }
     let stored = || {
         let conn = rusqlite::Connection::open(db_path(dir.path())).unwrap();
-        conn.query_row(r#"SELECT count(*) FROM "EventTable""#, [], |r| r.get::<_, i64>(0))
-            .unwrap()
+        conn.query_row(r#"SELECT count(*) FROM "EventTable""#, [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
     };
     assert!(eventually(Duration::from_secs(10), || stored() == 3).await);
     // Let the mapping finish the retried batch.
     assert!(
-        eventually(Duration::from_secs(10), || checkpoint(dir.path(), "event-writer") == Some(5))
-            .await
+        eventually(Duration::from_secs(10), || checkpoint(
+            dir.path(),
+            "event-writer"
+        ) == Some(5))
+        .await
     );
     let batches = batches.lock().unwrap().clone();
     assert_eq!(
@@ -313,12 +320,14 @@ async fn a_forged_envelope_is_dead_lettered_and_not_stored() {
 async fn a_put_older_than_the_stored_item_is_superseded() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = parse(&pipeline_toml(1, ""));
-    let store = sluice_local::Store::open(dir.path(), &pipeline, sluice_local::Durability::Normal)
-        .unwrap();
+    let store =
+        sluice_local::Store::open(dir.path(), &pipeline, sluice_local::Durability::Normal).unwrap();
     let table = SqliteTable::new(store.clone(), &pipeline.tables["EventTable"]);
     let item = |seq: &str, n: u32| -> Item {
-        serde_json::from_value(serde_json::json!({"eventId": "k", "sequenceNumber": seq, "payload": {"n": n}}))
-            .unwrap()
+        serde_json::from_value(
+            serde_json::json!({"eventId": "k", "sequenceNumber": seq, "payload": {"n": n}}),
+        )
+        .unwrap()
     };
     let put = |seq: &'static str, n: u32| {
         let table = table.clone();

@@ -17,7 +17,8 @@ type DynamoItem = HashMap<String, AttributeValue>;
 /// The condition of every put: the ordering rule. Sequence numbers are decimal strings of up to 128 bits
 /// (too long for DynamoDB's `N`), without leading zeros, so "not higher" is a shorter string, or one of the
 /// same length that is not greater.
-pub const ORDERING_CONDITION: &str = "attribute_not_exists(#seq) OR size(#seq) < :seqlen OR (size(#seq) = :seqlen AND #seq <= :seq)";
+pub const ORDERING_CONDITION: &str =
+    "attribute_not_exists(#seq) OR size(#seq) < :seqlen OR (size(#seq) = :seqlen AND #seq <= :seq)";
 
 /// A DynamoDB table written with one conditional `PutItem` per item, in parallel (see [`ORDERING_CONDITION`];
 /// `BatchWriteItem` takes no conditions).
@@ -86,9 +87,9 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
             WriteOutcome::Permanent(format!("{code}: {message}"))
         }
         // Throttled after the SDK's own retries: the writer tries again with its backoff.
-        "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" => {
-            WriteOutcome::Unprocessed
-        }
+        "ProvisionedThroughputExceededException"
+        | "ThrottlingException"
+        | "RequestLimitExceeded" => WriteOutcome::Unprocessed,
         _ => WriteOutcome::Transient(format!("PutItem failed: {code}: {message}")),
     }
 }

@@ -29,12 +29,12 @@ pub use aws_lambda_events::event::streams::KinesisEventResponse;
 use base64::Engine as _;
 use futures::StreamExt as _;
 use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
 pub use sluice_contract::consumer::DEAD_LETTER_SOURCE;
 use sluice_contract::env;
 use sluice_contract::envelope::json_type;
 pub use sluice_contract::envelope::{Envelope, decode as decode_envelope};
 pub use sluice_contract::limits::MAX_BATCH_WRITE_ITEMS;
-use sha2::{Digest as _, Sha256};
 use sluice_contract::limits::{
     MAX_DEAD_LETTER_DETAIL_CHARS, MAX_DEAD_LETTER_MESSAGE_BYTES, MAX_ITEM_BYTES,
     MAX_PARTITION_KEY_VALUE_BYTES, MAX_SORT_KEY_VALUE_BYTES,
@@ -789,13 +789,15 @@ pub async fn handle_batch_with_stats(
         let Some(Fate::Permanent(failure)) = fates[index].take() else {
             continue;
         };
-        fates[index] = Some(match dead_letter(dead_letters, &records[index], &failure).await {
-            Ok(delivery) => Fate::DeadLettered(delivery),
-            Err(e) => {
-                first_transient = Some(seq);
-                Fate::Transient(e.to_string())
-            }
-        });
+        fates[index] = Some(
+            match dead_letter(dead_letters, &records[index], &failure).await {
+                Ok(delivery) => Fate::DeadLettered(delivery),
+                Err(e) => {
+                    first_transient = Some(seq);
+                    Fate::Transient(e.to_string())
+                }
+            },
+        );
     }
 
     // 5. Report.

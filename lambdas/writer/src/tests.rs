@@ -819,10 +819,7 @@ async fn a_record_older_than_the_stored_item_is_superseded_and_done() {
     let records = vec![record("old", &seq(1), "{}"), record("new", &seq(2), "{}")];
     let (response, stats) = handle_batch_with_stats(&config(), &table, &dlq, event(records)).await;
     assert!(failures(&response).is_empty());
-    assert_eq!(
-        (stats.written, stats.superseded, stats.retried),
-        (1, 1, 0)
-    );
+    assert_eq!((stats.written, stats.superseded, stats.retried), (1, 1, 0));
     assert!(dlq.sent().is_empty());
 }
 
@@ -895,7 +892,11 @@ async fn a_queue_that_refuses_the_size_makes_the_writer_fall_back_to_the_bucket(
     .await;
     assert!(failures(&response).is_empty(), "{response:?}");
     assert_eq!(stats.dead_letter_data_stored, 1);
-    assert_eq!(dlq.attempts.load(Ordering::SeqCst), 2, "inline, then pointer");
+    assert_eq!(
+        dlq.attempts.load(Ordering::SeqCst),
+        2,
+        "inline, then pointer"
+    );
     let sent = dlq.sent();
     let RecordData::Stored(location) = &sent[0].data else {
         panic!("{sent:?}");

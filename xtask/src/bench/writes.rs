@@ -7,7 +7,8 @@
 //! Printed per way: requests per batch, p50/p99 batch latency, and write units — as AWS bills them (1 per
 //! started KB of item per put, twice that in a transaction; a failed condition is billed too) and as moto's
 //! `ConsumedCapacity` reports them (moto answers a constant per call, not a real figure). moto is a
-//! single-threaded Python server: the latencies rank the ways by round trips, not by AWS's speed.
+//! single-threaded Python server: the latencies rank the ways by round trips, not by AWS's speed (and its
+//! `TransactWriteItems` deep-copies the table once per action, so each way gets its own table).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
@@ -23,7 +24,12 @@ use writer::aws::{ORDERING_CONDITION, ordered};
 
 type DynamoItem = HashMap<String, AttributeValue>;
 
-const TABLE: &str = "bench-writes";
+/// The table of way `w` (the item builder's config names this one; only the name differs).
+fn table(w: usize) -> String {
+    format!("bench-writes-{w}")
+}
+
+const TABLE: &str = "bench-writes-0";
 const BATCH: usize = 100;
 
 /// A moto server, killed on drop.
@@ -117,7 +123,11 @@ fn sequence_number(item: &DynamoItem) -> String {
         .unwrap_or_default()
 }
 
-async fn batch_write(client: &aws_sdk_dynamodb::Client, items: Vec<DynamoItem>) -> Cost {
+async fn batch_write(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<DynamoItem>,
+) -> Cost {
     let mut cost = Cost::default();
     for chunk in items.chunks(writer::MAX_BATCH_WRITE_ITEMS) {
         let mut requests = Vec::new();
@@ -129,7 +139,7 @@ async fn batch_write(client: &aws_sdk_dynamodb::Client, items: Vec<DynamoItem>) 
         }
         let out = client
             .batch_write_item()
-            .request_items(TABLE, requests)
+            .request_items(table, requests)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
@@ -145,13 +155,17 @@ async fn batch_write(client: &aws_sdk_dynamodb::Client, items: Vec<DynamoItem>) 
     cost
 }
 
-async fn conditional_puts(client: &aws_sdk_dynamodb::Client, items: Vec<DynamoItem>) -> Cost {
+async fn conditional_puts(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<DynamoItem>,
+) -> Cost {
     let puts = items.into_iter().map(|item| async move {
         let seq = sequence_number(&item);
         let billed = units(&item);
         let put = client
             .put_item()
-            .table_name(TABLE)
+            .table_name(table)
             .set_item(Some(item))
             .return_consumed_capacity(ReturnConsumedCapacity::Total);
         match ordered(put, &seq).send().await {
@@ -180,14 +194,18 @@ async fn conditional_puts(client: &aws_sdk_dynamodb::Client, items: Vec<DynamoIt
     cost
 }
 
-async fn transaction(client: &aws_sdk_dynamodb::Client, items: Vec<DynamoItem>) -> Cost {
+async fn transaction(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<DynamoItem>,
+) -> Cost {
     let mut cost = Cost::default();
     let mut actions = Vec::new();
     for item in items {
         cost.billed_units += 2.0 * units(&item);
         let seq = sequence_number(&item);
         let put = Put::builder()
-            .table_name(TABLE)
+            .table_name(table)
             .set_item(Some(item))
             .condition_expression(ORDERING_CONDITION)
             .expression_attribute_names("#seq", "sequenceNumber")
@@ -235,11 +253,16 @@ impl Way {
         }
     }
 
-    async fn write(self, client: &aws_sdk_dynamodb::Client, items: Vec<DynamoItem>) -> Cost {
+    async fn write(
+        self,
+        client: &aws_sdk_dynamodb::Client,
+        table: &str,
+        items: Vec<DynamoItem>,
+    ) -> Cost {
         match self {
-            Way::BatchWrite => batch_write(client, items).await,
-            Way::ConditionalPuts => conditional_puts(client, items).await,
-            Way::Transaction => transaction(client, items).await,
+            Way::BatchWrite => batch_write(client, table, items).await,
+            Way::ConditionalPuts => conditional_puts(client, table, items).await,
+            Way::Transaction => transaction(client, table, items).await,
         }
     }
 }
@@ -285,27 +308,29 @@ pub async fn run(rounds: usize, body_bytes: usize) -> miette::Result<()> {
         .load()
         .await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    client
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("eventId")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .into_diagnostic()?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("eventId")
-                .key_type(KeyType::Hash)
-                .build()
-                .into_diagnostic()?,
-        )
-        .send()
-        .await
-        .map_err(|e| miette!("create the bench table: {e:?}"))?;
+    for w in 0..5 {
+        client
+            .create_table()
+            .table_name(table(w))
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("eventId")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .into_diagnostic()?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("eventId")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .into_diagnostic()?,
+            )
+            .send()
+            .await
+            .map_err(|e| miette!("create the bench table: {e:?}"))?;
+    }
 
     println!(
         "writes: {rounds} batches of {BATCH} records per way, {body_bytes}-byte messages, moto on {endpoint} ({} build)",
@@ -325,14 +350,20 @@ pub async fn run(rounds: usize, body_bytes: usize) -> miette::Result<()> {
         let warm: Vec<DynamoItem> = (0..BATCH)
             .map(|i| item(&format!("warm{w}-{i}"), &seq(0, i), body_bytes))
             .collect();
-        let _ = way.write(&client, warm).await;
+        let _ = way.write(&client, &table(w), warm).await;
         let (mut times, mut total) = (Vec::new(), Cost::default());
         for round in 0..rounds {
             let items: Vec<DynamoItem> = (0..BATCH)
-                .map(|i| item(&format!("w{w}-r{round}-{i}"), &seq(round + 1, i), body_bytes))
+                .map(|i| {
+                    item(
+                        &format!("w{w}-r{round}-{i}"),
+                        &seq(round + 1, i),
+                        body_bytes,
+                    )
+                })
                 .collect();
             let started = Instant::now();
-            let cost = way.write(&client, items).await;
+            let cost = way.write(&client, &table(w), items).await;
             times.push(started.elapsed());
             total.add(&cost);
         }
@@ -341,19 +372,24 @@ pub async fn run(rounds: usize, body_bytes: usize) -> miette::Result<()> {
 
     // A replay: the same keys again with lower sequence numbers (a TRIM_HORIZON mapping, a redrive).
     header("replay of older records");
-    for (w, way) in [Way::BatchWrite, Way::ConditionalPuts].into_iter().enumerate() {
+    for (w, way) in [Way::BatchWrite, Way::ConditionalPuts]
+        .into_iter()
+        .enumerate()
+    {
         let (mut times, mut total) = (Vec::new(), Cost::default());
         for round in 0..rounds {
             let key = |i: usize| format!("replay{w}-r{round}-{i}");
             let newer: Vec<DynamoItem> = (0..BATCH)
                 .map(|i| item(&key(i), &seq(round + 500, i), body_bytes))
                 .collect();
-            let _ = Way::ConditionalPuts.write(&client, newer).await;
+            let _ = Way::ConditionalPuts
+                .write(&client, &table(3 + w), newer)
+                .await;
             let older: Vec<DynamoItem> = (0..BATCH)
                 .map(|i| item(&key(i), &seq(round + 1, i), body_bytes))
                 .collect();
             let started = Instant::now();
-            let cost = way.write(&client, older).await;
+            let cost = way.write(&client, &table(3 + w), older).await;
             times.push(started.elapsed());
             total.add(&cost);
         }

@@ -803,7 +803,10 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
                     env::DEAD_LETTER_QUEUE_URL,
                     "var.dead_letter_queue.url".into(),
                 ),
-                (env::DEAD_LETTER_BUCKET, "var.dead_letter_bucket.name".into()),
+                (
+                    env::DEAD_LETTER_BUCKET,
+                    "var.dead_letter_bucket.name".into(),
+                ),
             ]),
         },
     )?;
