@@ -431,13 +431,13 @@ fn assert_dead_letter_bucket_and_writer_policy(
 /// Every `aws_iam_policy_document` data source in a `terraform show -json` module: (address, json).
 fn collect_policy_documents(module: &serde_json::Value, out: &mut Vec<(String, String)>) {
     for resource in module["resources"].as_array().into_iter().flatten() {
-        if resource["type"] == "aws_iam_policy_document" {
-            if let (Some(address), Some(json)) = (
+        if resource["type"] == "aws_iam_policy_document"
+            && let (Some(address), Some(json)) = (
                 resource["address"].as_str(),
                 resource["values"]["json"].as_str(),
-            ) {
-                out.push((address.to_owned(), json.to_owned()));
-            }
+            )
+        {
+            out.push((address.to_owned(), json.to_owned()));
         }
     }
     for child in module["child_modules"].as_array().into_iter().flatten() {

@@ -152,15 +152,13 @@ async fn a_non_numeric_key_for_a_number_table_is_dead_lettered() {
 /// The SQLite table, failing the first put of one key transiently (a throttled write on AWS).
 struct FlakyTable {
     inner: SqliteTable,
-    key: String,
+    key: Value,
     failed: AtomicBool,
 }
 
 impl Table for FlakyTable {
     async fn put_items(&self, items: Vec<Item>) -> PutResult {
-        let flaky = items
-            .iter()
-            .position(|i| i["eventId"].to_string() == self.key);
+        let flaky = items.iter().position(|i| i["eventId"] == self.key);
         match flaky {
             Some(at) if !self.failed.swap(true, Ordering::SeqCst) => {
                 let mut rest = items;
@@ -217,7 +215,7 @@ async fn a_permanent_failure_behind_a_transient_one_is_dead_lettered_once() {
     let _ = sinks.set((
         FlakyTable {
             inner: SqliteTable::new(running.store.clone(), &pipeline.tables["EventTable"]),
-            key: "2".into(),
+            key: serde_json::json!(2),
             failed: AtomicBool::new(false),
         },
         SqliteDeadLetters::new(
