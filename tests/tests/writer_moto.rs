@@ -348,8 +348,8 @@ async fn warm_batch_of_100_records() {
 async fn an_item_dynamodb_rejects_is_dead_lettered_and_the_rest_of_its_chunk_is_written() {
     let env = Env::start().await;
     env.create_table("orders").await;
-    // DynamoDB numbers stop at 9.99e125: the whole BatchWriteItem fails with a ValidationException that does
-    // not say which item is at fault; the writer isolates it.
+    // DynamoDB numbers stop at 9.99e125: the put fails with a ValidationException; the other puts of the
+    // chunk are unaffected.
     let mut records: Vec<(String, Vec<u8>)> = (0..5)
         .map(|i| (format!("e{i}"), envelope(&body(i))))
         .collect();

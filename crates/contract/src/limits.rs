@@ -19,7 +19,8 @@ pub const MAX_PARTITION_KEY_VALUE_BYTES: usize = 2048;
 /// DynamoDB's limit on a sort key value, in bytes.
 pub const MAX_SORT_KEY_VALUE_BYTES: usize = 1024;
 
-/// DynamoDB's `BatchWriteItem` limit: items per call.
+/// DynamoDB's `BatchWriteItem` limit: items per call. The writer puts items with conditional `PutItem`s
+/// (the ordering rule) and hands its table seam chunks of this many.
 pub const MAX_BATCH_WRITE_ITEMS: usize = 25;
 
 /// Lambda's limit on a synchronous invocation payload (6 MB): an event source mapping cuts a batch before it.
