@@ -67,6 +67,7 @@ locals {
     "LambdaDeadLetterQueue" = {
       name                      = "sluice-LambdaDeadLetterQueue"
       message_retention_seconds = 1209600
+      max_message_size          = 262144
     }
   }
 
@@ -181,6 +182,7 @@ module "consumer" {
   kms_key_arn = local.kms_key_arn
   tracing     = false
   stream = {
+    name        = module.stream[each.value.stream].stream_name
     arn         = module.stream[each.value.stream].stream_arn
     kms_key_arn = module.stream[each.value.stream].kms_key_arn
   }
@@ -193,6 +195,23 @@ module "consumer" {
     url  = module.queue[each.value.dead_letter_queue].queue_url
     name = module.queue[each.value.dead_letter_queue].queue_name
   }
+  dead_letter_bucket = {
+    name = module.dead_letter_bucket.bucket_name
+    arn  = module.dead_letter_bucket.bucket_arn
+  }
+}
+
+# The data of dead letters too large for their queue (one bucket for the pipeline). Its policy names the
+# writers' roles, which is why they are passed in here.
+module "dead_letter_bucket" {
+  source = "./modules/dead_letter_bucket"
+
+  bucket = {
+    name_prefix     = "sluice-dead-letters-"
+    expiration_days = 14
+  }
+  writer_role_arns = [for consumer in module.consumer : consumer.role_arn]
+  kms_key_arn      = local.kms_key_arn
 }
 
 module "auth" {

@@ -64,3 +64,8 @@ output "kms_key_arn" {
   description = "The customer-managed KMS key encrypting the pipeline's data and logs, or null for the AWS-managed keys."
   value       = local.kms_key_arn
 }
+
+output "dead_letter_bucket_name" {
+  description = "The bucket holding the data of dead letters too large for their queue (the messages say where)."
+  value       = module.dead_letter_bucket.bucket_name
+}

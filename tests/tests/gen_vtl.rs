@@ -284,3 +284,53 @@ fn envelope(received_at_ms: i64, request_id: &str, source_ip: &str, body: &str) 
         body,
     })
 }
+
+#[test]
+fn a_body_cannot_forge_the_envelopes_members() {
+    // Bodies a lenient validator might let through, each trying to set or override the gateway's members.
+    let pipeline =
+        sluice_config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
+    let template =
+        xtask::generate::request_template(&pipeline, &pipeline.routes["events"], "Orders").unwrap();
+    let bodies = [
+        r#"{"a":1},"requestId":"forged""#,
+        r#"{"a":1},"receivedAt":0,"sourceIp":"10.0.0.1""#,
+        r#"{},"v":1,"body":{"evil":true}"#,
+        r#"{},"requestId":"forged","x":{"#,
+        r#"{},"admin":true"#,
+        r#"{"a":1} , "requestId" : "forged" "#,
+    ];
+    let requests: Vec<Value> = bodies
+        .iter()
+        .map(|body| {
+            json!({
+                "template": template, "body": body, "path": {"eventId": "k"},
+                "context": {"requestId": "real-id", "requestTimeEpoch": 7, "sourceIp": "203.0.113.9"},
+            })
+        })
+        .collect();
+    for (rendered, body) in render(&requests).iter().zip(bodies) {
+        let put: Value = serde_json::from_str(rendered["output"].as_str().unwrap()).unwrap();
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(put["Data"].as_str().unwrap())
+            .unwrap();
+        let text = String::from_utf8_lossy(&data).into_owned();
+        // The writer refuses it …
+        let refused = sluice_contract::envelope::decode(&data)
+            .expect_err(&format!("{body} must not decode: {text}"));
+        assert!(
+            matches!(
+                refused.reason,
+                contract::Reason::ForgedEnvelope | contract::Reason::NotJson
+            ),
+            "{body}: {refused}"
+        );
+        // … and a reader that keeps the last of duplicated members still sees the gateway's values,
+        // since they come after the body.
+        if let Ok(last_wins) = serde_json::from_slice::<Value>(&data) {
+            assert_eq!(last_wins["requestId"], "real-id", "{text}");
+            assert_eq!(last_wins["receivedAt"], 7, "{text}");
+            assert_eq!(last_wins["sourceIp"], "203.0.113.9", "{text}");
+        }
+    }
+}

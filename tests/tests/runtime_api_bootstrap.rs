@@ -447,6 +447,7 @@ async fn the_writer_bootstrap_writes_a_kinesis_batch_into_the_table() {
         ("PARTITION_KEY_NAME", "eventId".to_string()),
         ("PARTITION_KEY_TYPE", "S".to_string()),
         ("DEAD_LETTER_QUEUE_URL", queue_url.clone()),
+        ("DEAD_LETTER_BUCKET", "sluice-dead-letters-test".to_string()),
     ]);
     let mut function = RunningFunction::start("writer", &api.addr, &env);
     let outcomes = api
@@ -496,6 +497,64 @@ async fn the_writer_bootstrap_writes_a_kinesis_batch_into_the_table() {
     assert!(
         dead.messages.unwrap_or_default().is_empty(),
         "nothing should be dead-lettered"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_bootstrap_fails_records_fast_when_dynamodb_hangs() {
+    tokio::task::spawn_blocking(built).await.expect("build");
+    // An "AWS endpoint" that accepts connections and never answers: without SDK timeouts every put would
+    // wait until the function's timeout and fail the whole batch.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let hole_addr = hole.local_addr().expect("an address");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in hole.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let records: Vec<Value> = ["49590338271490256608559692538361571095921575989136588801", "49590338271490256608559692538361571095921575989136588802"]
+        .iter()
+        .enumerate()
+        .map(|(i, sequence_number)| {
+            json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": format!("evt-{i}"),
+                    "sequenceNumber": sequence_number,
+                    "data": base64::engine::general_purpose::STANDARD.encode(envelope(1, "r", "203.0.113.9", "{}")),
+                    "approximateArrivalTimestamp": 1_732_752_000.5
+                },
+                "eventSource": "aws:kinesis",
+                "eventID": format!("shardId-000000000000:{sequence_number}"),
+                "eventSourceARN": format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/sluice-GatewayEventsStream")
+            })
+        })
+        .collect();
+    let api = RuntimeApi::start(vec![("req-hang".into(), json!({ "Records": records }))]).await;
+    let env = [
+        ("AWS_ENDPOINT_URL", format!("http://{hole_addr}")),
+        ("TABLE_NAME", "sluice-EventTable".to_string()),
+        ("PARTITION_KEY_NAME", "eventId".to_string()),
+        (
+            "DEAD_LETTER_QUEUE_URL",
+            format!("http://{hole_addr}/123456789012/q"),
+        ),
+        ("DEAD_LETTER_BUCKET", "sluice-dead-letters-test".to_string()),
+    ];
+    let mut function = RunningFunction::start("writer", &api.addr, &env);
+    // Far above the writer's 10 s operation timeout, and below a function timeout's 60 s.
+    let outcomes = api
+        .wait_for(&["req-hang"], &mut function, Duration::from_secs(45))
+        .await;
+    assert_eq!(
+        outcomes["req-hang"],
+        Outcome::Response(json!({"batchItemFailures": [
+            {"itemIdentifier": "49590338271490256608559692538361571095921575989136588801"},
+            {"itemIdentifier": "49590338271490256608559692538361571095921575989136588802"}
+        ]})),
+        "every record is a transient failure\n{}",
+        function.output()
     );
 }
 

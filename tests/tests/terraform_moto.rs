@@ -390,6 +390,8 @@ fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destro
         "the generated password is in the saved plan"
     );
 
+    assert_dead_letter_bucket_and_writer_policy(&root, &outputs, &runtime, &moto);
+
     destroy_to_empty(&root);
     eprintln!(
         "moto round trip took {:.0} s",
@@ -600,4 +602,172 @@ fn multi_example_with_waf_kms_key_and_tracing_applies_plans_clean_and_destroys()
         "moto round trip of the multi example took {:.0} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The dead-letter bucket is private, encrypted, TLS-only, written by the writers alone and expires with the
+/// queue; the writer's role may do exactly what the writer and its event source mapping do.
+fn assert_dead_letter_bucket_and_writer_policy(
+    root: &Root,
+    outputs: &serde_json::Value,
+    runtime: &tokio::runtime::Runtime,
+    moto: &Moto,
+) {
+    let bucket = outputs["dead_letter_bucket_name"]["value"]
+        .as_str()
+        .expect("dead_letter_bucket_name output")
+        .to_string();
+    assert!(bucket.starts_with("sluice-dead-letters-"), "{bucket}");
+    let (block, encryption, lifecycle, policy, ownership) = runtime.block_on(async {
+        let s3 = aws_sdk_s3::Client::new(&moto.sdk_config().await);
+        let block = s3
+            .get_public_access_block()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("the public access block")
+            .public_access_block_configuration
+            .expect("a configuration");
+        let encryption = s3
+            .get_bucket_encryption()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("the bucket's encryption");
+        let lifecycle = s3
+            .get_bucket_lifecycle_configuration()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("the bucket's lifecycle");
+        let policy = s3
+            .get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("the bucket's policy")
+            .policy
+            .expect("a policy");
+        let ownership = s3
+            .get_bucket_ownership_controls()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("the ownership controls");
+        (block, encryption, lifecycle, policy, ownership)
+    });
+    assert_eq!(
+        (
+            block.block_public_acls,
+            block.ignore_public_acls,
+            block.block_public_policy,
+            block.restrict_public_buckets
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let rule = &encryption
+        .server_side_encryption_configuration
+        .expect("encryption")
+        .rules[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default
+            .as_ref()
+            .map(|d| d.sse_algorithm.as_str()),
+        Some("aws:kms")
+    );
+    let expiration = lifecycle.rules()[0]
+        .expiration
+        .as_ref()
+        .and_then(|e| e.days);
+    assert_eq!(expiration, Some(14), "the queue keeps messages 14 days");
+    assert_eq!(
+        ownership.ownership_controls.expect("controls").rules[0]
+            .object_ownership
+            .as_str(),
+        "BucketOwnerEnforced"
+    );
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    let sid = |sid: &str| {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no statement {sid} in {policy}"))
+    };
+    assert_eq!(
+        sid("DenyInsecureTransport")["Condition"]["Bool"]["aws:SecureTransport"],
+        "false"
+    );
+    let only_writers = sid("OnlyWritersPutObjects");
+    assert_eq!(only_writers["Effect"], "Deny");
+    let writers = only_writers["Condition"]["ArnNotEquals"]["aws:PrincipalArn"].to_string();
+    assert!(writers.contains("sluice-event-writer"), "{only_writers}");
+
+    // The writer's policy, as applied (from the state).
+    let shown = root.expect(&["show", "-json", "-no-color"], 0);
+    let state: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let mut documents = Vec::new();
+    collect_policy_documents(&state["values"]["root_module"], &mut documents);
+    let writer = documents
+        .iter()
+        .find(|(address, _)| {
+            address.starts_with("module.consumer[")
+                && address.ends_with("].data.aws_iam_policy_document.this")
+        })
+        .map(|(_, json)| json.clone())
+        .expect("the consumer's policy document in the state");
+    let writer: serde_json::Value = serde_json::from_str(&writer).unwrap();
+    let mut actions: Vec<String> = writer["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| match &s["Action"] {
+            serde_json::Value::String(a) => vec![a.clone()],
+            serde_json::Value::Array(a) => {
+                a.iter().map(|a| a.as_str().unwrap().to_owned()).collect()
+            }
+            _ => vec![],
+        })
+        .collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "dynamodb:PutItem",
+            "kinesis:DescribeStream",
+            "kinesis:DescribeStreamSummary",
+            "kinesis:GetRecords",
+            "kinesis:GetShardIterator",
+            "kinesis:ListShards",
+            "s3:PutObject",
+            "sqs:SendMessage",
+        ],
+        "{writer}"
+    );
+    let put_object = writer["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "StoreDeadLetterData")
+        .expect("the bucket statement");
+    assert_eq!(
+        put_object["Resource"],
+        format!("arn:aws:s3:::{bucket}/sluice-GatewayEventsStream/*")
+    );
+}
+
+/// Every `aws_iam_policy_document` data source in a `terraform show -json` module: (address, json).
+fn collect_policy_documents(module: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    for resource in module["resources"].as_array().into_iter().flatten() {
+        if resource["type"] == "aws_iam_policy_document"
+            && let (Some(address), Some(json)) = (
+                resource["address"].as_str(),
+                resource["values"]["json"].as_str(),
+            )
+        {
+            out.push((address.to_owned(), json.to_owned()));
+        }
+    }
+    for child in module["child_modules"].as_array().into_iter().flatten() {
+        collect_policy_documents(child, out);
+    }
 }

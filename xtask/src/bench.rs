@@ -21,6 +21,8 @@ use miette::{IntoDiagnostic as _, miette};
 
 use sluice_local::{self as dev, Durability, StartOptions};
 
+mod writes;
+
 /// `cargo xtask bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -33,6 +35,13 @@ pub struct BenchArgs {
     /// Size of the `message` member of each event body.
     #[arg(long, default_value_t = 100)]
     pub body_bytes: usize,
+    /// Instead of the local pipeline: what a 100-record batch costs the writer against DynamoDB (a moto
+    /// server on a free loopback port), per way of writing it — requests, p50/p99 latency, write units.
+    #[arg(long)]
+    pub writes: bool,
+    /// Batches per way with --writes.
+    #[arg(long, default_value_t = 30)]
+    pub rounds: usize,
 }
 
 /// What one load run measured.
@@ -241,6 +250,9 @@ pub fn run(config: &Path, opts: BenchArgs) -> miette::Result<()> {
         .enable_all()
         .build()
         .into_diagnostic()?;
+    if opts.writes {
+        return runtime.block_on(writes::run(opts.rounds, opts.body_bytes));
+    }
     runtime.block_on(async {
         let body = format!(r#"{{"message":"{}"}}"#, "x".repeat(opts.body_bytes));
         println!(

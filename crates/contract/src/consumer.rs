@@ -13,6 +13,9 @@ pub enum Reason {
     NotJson,
     /// The data is JSON but not an envelope of a version this writer reads.
     NotAnEnvelope,
+    /// The envelope has a member twice, or a member the envelope does not have: a body that tried to set
+    /// the gateway's members (`receivedAt`, `requestId`, `sourceIp`, …) itself.
+    ForgedEnvelope,
     /// The envelope's body is not a JSON object.
     BodyNotAnObject,
     /// The body lacks the member a key is filled from.
@@ -50,8 +53,13 @@ impl std::fmt::Display for Permanent {
 impl std::error::Error for Permanent {}
 
 /// The dead-letter message for a permanent failure: a JSON object, the SQS message body.
+///
+/// It carries the record's data in exactly one of two ways ([`RecordData`]): inline, base64 in `data`,
+/// when the whole message fits the queue ([`crate::limits::MAX_DEAD_LETTER_MESSAGE_BYTES`]); otherwise
+/// in the dead-letter bucket, named by `dataLocation`. [`DeadLetterMessage::from_json`] reads both and
+/// refuses a message with both or neither.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(try_from = "WireDeadLetter", into = "WireDeadLetter")]
 pub struct DeadLetterMessage {
     /// Always [`DEAD_LETTER_SOURCE`].
     pub source: String,
@@ -64,8 +72,108 @@ pub struct DeadLetterMessage {
     pub partition_key: String,
     /// Milliseconds since the epoch.
     pub arrival_time: i64,
-    /// The record's data, base64.
-    pub data: String,
+    /// The record's data, or where it is.
+    pub data: RecordData,
+}
+
+/// Where a dead-letter message's record data is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordData {
+    /// The data, base64 (standard alphabet, padded): the message's `data` member.
+    Inline(String),
+    /// The data is an object of the dead-letter bucket: the message's `dataLocation` member.
+    Stored(DataLocation),
+}
+
+/// An object of the dead-letter bucket holding a record's data, byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataLocation {
+    pub bucket: String,
+    /// [`dead_letter_object_key`] of the record.
+    pub key: String,
+    /// The data's length in bytes.
+    pub size: u64,
+    /// SHA-256 of the data, lowercase hex.
+    pub sha256: String,
+}
+
+/// The object key of a record's data in the dead-letter bucket: `<stream name>/<shard id>/<sequence
+/// number>`. One record, one key: a retry overwrites the object (with the same bytes) instead of adding one.
+/// `stream` may be the stream's ARN or its name.
+pub fn dead_letter_object_key(stream: &str, shard_id: &str, sequence_number: &str) -> String {
+    let name = stream
+        .rsplit_once(":stream/")
+        .map_or(stream, |(_, name)| name);
+    format!("{name}/{shard_id}/{sequence_number}")
+}
+
+/// The message on the wire: both data members optional, so that [`DeadLetterMessage`]'s `TryFrom` can say
+/// which rule a message breaks.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireDeadLetter {
+    source: String,
+    reason: Reason,
+    detail: String,
+    stream: String,
+    shard_id: String,
+    sequence_number: String,
+    partition_key: String,
+    arrival_time: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data_location: Option<DataLocation>,
+}
+
+impl TryFrom<WireDeadLetter> for DeadLetterMessage {
+    type Error = String;
+
+    fn try_from(wire: WireDeadLetter) -> Result<Self, String> {
+        let data = match (wire.data, wire.data_location) {
+            (Some(data), None) => RecordData::Inline(data),
+            (None, Some(location)) => RecordData::Stored(location),
+            (Some(_), Some(_)) => {
+                return Err("a dead-letter message has `data` or `dataLocation`, not both".into());
+            }
+            (None, None) => {
+                return Err("a dead-letter message needs `data` or `dataLocation`".into());
+            }
+        };
+        Ok(DeadLetterMessage {
+            source: wire.source,
+            reason: wire.reason,
+            detail: wire.detail,
+            stream: wire.stream,
+            shard_id: wire.shard_id,
+            sequence_number: wire.sequence_number,
+            partition_key: wire.partition_key,
+            arrival_time: wire.arrival_time,
+            data,
+        })
+    }
+}
+
+impl From<DeadLetterMessage> for WireDeadLetter {
+    fn from(m: DeadLetterMessage) -> Self {
+        let (data, data_location) = match m.data {
+            RecordData::Inline(data) => (Some(data), None),
+            RecordData::Stored(location) => (None, Some(location)),
+        };
+        WireDeadLetter {
+            source: m.source,
+            reason: m.reason,
+            detail: m.detail,
+            stream: m.stream,
+            shard_id: m.shard_id,
+            sequence_number: m.sequence_number,
+            partition_key: m.partition_key,
+            arrival_time: m.arrival_time,
+            data,
+            data_location,
+        }
+    }
 }
 
 impl DeadLetterMessage {
@@ -73,6 +181,16 @@ impl DeadLetterMessage {
     pub fn to_json(&self) -> String {
         // Serialising plain strings and numbers cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a message body of either form (data inline or in the bucket).
+    pub fn from_json(body: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+
+    /// The object key of this record's data in the dead-letter bucket ([`dead_letter_object_key`]).
+    pub fn object_key(&self) -> String {
+        dead_letter_object_key(&self.stream, &self.shard_id, &self.sequence_number)
     }
 }
 
@@ -147,6 +265,77 @@ pub struct KinesisBatchInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn message(data: RecordData) -> DeadLetterMessage {
+        DeadLetterMessage {
+            source: DEAD_LETTER_SOURCE.into(),
+            reason: Reason::ItemTooLarge,
+            detail: "too big".into(),
+            stream: "arn:aws:kinesis:us-east-1:111111111111:stream/shop-Orders".into(),
+            shard_id: "shardId-000000000001".into(),
+            sequence_number: "49".into(),
+            partition_key: "k".into(),
+            arrival_time: 5,
+            data,
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_carries_its_data_inline_or_points_at_the_bucket() {
+        let inline = message(RecordData::Inline("AAE=".into()));
+        let json: serde_json::Value = serde_json::from_str(&inline.to_json()).unwrap();
+        assert_eq!(json["data"], "AAE=");
+        assert!(json.get("dataLocation").is_none(), "{json}");
+        assert_eq!(
+            DeadLetterMessage::from_json(&inline.to_json()).unwrap(),
+            inline
+        );
+
+        let stored = message(RecordData::Stored(DataLocation {
+            bucket: "shop-dead-letters-1".into(),
+            key: "shop-Orders/shardId-000000000001/49".into(),
+            size: 450_000,
+            sha256: "ab".repeat(32),
+        }));
+        let json: serde_json::Value = serde_json::from_str(&stored.to_json()).unwrap();
+        assert!(json.get("data").is_none(), "{json}");
+        assert_eq!(
+            json["dataLocation"],
+            serde_json::json!({"bucket": "shop-dead-letters-1", "key": "shop-Orders/shardId-000000000001/49", "size": 450_000, "sha256": "ab".repeat(32)})
+        );
+        assert_eq!(
+            DeadLetterMessage::from_json(&stored.to_json()).unwrap(),
+            stored
+        );
+        assert_eq!(stored.object_key(), "shop-Orders/shardId-000000000001/49");
+    }
+
+    #[test]
+    fn a_dead_letter_with_both_or_neither_data_members_is_refused() {
+        let mut json: serde_json::Value =
+            serde_json::from_str(&message(RecordData::Inline("AAE=".into())).to_json()).unwrap();
+        json["dataLocation"] =
+            serde_json::json!({"bucket": "b", "key": "k", "size": 2, "sha256": "00"});
+        let both = DeadLetterMessage::from_json(&json.to_string()).unwrap_err();
+        assert!(both.to_string().contains("not both"), "{both}");
+        json.as_object_mut().unwrap().remove("dataLocation");
+        json.as_object_mut().unwrap().remove("data");
+        let neither = DeadLetterMessage::from_json(&json.to_string()).unwrap_err();
+        assert!(neither.to_string().contains("needs"), "{neither}");
+    }
+
+    #[test]
+    fn object_keys_name_stream_shard_and_sequence_number() {
+        assert_eq!(
+            dead_letter_object_key(
+                "arn:aws:kinesis:eu-west-1:1:stream/p-S",
+                "shardId-000000000000",
+                "4959"
+            ),
+            "p-S/shardId-000000000000/4959"
+        );
+        assert_eq!(dead_letter_object_key("p-S", "s", "1"), "p-S/s/1");
+    }
 
     #[test]
     fn an_on_failure_message_reads_as_aws_writes_it() {

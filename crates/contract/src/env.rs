@@ -13,6 +13,8 @@ pub const SORT_KEY_NAME: &str = "SORT_KEY_NAME";
 pub const SORT_KEY_TYPE: &str = "SORT_KEY_TYPE";
 /// Writer: the URL of the dead-letter queue for records that can never be stored.
 pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
+/// Writer: the name of the dead-letter bucket, which holds the data of dead letters too large for the queue.
+pub const DEAD_LETTER_BUCKET: &str = "DEAD_LETTER_BUCKET";
 /// Authorizer: the ARN or name of the secret holding the Basic credentials.
 pub const SECRET_ID: &str = "SECRET_ID";
 /// Authorizer: how long a warm container keeps the credentials, in seconds.

@@ -1,13 +1,20 @@
 //! The record contract's envelope: what the gateway puts into a Kinesis record's data for a request.
 //!
 //! ```json
-//! {"v":1,"receivedAt":1732752000123,"requestId":"c0ffee…","sourceIp":"203.0.113.9","body":{…}}
+//! {"v":1,"body":{…},"receivedAt":1732752000123,"requestId":"c0ffee…","sourceIp":"203.0.113.9"}
 //! ```
 //!
 //! [`LAYOUT`] is the one definition of its members and their order: [`encode`] (the local gateway) writes
 //! it, the generator renders the API Gateway mapping template from it, and [`decode`] (the writer) reads it.
 //! The body is inserted byte for byte as sent, never re-serialised, exactly as the mapping template's
 //! `$input.body` is.
+//!
+//! **Forging.** On AWS the body is whatever API Gateway's request validator let through, inserted raw, so
+//! a body such as `{},"requestId":"mine"` would add members to the envelope. Two rules make that useless:
+//! the gateway's own members come *after* the body (so a last-one-wins JSON reader still sees the
+//! gateway's values), and [`decode`] refuses an envelope with a member twice or a member it does not know
+//! ([`Reason::ForgedEnvelope`]). It reads the members in any order, so records written with the body last
+//! (before this order) still decode.
 
 use serde_json::{Map, Value};
 
@@ -73,13 +80,14 @@ impl Field {
     }
 }
 
-/// The members in the order they are written.
+/// The members in the order they are written: the version, the body, then the members the gateway fills
+/// (after the body, so that nothing the body smuggles in comes after them).
 pub const LAYOUT: [Field; 5] = [
     Field::Version,
+    Field::Body,
     Field::ReceivedAt,
     Field::RequestId,
     Field::SourceIp,
-    Field::Body,
 ];
 
 /// What the gateway knows of a request when it builds the envelope.
@@ -132,38 +140,71 @@ pub struct Envelope {
 
 /// Decodes a record's data: UTF-8 JSON, an object with the version [`VERSION`] and an object body;
 /// `receivedAt` (number), `requestId` and `sourceIp` (strings) are taken when present and must then have
-/// those types. Anything else is a [`Permanent`] failure with the reason that names it.
+/// those types. A member present twice, or one the envelope does not have, is [`Reason::ForgedEnvelope`].
+/// Anything else is a [`Permanent`] failure with the reason that names it. The members may come in any
+/// order.
 pub fn decode(data: &[u8]) -> Result<Envelope, Permanent> {
-    let value: Value = serde_json::from_slice(data).map_err(|e| {
+    let top: Top = serde_json::from_slice(data).map_err(|e| {
         Permanent::new(
             Reason::NotJson,
             format!("record data is not UTF-8 JSON: {e}"),
         )
     })?;
-    let Value::Object(mut envelope) = value else {
+    let members = match top {
+        Top::Object(members) => members,
+        Top::Other(kind) => {
+            return Err(Permanent::new(
+                Reason::NotAnEnvelope,
+                format!("record data is a JSON {kind}, not an object"),
+            ));
+        }
+    };
+    if !members.iter().any(|(name, _)| name == member::VERSION) {
         return Err(Permanent::new(
             Reason::NotAnEnvelope,
-            "record data is JSON but not an object",
+            format!("the object has no envelope version {:?}", member::VERSION),
         ));
+    }
+    let mut fields: [Option<Value>; LAYOUT.len()] = Default::default();
+    let mut unknown: Option<String> = None;
+    for (name, value) in members {
+        let Some(index) = LAYOUT.iter().position(|f| f.name() == name) else {
+            unknown.get_or_insert(name);
+            continue;
+        };
+        if fields[index].is_some() {
+            return Err(Permanent::new(
+                Reason::ForgedEnvelope,
+                format!("the envelope has the member {name:?} more than once"),
+            ));
+        }
+        fields[index] = Some(value);
+    }
+    let mut take = |field: Field| {
+        LAYOUT
+            .iter()
+            .position(|f| *f == field)
+            .and_then(|i| fields[i].take())
     };
-    match envelope.get(member::VERSION) {
+    match take(Field::Version) {
         Some(v) if v.as_u64() == Some(u64::from(VERSION)) => {}
-        Some(other) => {
+        other => {
             return Err(Permanent::new(
                 Reason::NotAnEnvelope,
                 format!(
-                    "unsupported envelope version {other} (this writer reads version {VERSION})"
+                    "unsupported envelope version {} (this writer reads version {VERSION})",
+                    other.unwrap_or(Value::Null)
                 ),
             ));
         }
-        None => {
-            return Err(Permanent::new(
-                Reason::NotAnEnvelope,
-                format!("the object has no envelope version {:?}", member::VERSION),
-            ));
-        }
     }
-    let body = match envelope.remove(member::BODY) {
+    if let Some(name) = unknown {
+        return Err(Permanent::new(
+            Reason::ForgedEnvelope,
+            format!("the envelope has a member {name:?}, which is not one of its members"),
+        ));
+    }
+    let body = match take(Field::Body) {
         Some(Value::Object(body)) => body,
         Some(other) => {
             return Err(Permanent::new(
@@ -181,24 +222,84 @@ pub fn decode(data: &[u8]) -> Result<Envelope, Permanent> {
             ));
         }
     };
-    let received_at = match envelope.remove(member::RECEIVED_AT) {
+    let received_at = match take(Field::ReceivedAt) {
         None => None,
         Some(v @ Value::Number(_)) => Some(v),
         Some(other) => return Err(wrong_member(member::RECEIVED_AT, "number", &other)),
     };
-    let mut string_member = |name: &str| match envelope.remove(name) {
+    let mut string_member = |field: Field| match take(field) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(wrong_member(name, "string", &other)),
+        Some(other) => Err(wrong_member(field.name(), "string", &other)),
     };
-    let request_id = string_member(member::REQUEST_ID)?;
-    let source_ip = string_member(member::SOURCE_IP)?;
+    let request_id = string_member(Field::RequestId)?;
+    let source_ip = string_member(Field::SourceIp)?;
     Ok(Envelope {
         received_at,
         request_id,
         source_ip,
         body,
     })
+}
+
+/// A JSON document's top level as written: an object's members in order, duplicates kept (serde_json's
+/// `Map` would keep only the last of a duplicated name, silently), or the kind of anything else.
+enum Top {
+    Object(Vec<(String, Value)>),
+    Other(&'static str),
+}
+
+impl<'de> serde::Deserialize<'de> for Top {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TopVisitor)
+    }
+}
+
+struct TopVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TopVisitor {
+    type Value = Top;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        let mut members = Vec::new();
+        while let Some(entry) = map.next_entry::<String, Value>()? {
+            members.push(entry);
+        }
+        Ok(Top::Object(members))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Top, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Top::Other("array"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Top, E> {
+        Ok(Top::Other("string"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
+        Ok(Top::Other("boolean"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
+        Ok(Top::Other("number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
+        Ok(Top::Other("number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
+        Ok(Top::Other("number"))
+    }
+
+    fn visit_unit<E>(self) -> Result<Top, E> {
+        Ok(Top::Other("null"))
+    }
 }
 
 fn wrong_member(name: &str, expected: &str, got: &Value) -> Permanent {
@@ -240,11 +341,10 @@ mod tests {
     fn encode_keeps_the_body_byte_for_byte() {
         let body = "{\"a\" : \"q\\\"uote \\\\ back\\nslash $x #y \\u00e9 é\", \"n\": 1.50}";
         let text = String::from_utf8(encode(&received(body))).unwrap();
-        assert!(text.ends_with(&format!("\"body\":{body}}}")), "{text}");
         assert_eq!(
             text,
             format!(
-                "{{\"v\":1,\"receivedAt\":1732752000123,\"requestId\":\"req-1\",\"sourceIp\":\"127.0.0.1\",\"body\":{body}}}"
+                "{{\"v\":1,\"body\":{body},\"receivedAt\":1732752000123,\"requestId\":\"req-1\",\"sourceIp\":\"127.0.0.1\"}}"
             )
         );
         let v: Value = serde_json::from_str(&text).unwrap();
@@ -265,12 +365,79 @@ mod tests {
     }
 
     #[test]
+    fn the_gateway_members_come_after_the_body() {
+        let body_at = LAYOUT.iter().position(|f| *f == Field::Body).unwrap();
+        for field in [Field::ReceivedAt, Field::RequestId, Field::SourceIp] {
+            assert!(
+                LAYOUT.iter().position(|f| *f == field).unwrap() > body_at,
+                "{field:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn records_in_the_old_member_order_still_decode() {
+        let old = r#"{"v":1,"receivedAt":1732752000123,"requestId":"req-1","sourceIp":"127.0.0.1","body":{"x":[1,2]}}"#;
+        assert_eq!(
+            decode(old.as_bytes()).unwrap(),
+            decode(&encode(&received("{\"x\":[1,2]}"))).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_body_that_adds_envelope_members_is_refused() {
+        // What a raw insertion of these bodies makes of the envelope, in the new order and the old one.
+        let smuggled = [
+            r#"{},"requestId":"forged""#,
+            r#"{},"receivedAt":1"#,
+            r#"{"a":1},"sourceIp":"10.0.0.1","x":{"#,
+            r#"{},"v":1"#,
+            r#"{},"body":{"evil":true}"#,
+            r#"{},"extra":1"#,
+        ];
+        for body in smuggled {
+            let new = encode(&received(body));
+            let old = format!(
+                r#"{{"v":1,"receivedAt":1732752000123,"requestId":"req-1","sourceIp":"127.0.0.1","body":{body}}}"#
+            );
+            for data in [new, old.into_bytes()] {
+                let text = String::from_utf8_lossy(&data).into_owned();
+                match decode(&data) {
+                    Ok(envelope) => panic!("decoded {text} as {envelope:?}"),
+                    Err(e) => assert!(
+                        matches!(e.reason, Reason::ForgedEnvelope | Reason::NotJson),
+                        "{text}: {e}"
+                    ),
+                }
+            }
+        }
+        let twice = decode(br#"{"v":1,"body":{},"requestId":"a","requestId":"b"}"#).unwrap_err();
+        assert_eq!(twice.reason, Reason::ForgedEnvelope);
+        assert!(twice.detail.contains("\"requestId\""), "{twice}");
+        let unknown = decode(br#"{"v":1,"body":{},"admin":true}"#).unwrap_err();
+        assert_eq!(unknown.reason, Reason::ForgedEnvelope);
+        assert!(unknown.detail.contains("\"admin\""), "{unknown}");
+        // A duplicate inside the body is the body's business, not the envelope's.
+        let inner = decode(br#"{"v":1,"body":{"a":1,"a":2}}"#).unwrap();
+        assert_eq!(inner.body["a"], 2);
+    }
+
+    #[test]
     fn decode_names_what_is_wrong() {
         let reason = |data: &str| decode(data.as_bytes()).unwrap_err().reason;
         assert_eq!(reason("{"), Reason::NotJson);
         assert_eq!(reason("[1]"), Reason::NotAnEnvelope);
         assert_eq!(reason("{\"body\":{}}"), Reason::NotAnEnvelope);
         assert_eq!(reason("{\"v\":2,\"body\":{}}"), Reason::NotAnEnvelope);
+        assert_eq!(
+            reason("{\"v\":2,\"body\":{},\"future\":1}"),
+            Reason::NotAnEnvelope,
+            "another version is unsupported, not forged"
+        );
+        assert_eq!(reason("{\"a\":1}"), Reason::NotAnEnvelope);
+        assert_eq!(reason("\"text\""), Reason::NotAnEnvelope);
+        assert_eq!(reason("null"), Reason::NotAnEnvelope);
+        assert_eq!(reason("{} {}"), Reason::NotJson);
         assert_eq!(reason("{\"v\":1}"), Reason::NotAnEnvelope);
         assert_eq!(reason("{\"v\":1,\"body\":[]}"), Reason::BodyNotAnObject);
         assert_eq!(

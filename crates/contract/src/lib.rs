@@ -19,6 +19,8 @@ pub mod limits;
 pub mod writer;
 
 pub use api::{ApiError, ErrorBody, PutRecordReply};
-pub use consumer::{Condition, DeadLetterMessage, OnFailureMessage, Permanent, Reason};
+pub use consumer::{
+    Condition, DataLocation, DeadLetterMessage, OnFailureMessage, Permanent, Reason, RecordData,
+};
 pub use envelope::Envelope;
 pub use writer::{KeyAttribute, KeyType};

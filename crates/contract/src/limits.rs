@@ -19,7 +19,8 @@ pub const MAX_PARTITION_KEY_VALUE_BYTES: usize = 2048;
 /// DynamoDB's limit on a sort key value, in bytes.
 pub const MAX_SORT_KEY_VALUE_BYTES: usize = 1024;
 
-/// DynamoDB's `BatchWriteItem` limit: items per call.
+/// DynamoDB's `BatchWriteItem` limit: items per call. The writer puts items with conditional `PutItem`s
+/// (the ordering rule) and hands its table seam chunks of this many.
 pub const MAX_BATCH_WRITE_ITEMS: usize = 25;
 
 /// Lambda's limit on a synchronous invocation payload (6 MB): an event source mapping cuts a batch before it.
@@ -45,3 +46,13 @@ pub const WRITE_UNIT_BYTES: usize = 1024;
 
 /// DynamoDB: how many seconds of unused provisioned capacity a table keeps as burst capacity.
 pub const BURST_CAPACITY_SECONDS: u64 = 300;
+
+/// The most bytes a message on a dead-letter queue may have: the generated queues' `max_message_size`,
+/// SQS's default. (SQS itself now takes up to 1 MiB, but the pinned `hashicorp/aws` 5.x provider refuses a
+/// larger `max_message_size`.) A dead-letter message (JSON, the record's data base64 inside) over this
+/// goes to the dead-letter bucket and the queue gets a message pointing at it.
+pub const MAX_DEAD_LETTER_MESSAGE_BYTES: usize = 262_144;
+
+/// The most characters of a dead-letter message's `detail`: longer details are cut, so a message that
+/// points at the bucket always fits [`MAX_DEAD_LETTER_MESSAGE_BYTES`].
+pub const MAX_DEAD_LETTER_DETAIL_CHARS: usize = 2048;

@@ -11,7 +11,9 @@
 //!
 //! Everything lives in one SQLite database, `<state-dir>/pipeline.db` (see [`store`] for its tables): a
 //! smoke test or `sqlite3` reads an item with `SELECT item FROM "EventTable" WHERE "eventId" = ?` and the
-//! dead-letter queue with `SELECT body FROM "LambdaDeadLetterQueue"`.
+//! dead-letter queue with `SELECT body FROM "LambdaDeadLetterQueue"`; the data of a dead letter too large for
+//! the queue is in `SELECT data FROM _sluice_objects WHERE bucket = ? AND key = ?` (the message's
+//! `dataLocation`).
 //!
 //! [`run`] is the command's runtime; [`start`] runs the same pipeline inside a test (port 0 is fine) and hands back a
 //! [`RunningPipeline`] with its address and a clean [`RunningPipeline::shutdown`].
@@ -22,7 +24,7 @@ mod gateway;
 mod http;
 pub mod kinesis;
 pub mod limits;
-mod sinks;
+pub mod sinks;
 mod store;
 
 use std::collections::BTreeMap;
@@ -171,6 +173,12 @@ impl RunningPipeline {
     }
 }
 
+/// The local dead-letter bucket of a pipeline (rows of `_sluice_objects` with this `bucket`):
+/// `<pipeline name, lowercase>-dead-letters`. (On AWS the bucket's name starts so, then a unique suffix.)
+pub fn dead_letter_bucket(pipeline: &Pipeline) -> String {
+    format!("{}-dead-letters", pipeline.name.to_ascii_lowercase())
+}
+
 /// The writer library, in-process, over the SQLite table and dead-letter queue of a consumer.
 fn writer_handler(
     pipeline: &Pipeline,
@@ -185,8 +193,11 @@ fn writer_handler(
         write: writer::WritePolicy::default(),
     });
     let table = sinks::SqliteTable::new(store.clone(), table);
-    let dead_letters =
-        sinks::SqliteDeadLetters::new(store.clone(), consumer.dead_letter_queue.clone());
+    let dead_letters = sinks::SqliteDeadLetters::new(
+        store.clone(),
+        consumer.dead_letter_queue.clone(),
+        dead_letter_bucket(pipeline),
+    );
     let handler = move |event: writer::KinesisEvent| {
         let (config, table, dead_letters) = (config.clone(), table.clone(), dead_letters.clone());
         async move { Ok(writer::handle_batch(&config, &table, &dead_letters, event).await) }

@@ -1,20 +1,19 @@
 //! The writer's two seams over SQLite: [`SqliteTable`] (its `Table`, DynamoDB's stand-in) and
-//! [`SqliteDeadLetters`] (its `DeadLetters`, SQS's stand-in). Both write through the [`Store`]'s writer, so a
-//! write the writer sees succeed is committed.
+//! [`SqliteDeadLetters`] (its `DeadLetters`, the stand-in of the SQS queue and the S3 dead-letter bucket).
+//! Both write through the [`Store`]'s writer, so a write the writer sees succeed is committed.
 
 use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
-use writer::{
-    BatchWriteResult, DeadLetterMessage, DeadLetters, Item, Table, WriteOutcome, WriterError,
-};
+use writer::{DeadLetterMessage, DeadLetters, Item, PutResult, Table, WriteOutcome, WriterError};
 
-use super::store::{Store, quote_ident};
+use super::store::{Store, StoreError, quote_ident};
 use sluice_config::{KeyAttribute, KeyType, Table as TableConfig};
 
 /// A DynamoDB table as an SQLite table: a column per key attribute (the primary key) and `item` (JSON).
 ///
 /// A put replaces the stored item only if its `sequenceNumber` is not lower than the stored one's, so a
-/// late redelivery of an older record never overwrites a newer item.
+/// late redelivery of an older record never overwrites a newer item; such a put is
+/// [`WriteOutcome::Superseded`], as DynamoDB's failed condition is on AWS.
 #[derive(Clone)]
 pub struct SqliteTable {
     store: Store,
@@ -71,9 +70,9 @@ fn key_value(item: &Item, key: &KeyAttribute) -> Result<SqlValue, String> {
 }
 
 impl Table for SqliteTable {
-    async fn batch_write(&self, items: Vec<Item>) -> BatchWriteResult {
+    async fn put_items(&self, items: Vec<Item>) -> PutResult {
         let mut outcomes = vec![WriteOutcome::Written; items.len()];
-        let mut rows: Vec<Vec<SqlValue>> = Vec::with_capacity(items.len());
+        let mut rows: Vec<(usize, Vec<SqlValue>)> = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let mut row = Vec::with_capacity(3);
             let keys = std::iter::once(&self.partition_key).chain(self.sort_key.as_ref());
@@ -96,62 +95,90 @@ impl Table for SqliteTable {
                     continue;
                 }
             }
-            rows.push(row);
+            rows.push((i, row));
         }
         if rows.is_empty() {
-            return BatchWriteResult { outcomes };
+            return PutResult { outcomes };
         }
         let sql = self.upsert.clone();
         let written = self
             .store
             .write(move |conn, _| {
                 let mut stmt = conn.prepare_cached(&sql)?;
-                for row in rows {
-                    stmt.execute(rusqlite::params_from_iter(row))?;
+                let mut superseded = Vec::new();
+                for (i, row) in rows {
+                    // No row changed: the upsert's condition kept the stored, newer item.
+                    if stmt.execute(rusqlite::params_from_iter(row))? == 0 {
+                        superseded.push(i);
+                    }
                 }
-                Ok(())
+                Ok(superseded)
             })
             .await;
-        if let Err(e) = written {
-            let reason = format!("SQLite write failed: {e}");
-            for outcome in &mut outcomes {
-                if *outcome == WriteOutcome::Written {
-                    *outcome = WriteOutcome::Transient(reason.clone());
+        match written {
+            Ok(superseded) => {
+                for i in superseded {
+                    outcomes[i] = WriteOutcome::Superseded;
+                }
+            }
+            Err(e) => {
+                let reason = format!("SQLite write failed: {e}");
+                for outcome in &mut outcomes {
+                    if *outcome == WriteOutcome::Written {
+                        *outcome = WriteOutcome::Transient(reason.clone());
+                    }
                 }
             }
         }
-        BatchWriteResult { outcomes }
+        PutResult { outcomes }
     }
 }
 
-/// A dead-letter queue as an SQLite table: `id`, `body` (the message JSON), `sent_at_ms`.
+/// A dead-letter queue as an SQLite table (`id`, `body` (the message JSON), `sent_at_ms`), with the same
+/// size limit as the generated SQS queue, and the dead-letter bucket as rows of `_sluice_objects`.
 #[derive(Clone)]
 pub struct SqliteDeadLetters {
     store: Store,
     queue: String,
+    bucket: String,
 }
 
 impl SqliteDeadLetters {
-    pub fn new(store: Store, queue: impl Into<String>) -> Self {
+    pub fn new(store: Store, queue: impl Into<String>, bucket: impl Into<String>) -> Self {
         SqliteDeadLetters {
             store,
             queue: queue.into(),
+            bucket: bucket.into(),
         }
     }
 
     /// Stores any message body (the event source mapping's on-failure messages go here too).
-    pub async fn send_body(&self, body: String) -> Result<(), String> {
-        self.store
-            .send_message(&self.queue, body)
-            .await
-            .map_err(|e| e.to_string())
+    pub async fn send_body(&self, body: String) -> Result<(), StoreError> {
+        self.store.send_message(&self.queue, body).await
     }
 }
 
 impl DeadLetters for SqliteDeadLetters {
     async fn send(&self, message: DeadLetterMessage) -> Result<(), WriterError> {
-        self.send_body(message.to_json())
+        match self.send_body(message.to_json()).await {
+            Ok(()) => Ok(()),
+            Err(e @ StoreError::MessageTooLarge { .. }) => {
+                Err(WriterError::DeadLetterTooLarge(e.to_string()))
+            }
+            Err(e) => Err(WriterError::DeadLetter(e.to_string())),
+        }
+    }
+
+    async fn store_data(
+        &self,
+        key: String,
+        data: Vec<u8>,
+        sha256: [u8; 32],
+    ) -> Result<String, WriterError> {
+        self.store
+            .put_object(&self.bucket, &key, data, sha256)
             .await
-            .map_err(WriterError::DeadLetter)
+            .map_err(|e| WriterError::DeadLetterData(e.to_string()))?;
+        Ok(self.bucket.clone())
     }
 }

@@ -6,7 +6,8 @@
 //! | `_sluice_shards` | the last counter handed out per shard (sequence numbers never go back, even after the retention sweep) |
 //! | `_sluice_checkpoints` | per consumer and shard, the counter of the last record the event source mapping is done with |
 //! | `<Table>` (e.g. `EventTable`) | one row per item: a column per key attribute (the primary key) and `item`, the item as JSON |
-//! | `<Queue>` (e.g. `LambdaDeadLetterQueue`) | one row per message: `id` (autoincrement), `body` (JSON), `sent_at_ms` |
+//! | `<Queue>` (e.g. `LambdaDeadLetterQueue`) | one row per message: `id` (autoincrement), `body` (JSON), `sent_at_ms`; bodies over SQS's limit ([`MAX_DEAD_LETTER_MESSAGE_BYTES`]) are refused, as the generated queue refuses them |
+//! | `_sluice_objects` | the dead-letter bucket (S3's stand-in): `bucket`, `key` (the primary key), `data`, `sha256` (hex), `stored_ms` |
 //!
 //! Every write goes through one writer thread that batches whatever is queued into one transaction
 //! (group commit): many concurrent `PutRecord`s cost one `fsync`. Each write runs in its own savepoint, so
@@ -23,6 +24,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::kinesis::{self, StoredRecord};
 use sluice_config::{KeyType, Pipeline};
+use sluice_contract::limits::MAX_DEAD_LETTER_MESSAGE_BYTES;
 
 /// How hard SQLite syncs a commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,6 +45,10 @@ pub enum StoreError {
     Commit(String),
     #[error("the database writer has stopped")]
     Closed,
+    #[error("the message is {bytes} bytes; the queue takes at most {max}")]
+    MessageTooLarge { bytes: usize, max: usize },
+    #[error("the object's data does not match the SHA-256 given for it")]
+    ChecksumMismatch,
     #[error("cannot create {path}: {source}")]
     Io {
         path: PathBuf,
@@ -166,6 +172,14 @@ fn create_schema(conn: &Connection, pipeline: &Pipeline) -> rusqlite::Result<()>
              shard_id TEXT NOT NULL,
              last_counter INTEGER NOT NULL,
              PRIMARY KEY (stream, shard_id)
+         );
+         CREATE TABLE IF NOT EXISTS _sluice_objects (
+             bucket TEXT NOT NULL,
+             key TEXT NOT NULL,
+             data BLOB NOT NULL,
+             sha256 TEXT NOT NULL,
+             stored_ms INTEGER NOT NULL,
+             PRIMARY KEY (bucket, key)
          );
          CREATE TABLE IF NOT EXISTS _sluice_checkpoints (
              consumer TEXT NOT NULL,
@@ -516,8 +530,15 @@ impl Store {
         .await
     }
 
-    /// Adds a message to a dead-letter queue's table.
+    /// Adds a message to a dead-letter queue's table; a body over [`MAX_DEAD_LETTER_MESSAGE_BYTES`] is
+    /// refused ([`StoreError::MessageTooLarge`]), as SQS refuses it.
     pub async fn send_message(&self, queue: &str, body: String) -> Result<(), StoreError> {
+        if body.len() > MAX_DEAD_LETTER_MESSAGE_BYTES {
+            return Err(StoreError::MessageTooLarge {
+                bytes: body.len(),
+                max: MAX_DEAD_LETTER_MESSAGE_BYTES,
+            });
+        }
         let sql = format!(
             "INSERT INTO {} (body, sent_at_ms) VALUES (?1, ?2)",
             quote_ident(queue)
@@ -525,6 +546,33 @@ impl Store {
         self.write(move |conn, _| {
             conn.prepare_cached(&sql)?
                 .execute(params![body, now_ms()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Puts an object into a local bucket (replacing one of the same key), after checking its SHA-256 as
+    /// S3 does.
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        data: Vec<u8>,
+        sha256: [u8; 32],
+    ) -> Result<(), StoreError> {
+        use sha2::Digest as _;
+        if <[u8; 32]>::from(sha2::Sha256::digest(&data)) != sha256 {
+            return Err(StoreError::ChecksumMismatch);
+        }
+        let hex: String = sha256.iter().map(|b| format!("{b:02x}")).collect();
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.write(move |conn, _| {
+            conn.prepare_cached(
+                "INSERT INTO _sluice_objects (bucket, key, data, sha256, stored_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (bucket, key) DO UPDATE SET
+                     data = excluded.data, sha256 = excluded.sha256, stored_ms = excluded.stored_ms",
+            )?
+            .execute(params![bucket, key, data, hex, now_ms()])?;
             Ok(())
         })
         .await

@@ -79,7 +79,10 @@ async fn records_are_sharded_by_md5_and_keep_the_body_byte_for_byte() {
             )
             .unwrap();
         let text = String::from_utf8(data).unwrap();
-        assert!(text.ends_with(&format!("\"body\":{body}}}")), "{text}");
+        assert!(
+            text.starts_with(&format!("{{\"v\":1,\"body\":{body},\"receivedAt\":")),
+            "{text}"
+        );
     }
     // An URL-encoded partition key is decoded.
     let response = submit(&client, &base, "with%20space", "{}").await;

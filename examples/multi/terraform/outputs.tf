@@ -69,3 +69,8 @@ output "web_acl_arn" {
   description = "The WAF web ACL in front of the stage."
   value       = module.waf.web_acl_arn
 }
+
+output "dead_letter_bucket_name" {
+  description = "The bucket holding the data of dead letters too large for their queue (the messages say where)."
+  value       = module.dead_letter_bucket.bucket_name
+}

@@ -7,10 +7,18 @@
 //! Per record:
 //! 1. decode the envelope and build the item ([`build_item`], pure) — or a [`Permanent`] failure;
 //! 2. de-duplicate: for one key only the record with the highest sequence number is written;
-//! 3. write the items with [`Table::batch_write`] in chunks of [`MAX_BATCH_WRITE_ITEMS`], chunks in parallel,
-//!    retrying unprocessed items with bounded exponential backoff and full jitter;
-//! 4. send every permanent failure to [`DeadLetters`] (a failed send makes the record a transient failure);
-//! 5. report transient failures in `batchItemFailures` (sequence numbers of this batch only).
+//! 3. put the items with [`Table::put_items`] in chunks of [`MAX_BATCH_WRITE_ITEMS`], chunks in parallel, each
+//!    put conditional on the ordering rule (an item is never replaced by one with a lower sequence number:
+//!    such a record is *superseded*, which counts as done), retrying unprocessed (throttled) items with
+//!    bounded exponential backoff and full jitter;
+//! 4. dead-letter every permanent failure, in sequence-number order, with its data: inline when the message
+//!    fits the queue, otherwise in the dead-letter bucket with a message pointing at it
+//!    ([`DeadLetters`]). A permanent failure that comes after the first transient failure of the batch is
+//!    *held back*: the event source mapping redelivers every record from the lowest failed sequence number
+//!    on, so it is dead-lettered once, when it comes again, not on every retry. A failed send makes the
+//!    record a transient failure;
+//! 5. report transient failures (and held-back records) in `batchItemFailures` (sequence numbers of this
+//!    batch only).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,16 +29,20 @@ pub use aws_lambda_events::event::streams::KinesisEventResponse;
 use base64::Engine as _;
 use futures::StreamExt as _;
 use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
 pub use sluice_contract::consumer::DEAD_LETTER_SOURCE;
 use sluice_contract::env;
 use sluice_contract::envelope::json_type;
 pub use sluice_contract::envelope::{Envelope, decode as decode_envelope};
 pub use sluice_contract::limits::MAX_BATCH_WRITE_ITEMS;
 use sluice_contract::limits::{
-    MAX_ITEM_BYTES, MAX_PARTITION_KEY_VALUE_BYTES, MAX_SORT_KEY_VALUE_BYTES,
+    MAX_DEAD_LETTER_DETAIL_CHARS, MAX_DEAD_LETTER_MESSAGE_BYTES, MAX_ITEM_BYTES,
+    MAX_PARTITION_KEY_VALUE_BYTES, MAX_SORT_KEY_VALUE_BYTES,
 };
 use sluice_contract::writer::attribute;
-pub use sluice_contract::{DeadLetterMessage, KeyAttribute, KeyType, Permanent, Reason};
+pub use sluice_contract::{
+    DataLocation, DeadLetterMessage, KeyAttribute, KeyType, Permanent, Reason, RecordData,
+};
 
 pub mod aws;
 
@@ -51,6 +63,12 @@ pub enum WriterError {
     },
     #[error("could not send a message to the dead-letter queue: {0}")]
     DeadLetter(String),
+    /// The queue refused the message for its size: not worth retrying as it is; the writer puts the data
+    /// into the dead-letter bucket and sends a message pointing at it instead.
+    #[error("the dead-letter queue refused the message as too large: {0}")]
+    DeadLetterTooLarge(String),
+    #[error("could not store a dead letter's data in the dead-letter bucket: {0}")]
+    DeadLetterData(String),
     #[error("the invocation payload is not a Kinesis event: {0}")]
     InvalidEvent(String),
 }
@@ -62,7 +80,8 @@ impl WriterError {
             WriterError::MissingSetting(_) | WriterError::InvalidSetting { .. } => {
                 "InvalidConfiguration"
             }
-            WriterError::DeadLetter(_) => "Retryable",
+            WriterError::DeadLetter(_) | WriterError::DeadLetterData(_) => "Retryable",
+            WriterError::DeadLetterTooLarge(_) => "MessageTooLarge",
             WriterError::InvalidEvent(_) => "InvalidEvent",
         }
     }
@@ -81,15 +100,16 @@ impl From<WriterError> for lambda_runtime::Diagnostic {
 // Configuration
 // ---------------------------------------------------------------------------------------------------------
 
-/// How hard to try writing unprocessed items before reporting them to the event source mapping.
+/// How hard to try writing unprocessed (throttled) items before reporting them to the event source mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WritePolicy {
-    /// `BatchWriteItem` calls per chunk, the first included.
+    /// [`Table::put_items`] calls per chunk, the first included.
     pub max_attempts: u32,
     /// Backoff before retry `n` (from 0) is uniformly random in `0..=min(max_delay, base_delay * 2^n)`.
     pub base_delay: Duration,
     pub max_delay: Duration,
-    /// Chunks written at the same time.
+    /// Chunks written at the same time (on AWS each item of a chunk is its own `PutItem` request, so at most
+    /// `MAX_BATCH_WRITE_ITEMS * max_concurrent_chunks` requests are in flight).
     pub max_concurrent_chunks: usize,
 }
 
@@ -99,7 +119,7 @@ impl Default for WritePolicy {
             max_attempts: 5,
             base_delay: Duration::from_millis(50),
             max_delay: Duration::from_secs(1),
-            max_concurrent_chunks: 16,
+            max_concurrent_chunks: 4,
         }
     }
 }
@@ -466,38 +486,41 @@ pub fn compare_sequence_numbers(a: &str, b: &str) -> std::cmp::Ordering {
 // Seams
 // ---------------------------------------------------------------------------------------------------------
 
-/// What became of one item of a [`Table::batch_write`] call.
+/// What became of one item of a [`Table::put_items`] call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
     /// Stored.
     Written,
-    /// Not stored this time, try again soon (DynamoDB's `UnprocessedItems`); [`handle_batch`] retries these with
-    /// backoff, and reports them as transient once its attempts are used up.
+    /// Not stored because the table holds an item of the same key with a higher sequence number (the
+    /// ordering rule): the record is done, a newer one already won.
+    Superseded,
+    /// Not stored this time, try again soon (throttling); [`handle_batch`] retries these with backoff, and
+    /// reports them as transient once its attempts are used up.
     Unprocessed,
     /// Can never be stored (e.g. DynamoDB's `ValidationException` for this item): dead-lettered as `Rejected`.
     Permanent(String),
-    /// Not stored now, may be later (throttling after the SDK's retries, 5xx, timeouts, missing table):
-    /// reported in `batchItemFailures` so the event source mapping retries the record.
+    /// Not stored now, may be later (5xx, timeouts, missing table): reported in `batchItemFailures` so the
+    /// event source mapping retries the record.
     Transient(String),
 }
 
-/// The outcomes of a [`Table::batch_write`] call: `outcomes[i]` is the outcome of `items[i]`.
+/// The outcomes of a [`Table::put_items`] call: `outcomes[i]` is the outcome of `items[i]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct BatchWriteResult {
+pub struct PutResult {
     pub outcomes: Vec<WriteOutcome>,
 }
 
-impl BatchWriteResult {
+impl PutResult {
     /// Every one of `n` items stored.
     pub fn all_written(n: usize) -> Self {
-        BatchWriteResult {
+        PutResult {
             outcomes: vec![WriteOutcome::Written; n],
         }
     }
 
     /// Every one of `n` items failed transiently, for one reason.
     pub fn all_transient(n: usize, reason: impl Into<String>) -> Self {
-        BatchWriteResult {
+        PutResult {
             outcomes: vec![WriteOutcome::Transient(reason.into()); n],
         }
     }
@@ -505,18 +528,26 @@ impl BatchWriteResult {
 
 /// A table the writer puts items into: DynamoDB on AWS ([`aws::DynamoDbTable`]), SQLite locally.
 pub trait Table: Send + Sync {
-    /// Puts (insert or replace, keyed by the table's key) up to [`MAX_BATCH_WRITE_ITEMS`] items with distinct
-    /// keys, and says per item what happened, in the order given. An implementation that stores everything in
-    /// one transaction answers [`BatchWriteResult::all_written`] or [`BatchWriteResult::all_transient`].
-    fn batch_write(&self, items: Vec<Item>) -> impl Future<Output = BatchWriteResult> + Send;
+    /// Puts up to [`MAX_BATCH_WRITE_ITEMS`] items with distinct keys, each one only if the table holds no
+    /// item of its key or one whose [`attribute::SEQUENCE_NUMBER`] is not higher than the new item's
+    /// (compared as numbers, [`compare_sequence_numbers`]); otherwise that item is
+    /// [`WriteOutcome::Superseded`]. Says per item what happened, in the order given.
+    fn put_items(&self, items: Vec<Item>) -> impl Future<Output = PutResult> + Send;
 }
 
-/// The dead-letter message (`docs/CONTRACTS.md`, consumer contract) for a record that failed permanently.
+/// The dead-letter message (`docs/CONTRACTS.md`, consumer contract) for a record that failed permanently,
+/// with the record's data inline. (When that is too large for the queue, [`handle_batch`] stores the data
+/// in the dead-letter bucket and sends the same message with [`RecordData::Stored`] instead.)
 pub fn dead_letter_message(record: &KinesisEventRecord, failure: &Permanent) -> DeadLetterMessage {
+    let mut detail = failure.detail.clone();
+    if let Some((cut, _)) = detail.char_indices().nth(MAX_DEAD_LETTER_DETAIL_CHARS) {
+        detail.truncate(cut);
+        detail.push('…');
+    }
     DeadLetterMessage {
         source: DEAD_LETTER_SOURCE.to_owned(),
         reason: failure.reason,
-        detail: failure.detail.clone(),
+        detail,
         stream: record.event_source_arn.clone().unwrap_or_default(),
         shard_id: shard_id(record).unwrap_or_default().to_owned(),
         sequence_number: record.kinesis.sequence_number.clone(),
@@ -526,17 +557,88 @@ pub fn dead_letter_message(record: &KinesisEventRecord, failure: &Permanent) -> 
             .approximate_arrival_timestamp
             .0
             .timestamp_millis(),
-        data: base64::engine::general_purpose::STANDARD.encode(&record.kinesis.data.0),
+        data: RecordData::Inline(
+            base64::engine::general_purpose::STANDARD.encode(&record.kinesis.data.0),
+        ),
     }
 }
 
-/// Where permanent failures go: an SQS queue on AWS ([`aws::SqsDeadLetters`]), a SQLite table locally.
+/// Where permanent failures go: an SQS queue and an S3 bucket on AWS ([`aws::SqsDeadLetters`]), SQLite
+/// tables locally.
 pub trait DeadLetters: Send + Sync {
-    /// Stores one message durably; an error makes the record a transient failure (nothing is lost).
+    /// Stores one message durably. [`WriterError::DeadLetterTooLarge`] when the queue refuses it for its
+    /// size (the writer then stores the data in the bucket and sends a pointer); any other error makes the
+    /// record a transient failure (nothing is lost).
     fn send(
         &self,
         message: DeadLetterMessage,
     ) -> impl Future<Output = Result<(), WriterError>> + Send;
+
+    /// Stores a record's data, byte for byte, as the object `key` of the dead-letter bucket (replacing an
+    /// object of that key), checked against its SHA-256; answers the bucket's name.
+    fn store_data(
+        &self,
+        key: String,
+        data: Vec<u8>,
+        sha256: [u8; 32],
+    ) -> impl Future<Output = Result<String, WriterError>> + Send;
+}
+
+/// Lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// How a dead letter reached the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// The message carries the data.
+    Inline,
+    /// The data is in the bucket; the message points at it.
+    Stored,
+}
+
+/// Dead-letters one record: inline when the message fits the queue, otherwise (or when the queue refuses
+/// it for its size) the data into the bucket and a message pointing at it.
+async fn dead_letter(
+    dead_letters: &impl DeadLetters,
+    record: &KinesisEventRecord,
+    failure: &Permanent,
+) -> Result<Delivery, WriterError> {
+    let message = dead_letter_message(record, failure);
+    if message.to_json().len() <= MAX_DEAD_LETTER_MESSAGE_BYTES {
+        match dead_letters.send(message.clone()).await {
+            Ok(()) => return Ok(Delivery::Inline),
+            Err(WriterError::DeadLetterTooLarge(detail)) => {
+                tracing::warn!(
+                    sequence_number = %record.kinesis.sequence_number,
+                    %detail,
+                    "the dead-letter queue refused the message as too large; storing the data in the bucket"
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let data = record.kinesis.data.0.clone();
+    let sha256: [u8; 32] = Sha256::digest(&data).into();
+    let size = u64::try_from(data.len()).unwrap_or(u64::MAX);
+    let key = message.object_key();
+    let bucket = dead_letters.store_data(key.clone(), data, sha256).await?;
+    let pointer = DeadLetterMessage {
+        data: RecordData::Stored(DataLocation {
+            bucket,
+            key,
+            size,
+            sha256: hex(&sha256),
+        }),
+        ..message
+    };
+    dead_letters.send(pointer).await?;
+    Ok(Delivery::Stored)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -547,22 +649,32 @@ pub trait DeadLetters: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Fate {
     Written,
+    /// Not written: an item of its key with a higher sequence number won (in this batch or in the table).
+    Superseded,
     /// Needs a dead-letter message.
     Permanent(Permanent),
-    DeadLettered,
+    DeadLettered(Delivery),
     Transient(String),
+    /// A permanent failure after the batch's first transient failure: redelivered, dead-lettered then.
+    HeldBack,
 }
 
-/// Counts of one batch, as logged.
+/// Counts of one batch, as logged. `records = written + superseded + dead_lettered + retried`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchStats {
     pub records: usize,
     pub written: usize,
+    /// Not written because an item of the same key with a higher sequence number won: a later record of
+    /// the batch, or the item already in the table.
     pub superseded: usize,
     pub dead_lettered: usize,
+    /// Of `dead_lettered`, those whose data went to the dead-letter bucket (message too large for the queue).
+    pub dead_letter_data_stored: usize,
     /// Records reported in `batchItemFailures`.
     pub retried: usize,
-    /// `BatchWriteItem` retries for unprocessed items.
+    /// Of `retried`, permanent failures held back behind a transient failure (dead-lettered when redelivered).
+    pub held_back: usize,
+    /// Put retries for unprocessed (throttled) items.
     pub write_retries: usize,
 }
 
@@ -624,8 +736,7 @@ pub async fn handle_batch_with_stats(
     to_write.sort_by_key(|(index, _)| *index);
     let write_retries = write_items(table, &config.write, to_write, &mut fates).await;
 
-    // A superseded record shares the fate of the record that replaced it.
-    let mut superseded = 0;
+    // A record replaced by a later one of the same key in this batch shares that one's fate.
     for (index, key) in keys.iter().enumerate() {
         let Some(&winner) = key.as_ref().and_then(|key| winner_of.get(key)) else {
             continue;
@@ -633,9 +744,8 @@ pub async fn handle_batch_with_stats(
         if winner == index {
             continue;
         }
-        superseded += 1;
         fates[index] = match &fates[winner] {
-            Some(Fate::Written) => Some(Fate::Written),
+            Some(Fate::Written | Fate::Superseded) => Some(Fate::Superseded),
             Some(Fate::Transient(reason)) => Some(Fate::Transient(reason.clone())),
             Some(Fate::Permanent(p)) => Some(Fate::Permanent(Permanent::new(
                 p.reason,
@@ -644,36 +754,55 @@ pub async fn handle_batch_with_stats(
                     records[winner].kinesis.sequence_number, p.detail
                 ),
             ))),
-            Some(Fate::DeadLettered) | None => Some(Fate::Transient(
+            Some(Fate::DeadLettered(_) | Fate::HeldBack) | None => Some(Fate::Transient(
                 "internal: superseded record without an outcome".into(),
             )),
         };
     }
 
-    // 4. Dead-letter permanent failures, concurrently.
-    // Collected by a plain loop: a closure over `&Option<Fate>` held in the future makes it not `Send`.
-    let mut sends: Vec<(usize, DeadLetterMessage)> = Vec::new();
-    for (index, fate) in fates.iter().enumerate() {
-        if let Some(Fate::Permanent(p)) = fate {
-            sends.push((index, dead_letter_message(&records[index], p)));
+    // 4. Dead-letter permanent failures, one after the other in sequence-number order, up to the first
+    // transient failure: the event source mapping redelivers everything from there on.
+    let mut first_transient: Option<&str> = None;
+    for (record, fate) in records.iter().zip(&fates) {
+        if let Some(Fate::Transient(_)) = fate {
+            let seq = record.kinesis.sequence_number.as_str();
+            if first_transient.is_none_or(|first| compare_sequence_numbers(seq, first).is_lt()) {
+                first_transient = Some(seq);
+            }
         }
     }
-    let sent: Vec<(usize, Result<(), WriterError>)> = futures::stream::iter(sends)
-        .map(|(index, message)| async move { (index, dead_letters.send(message).await) })
-        .buffer_unordered(config.write.max_concurrent_chunks.max(1))
-        .collect()
-        .await;
-    for (index, result) in sent {
-        fates[index] = Some(match result {
-            Ok(()) => Fate::DeadLettered,
-            Err(e) => Fate::Transient(e.to_string()),
-        });
+    let mut permanent: Vec<usize> = (0..records.len())
+        .filter(|&i| matches!(fates[i], Some(Fate::Permanent(_))))
+        .collect();
+    permanent.sort_by(|&a, &b| {
+        compare_sequence_numbers(
+            &records[a].kinesis.sequence_number,
+            &records[b].kinesis.sequence_number,
+        )
+    });
+    for index in permanent {
+        let seq = records[index].kinesis.sequence_number.as_str();
+        if first_transient.is_some_and(|first| compare_sequence_numbers(seq, first).is_gt()) {
+            fates[index] = Some(Fate::HeldBack);
+            continue;
+        }
+        let Some(Fate::Permanent(failure)) = fates[index].take() else {
+            continue;
+        };
+        fates[index] = Some(
+            match dead_letter(dead_letters, &records[index], &failure).await {
+                Ok(delivery) => Fate::DeadLettered(delivery),
+                Err(e) => {
+                    first_transient = Some(seq);
+                    Fate::Transient(e.to_string())
+                }
+            },
+        );
     }
 
     // 5. Report.
     let mut stats = BatchStats {
         records: records.len(),
-        superseded,
         write_retries,
         ..BatchStats::default()
     };
@@ -682,7 +811,18 @@ pub async fn handle_batch_with_stats(
     for (record, fate) in records.iter().zip(fates) {
         match fate {
             Some(Fate::Written) => stats.written += 1,
-            Some(Fate::DeadLettered) => stats.dead_lettered += 1,
+            Some(Fate::Superseded) => stats.superseded += 1,
+            Some(Fate::DeadLettered(delivery)) => {
+                stats.dead_lettered += 1;
+                if delivery == Delivery::Stored {
+                    stats.dead_letter_data_stored += 1;
+                }
+            }
+            Some(Fate::HeldBack) => {
+                stats.retried += 1;
+                stats.held_back += 1;
+                response.add_failure(record.kinesis.sequence_number.clone());
+            }
             Some(Fate::Transient(reason)) => {
                 stats.retried += 1;
                 first_error.get_or_insert(reason);
@@ -702,7 +842,9 @@ pub async fn handle_batch_with_stats(
         written = stats.written,
         superseded = stats.superseded,
         dead_lettered = stats.dead_lettered,
+        dead_letter_data_stored = stats.dead_letter_data_stored,
         retried = stats.retried,
+        held_back = stats.held_back,
         write_retries = stats.write_retries,
         duration_ms,
         first_error = first_error.as_deref(),
@@ -738,7 +880,7 @@ async fn write_items(
     retries
 }
 
-/// One chunk: write, retry unprocessed items with backoff, give up after `policy.max_attempts` calls.
+/// One chunk: put, retry unprocessed items with backoff, give up after `policy.max_attempts` calls.
 async fn write_chunk(
     table: &impl Table,
     policy: &WritePolicy,
@@ -754,9 +896,9 @@ async fn write_chunk(
         }
         let items: Vec<Item> = pending.iter().map(|(_, item)| item.clone()).collect();
         let count = items.len();
-        let mut result = table.batch_write(items).await;
+        let mut result = table.put_items(items).await;
         if result.outcomes.len() != count {
-            result = BatchWriteResult::all_transient(
+            result = PutResult::all_transient(
                 count,
                 format!(
                     "the table answered {} outcomes for {count} items",
@@ -768,6 +910,7 @@ async fn write_chunk(
         for ((index, item), outcome) in pending.into_iter().zip(result.outcomes) {
             match outcome {
                 WriteOutcome::Written => done.push((index, Fate::Written)),
+                WriteOutcome::Superseded => done.push((index, Fate::Superseded)),
                 WriteOutcome::Permanent(detail) => {
                     done.push((
                         index,
@@ -787,9 +930,7 @@ async fn write_chunk(
     for (index, _) in pending {
         done.push((
             index,
-            Fate::Transient(format!(
-                "still unprocessed after {attempts} BatchWriteItem attempts"
-            )),
+            Fate::Transient(format!("still unprocessed after {attempts} attempts")),
         ));
     }
     (done, retries)

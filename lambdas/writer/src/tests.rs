@@ -93,7 +93,7 @@ impl FakeTable {
 }
 
 impl Table for FakeTable {
-    async fn batch_write(&self, items: Vec<Item>) -> BatchWriteResult {
+    async fn put_items(&self, items: Vec<Item>) -> PutResult {
         let call = {
             let mut calls = self.calls.lock().unwrap();
             calls.push(items.clone());
@@ -110,15 +110,31 @@ impl Table for FakeTable {
                 );
             }
         }
-        BatchWriteResult { outcomes }
+        PutResult { outcomes }
     }
 }
 
-#[derive(Default)]
+/// An in-memory queue (refusing messages over `max_bytes`, or every message with `fail`) and bucket.
 struct FakeDeadLetters {
     sent: Mutex<Vec<DeadLetterMessage>>,
+    objects: Mutex<HashMap<String, Vec<u8>>>,
     fail: bool,
+    fail_objects: bool,
+    max_bytes: usize,
     attempts: AtomicUsize,
+}
+
+impl Default for FakeDeadLetters {
+    fn default() -> Self {
+        FakeDeadLetters {
+            sent: Mutex::default(),
+            objects: Mutex::default(),
+            fail: false,
+            fail_objects: false,
+            max_bytes: usize::MAX,
+            attempts: AtomicUsize::new(0),
+        }
+    }
 }
 
 impl DeadLetters for FakeDeadLetters {
@@ -127,14 +143,47 @@ impl DeadLetters for FakeDeadLetters {
         if self.fail {
             return Err(WriterError::DeadLetter("queue unreachable".into()));
         }
+        let bytes = message.to_json().len();
+        if bytes > self.max_bytes {
+            return Err(WriterError::DeadLetterTooLarge(format!(
+                "Message must be shorter than {} bytes",
+                self.max_bytes
+            )));
+        }
         self.sent.lock().unwrap().push(message);
         Ok(())
+    }
+
+    async fn store_data(
+        &self,
+        key: String,
+        data: Vec<u8>,
+        sha256: [u8; 32],
+    ) -> Result<String, WriterError> {
+        if self.fail_objects {
+            return Err(WriterError::DeadLetterData("bucket unreachable".into()));
+        }
+        assert_eq!(<[u8; 32]>::from(Sha256::digest(&data)), sha256);
+        self.objects.lock().unwrap().insert(key, data);
+        Ok("dead-letters-bucket".into())
     }
 }
 
 impl FakeDeadLetters {
     fn sent(&self) -> Vec<DeadLetterMessage> {
         self.sent.lock().unwrap().clone()
+    }
+    fn object(&self, key: &str) -> Option<Vec<u8>> {
+        self.objects.lock().unwrap().get(key).cloned()
+    }
+}
+
+fn inline_data(message: &DeadLetterMessage) -> Vec<u8> {
+    match &message.data {
+        RecordData::Inline(data) => base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap(),
+        RecordData::Stored(location) => panic!("the data is in the bucket: {location:?}"),
     }
 }
 
@@ -454,11 +503,10 @@ async fn fixture_batch_writes_dedups_and_dead_letters() {
         stats,
         BatchStats {
             records: 5,
-            written: 3,
+            written: 2,
             superseded: 1,
             dead_lettered: 2,
-            retried: 0,
-            write_retries: 0
+            ..BatchStats::default()
         }
     );
 
@@ -481,10 +529,7 @@ async fn fixture_batch_writes_dedups_and_dead_letters() {
     let not_json = by_reason[&Reason::NotJson];
     assert_eq!(not_json.sequence_number, seq(2));
     assert_eq!(not_json.partition_key, "e2");
-    assert_eq!(
-        not_json.data,
-        base64::engine::general_purpose::STANDARD.encode(b"this is not json")
-    );
+    assert_eq!(inline_data(not_json), b"this is not json");
     assert_eq!(event.records[1].kinesis.data.0, b"this is not json");
     assert_eq!(by_reason[&Reason::BodyNotAnObject].sequence_number, seq(4));
 }
@@ -522,7 +567,7 @@ async fn duplicates_keep_the_highest_sequence_number_whatever_the_order() {
     ];
     let (response, stats) = handle_batch_with_stats(&config(), &table, &dlq, event(records)).await;
     assert!(failures(&response).is_empty());
-    assert_eq!((stats.written, stats.superseded), (5, 3));
+    assert_eq!((stats.written, stats.superseded), (2, 3));
     let calls = table.calls();
     assert_eq!(calls.len(), 1);
     assert_eq!(
@@ -734,8 +779,8 @@ async fn a_failed_dead_letter_send_makes_the_record_transient() {
 async fn a_table_answering_the_wrong_number_of_outcomes_fails_transiently() {
     struct Broken;
     impl Table for Broken {
-        async fn batch_write(&self, _items: Vec<Item>) -> BatchWriteResult {
-            BatchWriteResult::all_written(1)
+        async fn put_items(&self, _items: Vec<Item>) -> PutResult {
+            PutResult::all_written(1)
         }
     }
     let dlq = FakeDeadLetters::default();
@@ -756,4 +801,214 @@ async fn an_empty_batch_is_fine() {
     .await;
     assert!(failures(&response).is_empty());
     assert!(table.calls().is_empty());
+}
+
+// ---- the ordering rule ----
+
+#[tokio::test]
+async fn a_record_older_than_the_stored_item_is_superseded_and_done() {
+    // The table holds a newer item for "old": its conditional put fails, which is not a failure.
+    let table = FakeTable::new(|item, _| {
+        if item["eventId"] == "old" {
+            WriteOutcome::Superseded
+        } else {
+            WriteOutcome::Written
+        }
+    });
+    let dlq = FakeDeadLetters::default();
+    let records = vec![record("old", &seq(1), "{}"), record("new", &seq(2), "{}")];
+    let (response, stats) = handle_batch_with_stats(&config(), &table, &dlq, event(records)).await;
+    assert!(failures(&response).is_empty());
+    assert_eq!((stats.written, stats.superseded, stats.retried), (1, 1, 0));
+    assert!(dlq.sent().is_empty());
+}
+
+#[tokio::test]
+async fn an_in_batch_loser_of_a_superseded_winner_is_superseded_too() {
+    let table = FakeTable::new(|_, _| WriteOutcome::Superseded);
+    let dlq = FakeDeadLetters::default();
+    let records = vec![record("k", &seq(1), "{}"), record("k", &seq(2), "{}")];
+    let (response, stats) = handle_batch_with_stats(&config(), &table, &dlq, event(records)).await;
+    assert!(failures(&response).is_empty());
+    assert_eq!((stats.written, stats.superseded), (0, 2));
+}
+
+// ---- dead letters of every size ----
+
+#[tokio::test]
+async fn a_dead_letter_too_large_for_the_queue_goes_to_the_bucket_with_its_data() {
+    let table = FakeTable::ok();
+    let dlq = FakeDeadLetters {
+        max_bytes: MAX_DEAD_LETTER_MESSAGE_BYTES,
+        ..FakeDeadLetters::default()
+    };
+    // 450 KB: under Kinesis's 1 MiB, over DynamoDB's 400 KB; base64 in JSON it would be ~600 KB.
+    let body = format!(r#"{{"blob":"{}"}}"#, "é".repeat(225 * 1024));
+    let big = record("big", &seq(7), &body);
+    let data = big.kinesis.data.0.clone();
+    assert!(data.len() > 450_000);
+    let small = raw_record("small", &seq(8), b"not json");
+    let (response, stats) =
+        handle_batch_with_stats(&config(), &table, &dlq, event(vec![big, small])).await;
+    assert!(failures(&response).is_empty(), "{response:?}");
+    assert_eq!((stats.dead_lettered, stats.dead_letter_data_stored), (2, 1));
+
+    let sent = dlq.sent();
+    assert_eq!(sent.len(), 2);
+    let stored = sent.iter().find(|m| m.partition_key == "big").unwrap();
+    assert_eq!(stored.reason, Reason::ItemTooLarge);
+    let RecordData::Stored(location) = &stored.data else {
+        panic!("the data should be in the bucket: {stored:?}");
+    };
+    assert_eq!(location.bucket, "dead-letters-bucket");
+    assert_eq!(
+        location.key,
+        format!("p-orders/shardId-000000000007/{}", seq(7))
+    );
+    assert_eq!(location.size, data.len() as u64);
+    assert_eq!(location.sha256, hex(&Sha256::digest(&data)));
+    assert_eq!(dlq.object(&location.key).unwrap(), data, "byte for byte");
+    assert!(stored.to_json().len() < 4096, "the pointer is small");
+
+    let inline = sent.iter().find(|m| m.partition_key == "small").unwrap();
+    assert_eq!(inline_data(inline), b"not json");
+}
+
+#[tokio::test]
+async fn a_queue_that_refuses_the_size_makes_the_writer_fall_back_to_the_bucket() {
+    // The queue is smaller than the writer thinks (e.g. configured by hand): its refusal is not transient.
+    let table = FakeTable::ok();
+    let dlq = FakeDeadLetters {
+        max_bytes: 1024,
+        ..FakeDeadLetters::default()
+    };
+    let data = vec![b'x'; 2000];
+    let (response, stats) = handle_batch_with_stats(
+        &config(),
+        &table,
+        &dlq,
+        event(vec![raw_record("p", &seq(1), &data)]),
+    )
+    .await;
+    assert!(failures(&response).is_empty(), "{response:?}");
+    assert_eq!(stats.dead_letter_data_stored, 1);
+    assert_eq!(
+        dlq.attempts.load(Ordering::SeqCst),
+        2,
+        "inline, then pointer"
+    );
+    let sent = dlq.sent();
+    let RecordData::Stored(location) = &sent[0].data else {
+        panic!("{sent:?}");
+    };
+    assert_eq!(dlq.object(&location.key).unwrap(), data);
+}
+
+#[tokio::test]
+async fn a_bucket_that_cannot_be_written_makes_the_record_transient() {
+    let table = FakeTable::ok();
+    let dlq = FakeDeadLetters {
+        max_bytes: 1024,
+        fail_objects: true,
+        ..FakeDeadLetters::default()
+    };
+    let records = vec![
+        raw_record("p", &seq(1), &[b'x'; 2000]),
+        raw_record("q", &seq(2), b"small, also bad"),
+    ];
+    let (response, stats) = handle_batch_with_stats(&config(), &table, &dlq, event(records)).await;
+    assert_eq!(failures(&response), [seq(1), seq(2)]);
+    assert_eq!((stats.retried, stats.held_back), (2, 1));
+    assert!(dlq.sent().is_empty(), "nothing points at missing data");
+}
+
+#[test]
+fn a_long_detail_is_cut_so_a_pointer_always_fits() {
+    let r = raw_record("p", &seq(1), b"x");
+    let long = "ValidationException: ".to_owned() + &"y".repeat(100_000);
+    let message = dead_letter_message(&r, &Permanent::new(Reason::Rejected, long));
+    assert_eq!(
+        message.detail.chars().count(),
+        MAX_DEAD_LETTER_DETAIL_CHARS + 1
+    );
+    assert!(message.detail.ends_with('…'));
+}
+
+// ---- dead-lettered once ----
+
+#[tokio::test]
+async fn a_permanent_failure_behind_a_transient_one_is_dead_lettered_once() {
+    // "b" fails transiently on the first delivery only.
+    let table = FakeTable::new(|item, call| {
+        if item["eventId"] == "b" && call == 0 {
+            WriteOutcome::Transient("throttled".into())
+        } else {
+            WriteOutcome::Written
+        }
+    });
+    let dlq = FakeDeadLetters::default();
+    let batch = vec![
+        raw_record("before", &seq(1), b"bad 1"),
+        record("a", &seq(2), "{}"),
+        record("b", &seq(3), "{}"),
+        raw_record("after", &seq(4), b"bad 2"),
+        record("c", &seq(5), "{}"),
+    ];
+    let (response, stats) =
+        handle_batch_with_stats(&config(), &table, &dlq, event(batch.clone())).await;
+    assert_eq!(failures(&response), [seq(3), seq(4)]);
+    assert_eq!((stats.dead_lettered, stats.held_back), (1, 1));
+    assert_eq!(dlq.sent().len(), 1);
+    assert_eq!(dlq.sent()[0].partition_key, "before");
+
+    // The event source mapping redelivers from the lowest failure on.
+    let redelivered = batch[2..].to_vec();
+    let (response, stats) =
+        handle_batch_with_stats(&config(), &table, &dlq, event(redelivered)).await;
+    assert!(failures(&response).is_empty(), "{response:?}");
+    assert_eq!((stats.dead_lettered, stats.held_back), (1, 0));
+    let keys: Vec<String> = dlq.sent().into_iter().map(|m| m.partition_key).collect();
+    assert_eq!(keys, ["before", "after"], "each dead-lettered once");
+}
+
+#[tokio::test]
+async fn dead_letters_stop_at_the_first_failed_send() {
+    let table = FakeTable::ok();
+    let dlq = FakeDeadLetters {
+        fail: true,
+        ..FakeDeadLetters::default()
+    };
+    let records = vec![
+        raw_record("x", &seq(1), b"bad"),
+        raw_record("y", &seq(2), b"bad"),
+        raw_record("z", &seq(3), b"bad"),
+    ];
+    let (response, stats) = handle_batch_with_stats(&config(), &table, &dlq, event(records)).await;
+    assert_eq!(failures(&response), [seq(1), seq(2), seq(3)]);
+    assert_eq!(stats.held_back, 2);
+    assert_eq!(
+        dlq.attempts.load(Ordering::SeqCst),
+        1,
+        "the later ones come again anyway"
+    );
+}
+
+// ---- forged envelopes ----
+
+#[tokio::test]
+async fn an_envelope_with_smuggled_members_is_dead_lettered_as_forged() {
+    let table = FakeTable::ok();
+    let dlq = FakeDeadLetters::default();
+    let forged = br#"{"v":1,"body":{"a":1},"requestId":"forged","receivedAt":1,"requestId":"real","sourceIp":"203.0.113.9"}"#;
+    let records = vec![
+        raw_record("forged", &seq(1), forged),
+        record("fine", &seq(2), "{}"),
+    ];
+    let (response, stats) = handle_batch_with_stats(&config(), &table, &dlq, event(records)).await;
+    assert!(failures(&response).is_empty());
+    assert_eq!((stats.written, stats.dead_lettered), (1, 1));
+    let sent = dlq.sent();
+    assert_eq!(sent[0].reason, Reason::ForgedEnvelope);
+    assert_eq!(inline_data(&sent[0]), forged);
+    assert!(table.stored("forged").is_none());
 }

@@ -7,7 +7,7 @@ use super::escape::{hcl_string, json_string};
 use super::{Files, GenError, HEADER, LambdaDir, MANIFEST};
 use sluice_config::{Billing, KeyAttribute, KmsKey, PartitionKeySource, Pipeline, StreamCapacity};
 use sluice_contract::envelope::{self, Field, VERSION as ENVELOPE_VERSION};
-use sluice_contract::limits::MAX_RECORD_BYTES;
+use sluice_contract::limits::{MAX_DEAD_LETTER_MESSAGE_BYTES, MAX_RECORD_BYTES};
 use sluice_contract::{ApiError, env};
 
 /// askama filters for the output languages (see `escape`).
@@ -127,6 +127,31 @@ struct QueueView {
     key: String,
     name: String,
     message_retention_seconds: u32,
+    max_message_size: usize,
+}
+
+/// The pipeline's dead-letter bucket.
+struct DeadLetterBucketView {
+    /// `<pipeline name, lowercase, at most 23 characters>-dead-letters-` (S3 allows a 37-character prefix).
+    name_prefix: String,
+    /// The longest retention of the pipeline's queues, in whole days (at least 1).
+    expiration_days: u32,
+}
+
+impl DeadLetterBucketView {
+    fn new(p: &Pipeline) -> Self {
+        let name: String = p.name.to_ascii_lowercase().chars().take(23).collect();
+        let longest = p
+            .queues
+            .values()
+            .map(|q| q.message_retention_seconds)
+            .max()
+            .unwrap_or(0);
+        DeadLetterBucketView {
+            name_prefix: format!("{name}-dead-letters-"),
+            expiration_days: longest.div_ceil(86_400).max(1),
+        }
+    }
 }
 
 struct ConsumerView {
@@ -210,6 +235,7 @@ struct RootMain {
     streams: Vec<StreamView>,
     tables: Vec<TableView>,
     queues: Vec<QueueView>,
+    dead_letter_bucket: DeadLetterBucketView,
     consumers: Vec<ConsumerView>,
     auth: Option<AuthView>,
     routed_streams: Vec<String>,
@@ -276,6 +302,9 @@ module_files! {
     KmsOutputs => "terraform/modules/kms/outputs.tf",
     WafVariables => "terraform/modules/waf/variables.tf",
     WafOutputs => "terraform/modules/waf/outputs.tf",
+    DeadLetterBucketMain => "terraform/modules/dead_letter_bucket/main.tf",
+    DeadLetterBucketVariables => "terraform/modules/dead_letter_bucket/variables.tf",
+    DeadLetterBucketOutputs => "terraform/modules/dead_letter_bucket/outputs.tf",
 }
 
 /// Module files whose checkov skips depend on the pipeline's [`Edge`].
@@ -520,8 +549,8 @@ fn put<T: Template>(files: &mut Files, path: &str, t: T) -> Result<(), GenError>
     Ok(())
 }
 
-/// The writer's environment from pipeline.toml: its table's key names and types (the table name and the
-/// dead-letter queue URL are added by modules/consumer, from Terraform).
+/// The writer's environment from pipeline.toml: its table's key names and types (the table name, the
+/// dead-letter queue URL and the dead-letter bucket are added by modules/consumer, from Terraform).
 fn writer_environment(table: &sluice_config::Table) -> Vec<Entry> {
     let mut items = vec![
         (
@@ -656,6 +685,7 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
             key: q.name.clone(),
             name: q.physical_name.clone(),
             message_retention_seconds: q.message_retention_seconds,
+            max_message_size: MAX_DEAD_LETTER_MESSAGE_BYTES,
         })
         .collect();
     let consumers = p
@@ -730,6 +760,7 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
             streams,
             tables,
             queues,
+            dead_letter_bucket: DeadLetterBucketView::new(p),
             consumers,
             auth,
             routed_streams,
@@ -766,7 +797,16 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
     put(&mut files, "versions.tf", Versions { header })?;
 
     for module in [
-        "stream", "table", "queue", "function", "auth", "consumer", "api", "kms", "waf",
+        "stream",
+        "table",
+        "queue",
+        "dead_letter_bucket",
+        "function",
+        "auth",
+        "consumer",
+        "api",
+        "kms",
+        "waf",
     ] {
         let absent = match module {
             "auth" => p.auth.is_none(),
@@ -826,6 +866,21 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
     )?;
     put(
         &mut files,
+        "modules/dead_letter_bucket/main.tf",
+        DeadLetterBucketMain { header },
+    )?;
+    put(
+        &mut files,
+        "modules/dead_letter_bucket/variables.tf",
+        DeadLetterBucketVariables { header },
+    )?;
+    put(
+        &mut files,
+        "modules/dead_letter_bucket/outputs.tf",
+        DeadLetterBucketOutputs { header },
+    )?;
+    put(
+        &mut files,
         "modules/function/main.tf",
         FunctionMain { header, edge },
     )?;
@@ -876,6 +931,10 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
                 (
                     env::DEAD_LETTER_QUEUE_URL,
                     "var.dead_letter_queue.url".into(),
+                ),
+                (
+                    env::DEAD_LETTER_BUCKET,
+                    "var.dead_letter_bucket.name".into(),
                 ),
             ]),
         },

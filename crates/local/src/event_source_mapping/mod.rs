@@ -138,7 +138,11 @@ pub async fn start(
         function_timeout: Duration::from_secs(u64::from(
             pipeline.functions.writer.timeout_seconds.max(1),
         )),
-        dead_letters: SqliteDeadLetters::new(store.clone(), consumer.dead_letter_queue.clone()),
+        dead_letters: SqliteDeadLetters::new(
+            store.clone(),
+            consumer.dead_letter_queue.clone(),
+            super::dead_letter_bucket(pipeline),
+        ),
         store,
         handler,
         timings,

@@ -83,6 +83,7 @@ locals {
     {{ q.key|hcl }} = {
       name                      = {{ q.name|hcl }}
       message_retention_seconds = {{ q.message_retention_seconds }}
+      max_message_size          = {{ q.max_message_size }}
     }
 {%- endfor %}
   }
@@ -210,6 +211,7 @@ module "consumer" {
   kms_key_arn = local.kms_key_arn
   tracing     = {{ xray_tracing }}
   stream = {
+    name        = module.stream[each.value.stream].stream_name
     arn         = module.stream[each.value.stream].stream_arn
     kms_key_arn = module.stream[each.value.stream].kms_key_arn
   }
@@ -222,6 +224,23 @@ module "consumer" {
     url  = module.queue[each.value.dead_letter_queue].queue_url
     name = module.queue[each.value.dead_letter_queue].queue_name
   }
+  dead_letter_bucket = {
+    name = module.dead_letter_bucket.bucket_name
+    arn  = module.dead_letter_bucket.bucket_arn
+  }
+}
+
+# The data of dead letters too large for their queue (one bucket for the pipeline). Its policy names the
+# writers' roles, which is why they are passed in here.
+module "dead_letter_bucket" {
+  source = "./modules/dead_letter_bucket"
+
+  bucket = {
+    name_prefix     = {{ dead_letter_bucket.name_prefix|hcl }}
+    expiration_days = {{ dead_letter_bucket.expiration_days }}
+  }
+  writer_role_arns = [for consumer in module.consumer : consumer.role_arn]
+  kms_key_arn      = local.kms_key_arn
 }
 {%- match auth %}
 {%- when Some with (a) %}

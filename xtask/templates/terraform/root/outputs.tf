@@ -73,3 +73,8 @@ output "web_acl_arn" {
   value       = module.waf.web_acl_arn
 }
 {%- endif %}
+
+output "dead_letter_bucket_name" {
+  description = "The bucket holding the data of dead letters too large for their queue (the messages say where)."
+  value       = module.dead_letter_bucket.bucket_name
+}

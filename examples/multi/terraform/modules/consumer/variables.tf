@@ -41,8 +41,9 @@ variable "environment" {
 }
 
 variable "stream" {
-  description = "The stream the consumer reads: its ARN and customer KMS key ARN (null for the AWS-managed key)."
+  description = "The stream the consumer reads: its name, ARN and customer KMS key ARN (null for the AWS-managed key)."
   type = object({
+    name        = string
     arn         = string
     kms_key_arn = string
   })
@@ -73,4 +74,12 @@ variable "kms_key_arn" {
 variable "tracing" {
   description = "Whether the writer sends X-Ray traces."
   type        = bool
+}
+
+variable "dead_letter_bucket" {
+  description = "The pipeline's dead-letter bucket (data of dead letters too large for the queue): name and ARN."
+  type = object({
+    name = string
+    arn  = string
+  })
 }

@@ -5,6 +5,8 @@
 # error, partial batch responses, on-failure destination).
 
 data "aws_iam_policy_document" "this" {
+  # What the event source mapping reads the stream with (shared-throughput polling; SubscribeToShard would
+  # be for an enhanced fan-out consumer, which this mapping is not).
   statement {
     sid = "ReadStream"
     actions = [
@@ -13,21 +15,29 @@ data "aws_iam_policy_document" "this" {
       "kinesis:GetRecords",
       "kinesis:GetShardIterator",
       "kinesis:ListShards",
-      "kinesis:SubscribeToShard",
     ]
     resources = [var.stream.arn]
   }
 
+  # The writer puts each item with a conditional PutItem (the ordering rule); it makes no other call.
   statement {
     sid       = "WriteTable"
-    actions   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem"]
+    actions   = ["dynamodb:PutItem"]
     resources = [var.table.arn]
   }
 
+  # The writer's dead letters, and the event source mapping's on-failure messages.
   statement {
     sid       = "SendDeadLetters"
     actions   = ["sqs:SendMessage"]
     resources = [var.dead_letter_queue.arn]
+  }
+
+  # The data of dead letters too large for the queue, under this stream's prefix only.
+  statement {
+    sid       = "StoreDeadLetterData"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.dead_letter_bucket.arn}/${var.stream.name}/*"]
   }
 
   dynamic "statement" {

@@ -1,10 +1,11 @@
 # {{ header }}
 
 variable "queue" {
-  description = "The dead-letter queue: physical name and message retention in seconds."
+  description = "The dead-letter queue: physical name, message retention in seconds, and largest message in bytes."
   type = object({
     name                      = string
     message_retention_seconds = number
+    max_message_size          = number
   })
 }
 
