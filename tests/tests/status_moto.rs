@@ -1,8 +1,8 @@
 //! `cargo xtask status` and `cargo xtask items` on the deployed path, against a real moto server: the test
 //! pipeline's streams, tables and dead-letter queue are created with the SDK under their deployed names,
 //! and the commands find them through a saved `terraform output -json` document (`--outputs FILE`).
-//! Kinesis, SQS and DynamoDB figures must be read; moto's CloudWatch does not speak the SDK's
-//! rpc-v2-cbor protocol, so the CloudWatch figures may be missing and then must be named in `errors`.
+//! Kinesis, SQS and DynamoDB figures are read from those services; the rates, ages and alarms from
+//! CloudWatch, into which the test puts the metrics AWS would have recorded.
 
 mod status_common;
 
@@ -113,6 +113,88 @@ async fn deployed_status_and_items_read_kinesis_sqs_and_dynamodb() {
             .unwrap();
     }
 
+    // What AWS would have recorded in the last minutes, and two alarms in ALARM (one not the pipeline's).
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
+    let at = aws_sdk_cloudwatch::primitives::DateTime::from_millis(
+        chrono::Utc::now().timestamp_millis() - 60_000,
+    );
+    for (namespace, metric, dimension, name, values) in [
+        (
+            "AWS/Kinesis",
+            "IncomingRecords",
+            "StreamName",
+            "statustest-FastStream",
+            vec![600.0],
+        ),
+        (
+            "AWS/Lambda",
+            "IteratorAge",
+            "FunctionName",
+            "statustest-slow-writer",
+            vec![1500.0, 4500.0],
+        ),
+        (
+            "AWS/SQS",
+            "ApproximateAgeOfOldestMessage",
+            "QueueName",
+            "statustest-DeadLetters",
+            vec![42.0],
+        ),
+        (
+            "AWS/DynamoDB",
+            "ConsumedWriteCapacityUnits",
+            "TableName",
+            "statustest-FastTable",
+            vec![30.0],
+        ),
+    ] {
+        for value in values {
+            use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+            cloudwatch
+                .put_metric_data()
+                .namespace(namespace)
+                .metric_data(
+                    MetricDatum::builder()
+                        .metric_name(metric)
+                        .dimensions(Dimension::builder().name(dimension).value(name).build())
+                        .timestamp(at)
+                        .value(value)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("PutMetricData {metric}: {e:?}"));
+        }
+    }
+    for alarm in [
+        "statustest-DeadLetters-messages-visible",
+        "other-pipeline-errors",
+    ] {
+        use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+        cloudwatch
+            .put_metric_alarm()
+            .alarm_name(alarm)
+            .alarm_description(format!("{alarm} fired"))
+            .namespace("AWS/SQS")
+            .metric_name("ApproximateNumberOfMessagesVisible")
+            .statistic(Statistic::Maximum)
+            .period(300)
+            .evaluation_periods(1)
+            .threshold(0.0)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .send()
+            .await
+            .unwrap();
+        cloudwatch
+            .set_alarm_state()
+            .alarm_name(alarm)
+            .state_value(StateValue::Alarm)
+            .state_reason("test")
+            .send()
+            .await
+            .unwrap();
+    }
+
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("pipeline.toml");
     std::fs::write(&config, PIPELINE).unwrap();
@@ -183,12 +265,42 @@ async fn deployed_status_and_items_read_kinesis_sqs_and_dynamodb() {
         named(&status["consumers"], "slow-writer")["records_behind"],
         Value::Null
     );
-    for e in status["errors"].as_array().unwrap() {
-        assert!(
-            e.as_str().unwrap().starts_with("CloudWatch "),
-            "unexpected error {e}"
-        );
-    }
+    assert_eq!(status["errors"], json!([]), "{status}");
+    // CloudWatch's figures over the 300 s window.
+    let figure = |list: &str, name: &str, field: &str| named(&status[list], name)[field].clone();
+    assert_eq!(
+        figure("streams", "FastStream", "incoming_records_per_s"),
+        2.0
+    );
+    assert_eq!(
+        figure("streams", "SlowStream", "incoming_records_per_s"),
+        0.0
+    );
+    assert_eq!(figure("consumers", "slow-writer", "iterator_age_ms"), 4500);
+    assert_eq!(
+        figure("consumers", "fast-writer", "iterator_age_ms"),
+        Value::Null
+    );
+    assert_eq!(
+        figure("dead_letter_queues", "DeadLetters", "oldest_age_ms"),
+        42_000
+    );
+    assert_eq!(figure("tables", "FastTable", "writes_per_s"), 0.1);
+    let alarms: Vec<&str> = status["alarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        alarms,
+        ["statustest-DeadLetters-messages-visible"],
+        "{status}"
+    );
+    assert_eq!(
+        status["alarms"][0]["reason"],
+        "statustest-DeadLetters-messages-visible fired"
+    );
 
     // The human form of the same, with what could not be read said at the end.
     let human = tokio::task::spawn_blocking({
