@@ -575,7 +575,7 @@ pub fn human_duration(ms: i64) -> String {
 fn rate(v: Option<f64>, unit: &str) -> String {
     match v {
         None => "?".into(),
-        Some(v) if v == 0.0 => format!("0 {unit}"),
+        Some(0.0) => format!("0 {unit}"),
         Some(v) if v < 10.0 => format!("{v:.2} {unit}"),
         Some(v) => format!("{v:.0} {unit}"),
     }
@@ -770,8 +770,8 @@ pub fn run(config: &Path, args: StatusArgs) -> miette::Result<()> {
                 let text = render(&status, &source);
                 if args.watch {
                     // Clear the screen and go home, then draw: the table refreshes in place.
-                    print!(
-                        "\x1b[2J\x1b[H{text}(every {} s; Ctrl-C stops)\n",
+                    println!(
+                        "\x1b[2J\x1b[H{text}(every {} s; Ctrl-C stops)",
                         args.interval
                     );
                 } else {
