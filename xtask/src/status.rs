@@ -5,6 +5,7 @@
 //! gathers and formats.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -758,28 +759,34 @@ pub fn run(config: &Path, args: StatusArgs) -> miette::Result<()> {
                 None => local_status(&pipeline, &args.state_dir)?,
                 Some(d) => deployed_status(&pipeline, d).await,
             };
-            if args.json {
-                let text = if args.watch {
+            let text = if args.json {
+                let json = if args.watch {
                     serde_json::to_string(&status)
                 } else {
                     serde_json::to_string_pretty(&status)
                 }
                 .into_diagnostic()?;
-                println!("{text}");
+                format!("{json}\n")
+            } else if args.watch {
+                // Clear the screen and go home, then draw: the table refreshes in place.
+                format!(
+                    "\x1b[2J\x1b[H{}(every {} s; Ctrl-C stops)\n",
+                    render(&status, &source),
+                    args.interval
+                )
             } else {
-                let text = render(&status, &source);
-                if args.watch {
-                    // Clear the screen and go home, then draw: the table refreshes in place.
-                    println!(
-                        "\x1b[2J\x1b[H{text}(every {} s; Ctrl-C stops)",
-                        args.interval
-                    );
-                } else {
-                    print!("{text}");
-                }
+                render(&status, &source)
+            };
+            // A closed stdout (`| head`) ends the command quietly.
+            let mut stdout = std::io::stdout().lock();
+            if stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
+                return Ok(());
             }
-            use std::io::Write as _;
-            let _ = std::io::stdout().flush();
+            drop(stdout);
             if !args.watch {
                 return Ok(());
             }
