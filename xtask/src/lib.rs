@@ -6,8 +6,11 @@ pub mod bench;
 pub mod build;
 pub mod dev;
 pub mod generate;
+pub mod items;
+pub mod outputs;
 pub mod plan;
 pub mod smoke;
+pub mod status;
 pub mod test;
 mod tools;
 

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use xtask::{bench, build, dev, generate, plan, smoke};
+use xtask::{bench, build, dev, generate, items, plan, smoke, status};
 
 /// sluice: describe an authenticated HTTP → Kinesis → DynamoDB pipeline once in pipeline.toml,
 /// then generate its Terraform, build its Lambdas, run it locally, and smoke-test it.
@@ -33,6 +33,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Whether the pipeline carries a target load (stage, shards, consumers, tables), and a monthly cost estimate.
     Plan(plan::PlanArgs),
+    /// The pipeline at a glance: shards and incoming rate, consumer lag, dead letters, table writes, alarms.
+    Status(status::StatusArgs),
+    /// Print what landed in a table as JSON: one item by its key, or the newest items.
+    Items(items::ItemsArgs),
 }
 
 fn main() -> miette::Result<()> {
@@ -49,5 +53,7 @@ fn main() -> miette::Result<()> {
         Command::Test => xtask::test::run(),
         Command::Bench(args) => bench::run(config, args),
         Command::Plan(args) => plan::run(config, args),
+        Command::Status(args) => status::run(config, args),
+        Command::Items(args) => items::run(config, args),
     }
 }

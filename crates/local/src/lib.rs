@@ -22,6 +22,7 @@ mod credentials;
 pub mod event_source_mapping;
 mod gateway;
 mod http;
+pub mod inspect;
 pub mod kinesis;
 pub mod limits;
 pub mod sinks;
