@@ -7,6 +7,7 @@ pub mod build;
 pub mod dev;
 pub mod generate;
 pub mod plan;
+pub mod rotate;
 pub mod smoke;
 pub mod test;
 mod tools;
