@@ -222,14 +222,15 @@ module "auth" {
   kms_key_arn = local.kms_key_arn
   tracing     = false
   auth = {
-    function_name           = "sluice-authorizer"
-    secret_name             = "sluice/basic-auth"
-    username                = "sluice"
-    cache_ttl_seconds       = 300
-    password_length         = 32
-    password_version        = 1
-    recovery_window_in_days = var.credentials_recovery_window_days
-    readers                 = var.credentials_readers
+    function_name                   = "sluice-authorizer"
+    secret_name                     = "sluice/basic-auth"
+    username                        = "sluice"
+    cache_ttl_seconds               = 300
+    password_length                 = 32
+    password_version                = 1
+    previous_password_grace_seconds = 3600
+    recovery_window_in_days         = var.credentials_recovery_window_days
+    readers                         = var.credentials_readers
   }
 }
 

@@ -9,6 +9,7 @@ pub mod generate;
 pub mod items;
 pub mod outputs;
 pub mod plan;
+pub mod rotate;
 pub mod smoke;
 pub mod status;
 pub mod test;

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use xtask::{bench, build, dev, generate, items, plan, smoke, status};
+use xtask::{bench, build, dev, generate, items, plan, rotate, smoke, status};
 
 /// sluice: describe an authenticated HTTP → Kinesis → DynamoDB pipeline once in pipeline.toml,
 /// then generate its Terraform, build its Lambdas, run it locally, and smoke-test it.
@@ -37,6 +37,8 @@ enum Command {
     Status(status::StatusArgs),
     /// Print what landed in a table as JSON: one item by its key, or the newest items.
     Items(items::ItemsArgs),
+    /// Rotate the local credentials (--local), or end the previous password now (--revoke-previous).
+    Rotate(rotate::RotateArgs),
 }
 
 fn main() -> miette::Result<()> {
@@ -55,5 +57,6 @@ fn main() -> miette::Result<()> {
         Command::Plan(args) => plan::run(config, args),
         Command::Status(args) => status::run(config, args),
         Command::Items(args) => items::run(config, args),
+        Command::Rotate(args) => rotate::run(config, args),
     }
 }

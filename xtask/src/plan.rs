@@ -156,7 +156,9 @@ pub fn costs(p: &Pipeline, load: &Load, prices: &Prices) -> Vec<Cost> {
                 f.memory_mb
             ),
         });
-        let api_calls = seconds / f64::from(auth.cache_ttl_seconds.max(60));
+        // A warm authorizer re-reads the secret at most every 10 s (authorizer::RECHECK), plus AWSPREVIOUS
+        // during a rotation's grace period; a busy one, about that often.
+        let api_calls = seconds / 10.0;
         out.push(Cost {
             component: "Secrets Manager".into(),
             monthly_usd: prices.secrets_manager.secret_month

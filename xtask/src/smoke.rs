@@ -490,6 +490,12 @@ pub struct Outputs {
 }
 
 pub fn terraform_outputs(dir: &Path) -> miette::Result<Outputs> {
+    parse_outputs(&terraform_output_json(dir)?)
+        .wrap_err_with(|| format!("in {} (has `terraform apply` run there?)", dir.display()))
+}
+
+/// The text of `terraform output -json` in `dir`.
+pub fn terraform_output_json(dir: &Path) -> miette::Result<String> {
     let out = Command::new("terraform")
         .arg(format!("-chdir={}", dir.display()))
         .args(["output", "-json"])
@@ -503,8 +509,7 @@ pub fn terraform_outputs(dir: &Path) -> miette::Result<Outputs> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    parse_outputs(&String::from_utf8_lossy(&out.stdout))
-        .wrap_err_with(|| format!("in {} (has `terraform apply` run there?)", dir.display()))
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 pub fn parse_outputs(json_text: &str) -> miette::Result<Outputs> {

@@ -654,6 +654,10 @@ fn auth(c: &mut Checker, a: &RawAuth, pipeline_name: &str) -> BasicAuth {
         cache_ttl_seconds: c.uint(&a.cache_ttl_seconds, &lim::CACHE_TTL_SECONDS),
         password_length: c.uint(&a.password_length, &lim::PASSWORD_LENGTH),
         password_version: c.uint(&a.password_version, &lim::PASSWORD_VERSION),
+        previous_password_grace_seconds: c.uint(
+            &a.previous_password_grace_seconds,
+            &lim::PREVIOUS_PASSWORD_GRACE_SECONDS,
+        ),
     }
 }
 

@@ -87,6 +87,9 @@ pub struct BasicAuth {
     pub password_length: u32,
     /// Bump to rotate the password (Terraform's `secret_string_wo_version`).
     pub password_version: u32,
+    /// How long after a rotation the previous password is still accepted, counted from the creation of the
+    /// current version (0 = never). The authorizer gets it as `PREVIOUS_PASSWORD_GRACE_SECONDS`.
+    pub previous_password_grace_seconds: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

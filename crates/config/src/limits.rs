@@ -337,6 +337,8 @@ settings! {
         "length of the password Terraform generates", "Secrets Manager's random password, 16 at the least";
     PASSWORD_VERSION = Auth "password_version", D::Int(1), L::Int { min: 1, max: 4_294_967_295 },
         "bump to rotate the password", "bump it to rotate";
+    PREVIOUS_PASSWORD_GRACE_SECONDS = Auth "previous_password_grace_seconds", D::Int(3600), L::Int { min: 0, max: 604_800 },
+        "how long after a rotation the previous password is still accepted, from the new version's creation (0 = never; see the README's rotation timeline)", "0 to a week";
 
     ARCHITECTURE = Functions "architecture", D::Str("x86_64"), L::OneOf(&["x86_64", "arm64"]),
         "the functions' CPU architecture (arm64 needs `rustup target add aarch64-unknown-linux-gnu`)", "";

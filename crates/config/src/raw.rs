@@ -61,6 +61,7 @@ pub struct RawAuth {
     pub cache_ttl_seconds: Option<S<i64>>,
     pub password_length: Option<S<i64>>,
     pub password_version: Option<S<i64>>,
+    pub previous_password_grace_seconds: Option<S<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

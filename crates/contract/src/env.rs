@@ -17,5 +17,6 @@ pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
 pub const DEAD_LETTER_BUCKET: &str = "DEAD_LETTER_BUCKET";
 /// Authorizer: the ARN or name of the secret holding the Basic credentials.
 pub const SECRET_ID: &str = "SECRET_ID";
-/// Authorizer: how long a warm container keeps the credentials, in seconds.
-pub const CREDENTIALS_CACHE_TTL_SECONDS: &str = "CREDENTIALS_CACHE_TTL_SECONDS";
+/// Authorizer: how long after a rotation the previous password (`AWSPREVIOUS`) is still accepted, counted from
+/// the creation of the current version, in seconds (0 = never).
+pub const PREVIOUS_PASSWORD_GRACE_SECONDS: &str = "PREVIOUS_PASSWORD_GRACE_SECONDS";

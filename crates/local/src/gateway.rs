@@ -20,7 +20,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authorizer::{Authorizer, Decision, StaticSource, StoredCredentials};
+use authorizer::{Authorizer, Decision};
+
+use crate::credentials::CredentialsFile;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -69,7 +71,7 @@ pub struct Gateway {
     routes: Vec<LocalRoute>,
     /// Logical stream name → shard count.
     shard_counts: std::collections::BTreeMap<String, u32>,
-    authorizer: Option<Authorizer<StaticSource>>,
+    authorizer: Option<Authorizer<CredentialsFile>>,
     store: Store,
     limits: ServeLimits,
     /// AWS's stage and shard limits; `None` when off (`--unlimited`).
@@ -81,7 +83,7 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(
         pipeline: &Pipeline,
-        credentials: StoredCredentials,
+        credentials: CredentialsFile,
         store: Store,
         limits: ServeLimits,
         aws_limits: bool,
@@ -116,9 +118,13 @@ impl Gateway {
                 .iter()
                 .map(|(name, s)| (name.clone(), s.shard_count()))
                 .collect(),
-            // The local source never changes: cache for as long as the process lives.
-            authorizer: pipeline.auth.as_ref().map(|_| {
-                Authorizer::new(StaticSource(vec![credentials]), Duration::from_secs(86_400))
+            // The same rules as the deployed authorizer: the credentials file is re-read at most every 10 s,
+            // the previous password is accepted for its grace period.
+            authorizer: pipeline.auth.as_ref().map(|auth| {
+                Authorizer::new(
+                    credentials,
+                    Duration::from_secs(auth.previous_password_grace_seconds.into()),
+                )
             }),
             store,
             limits,

@@ -37,7 +37,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use credentials::{CredentialsError, LocalCredentials, Origin, credentials_path};
+pub use credentials::{
+    CredentialsError, CredentialsFile, LocalCredentials, Origin, PreviousCredentials,
+    credentials_path, revoke_previous, rotate,
+};
 pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
 pub use http::ServeLimits;
 pub use store::{Durability, Store, StoreError, now_ms, quote_ident};
@@ -294,13 +297,9 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         addr: opts.addr,
         source,
     })?;
-    let stored = authorizer::StoredCredentials::new(
-        credentials.username.clone(),
-        credentials.password.clone(),
-    );
     let gateway = Arc::new(gateway::Gateway::new(
         &pipeline,
-        stored,
+        CredentialsFile::new(&opts.state_dir),
         store.clone(),
         opts.serve,
         opts.aws_limits,

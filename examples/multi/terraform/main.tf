@@ -309,14 +309,15 @@ module "auth" {
   kms_key_arn = local.kms_key_arn
   tracing     = true
   auth = {
-    function_name           = "shop-authorizer"
-    secret_name             = "shop/ingest-credentials"
-    username                = "ingest"
-    cache_ttl_seconds       = 0
-    password_length         = 48
-    password_version        = 3
-    recovery_window_in_days = var.credentials_recovery_window_days
-    readers                 = var.credentials_readers
+    function_name                   = "shop-authorizer"
+    secret_name                     = "shop/ingest-credentials"
+    username                        = "ingest"
+    cache_ttl_seconds               = 0
+    password_length                 = 48
+    password_version                = 3
+    previous_password_grace_seconds = 3600
+    recovery_window_in_days         = var.credentials_recovery_window_days
+    readers                         = var.credentials_readers
   }
 }
 

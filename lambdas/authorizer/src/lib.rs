@@ -6,17 +6,23 @@
 //! |---|---|---|
 //! | no `Authorization` header, or not `Basic base64(user:pass)` | [`Decision::Unauthorized`] | 401 (the function fails with the message `Unauthorized`) |
 //! | well-formed, wrong username or password | [`Decision::Deny`] | 403 (explicit Deny policy) |
-//! | well-formed, matches a current or previous credential set | [`Decision::Allow`] | the request goes on; `principalId` = username |
+//! | well-formed, matches the current credential set, or the previous one within its grace period | [`Decision::Allow`] | the request goes on; `principalId` = username |
+//!
+//! After a rotation the previous password is accepted only until the current version's creation time plus
+//! the grace period (`PREVIOUS_PASSWORD_GRACE_SECONDS`, 0 = never), checked on every request; see
+//! [`Authorizer`] for how often the source is read.
 //!
 //! If the credentials cannot be fetched, nothing is allowed (fail closed): [`Authorizer::decide`] answers
 //! [`Decision::Deny`], and [`Authorizer::handle`] fails with [`AuthorizerError::CredentialsUnavailable`] so API
-//! Gateway answers 500 without caching a Deny. The next request fetches again.
+//! Gateway answers 500 without caching a Deny. The failure is remembered for [`NEGATIVE_CACHE`] (5 s), then
+//! the source is read again. A failure to read only the previous version is logged and leaves the current
+//! password working.
 //!
 //! Nothing in this crate logs, displays or debug-prints a password or the `Authorization` header.
 
 use std::fmt;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerPolicy;
 /// The event and answer types of [`Authorizer::handle`], re-exported for callers.
@@ -30,9 +36,6 @@ use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-
-/// Default lifetime of the cached credential sets (`CREDENTIALS_CACHE_TTL_SECONDS`).
-pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// Everything that can go wrong in the authorizer. The `Display` text never contains a secret.
 #[derive(Debug, thiserror::Error)]
@@ -220,29 +223,71 @@ pub fn authorization_header(
     Ok(None)
 }
 
-/// Where the valid credential sets come from: Secrets Manager on AWS ([`SecretsManagerSource`]), a fixed
-/// list locally ([`StaticSource`]).
-pub trait CredentialsSource: Send + Sync {
-    /// Every currently valid credential set: the current one and, during a rotation, the previous one.
-    fn fetch(&self) -> impl Future<Output = Result<Vec<StoredCredentials>, SourceError>> + Send;
+/// The valid credential sets at one moment: the current one and, after a rotation, the previous one, with
+/// when the current one was created (the previous set is accepted until then + the grace period).
+#[derive(Debug, Clone)]
+pub struct CredentialSets {
+    pub current: StoredCredentials,
+    /// When the current version was created (Secrets Manager's `CreatedDate`; locally, when `cargo xtask
+    /// rotate --local` wrote it). The grace period of the previous set counts from here.
+    pub current_created: SystemTime,
+    /// The previous version, if there is one and it may still be of use.
+    pub previous: Option<StoredCredentials>,
+    /// The previous version could not be read (an error other than "there is none"): it is not accepted, and
+    /// the next request that needs it reads it again after [`NEGATIVE_CACHE`].
+    pub previous_failed: bool,
 }
 
-/// A fixed list of credential sets (the local runtime's source).
-#[derive(Debug, Clone)]
-pub struct StaticSource(pub Vec<StoredCredentials>);
-
-impl CredentialsSource for StaticSource {
-    async fn fetch(&self) -> Result<Vec<StoredCredentials>, SourceError> {
-        Ok(self.0.clone())
+impl CredentialSets {
+    /// One credential set and no previous one (no rotation has happened).
+    pub fn current_only(current: StoredCredentials) -> Self {
+        CredentialSets {
+            current,
+            current_created: SystemTime::UNIX_EPOCH,
+            previous: None,
+            previous_failed: false,
+        }
     }
 }
 
-/// A Secrets Manager secret holding `{"username":"…","password":"…"}`: its `AWSCURRENT` version and, if
-/// present, its `AWSPREVIOUS` version (so clients keep working during a rotation).
+/// Whether the previous password is still accepted at `now`: only while `now < current_created + grace`
+/// (so never with a grace of 0).
+pub fn previous_accepted(current_created: SystemTime, grace: Duration, now: SystemTime) -> bool {
+    !grace.is_zero()
+        && current_created
+            .checked_add(grace)
+            .is_some_and(|until| now < until)
+}
+
+/// Where the valid credential sets come from: Secrets Manager on AWS ([`SecretsManagerSource`]), the
+/// credentials file of `cargo xtask dev` locally; a fixed [`CredentialSets`] is a source too (tests).
+pub trait CredentialsSource: Send + Sync {
+    /// The current credential set and, if one exists and `grace` may still let it in, the previous one.
+    /// A source may skip reading the previous set once [`previous_accepted`] is false for the current one.
+    fn fetch(
+        &self,
+        grace: Duration,
+    ) -> impl Future<Output = Result<CredentialSets, SourceError>> + Send;
+}
+
+impl CredentialsSource for CredentialSets {
+    async fn fetch(&self, _grace: Duration) -> Result<CredentialSets, SourceError> {
+        Ok(self.clone())
+    }
+}
+
+/// A Secrets Manager secret holding `{"username":"…","password":"…"}`: its `AWSCURRENT` version (with its
+/// `CreatedDate`) and, while the grace period runs, its `AWSPREVIOUS` version.
 #[derive(Debug, Clone)]
 pub struct SecretsManagerSource {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
+}
+
+/// One version of the secret: its credentials and creation time.
+struct Version {
+    credentials: StoredCredentials,
+    created: Option<SystemTime>,
 }
 
 impl SecretsManagerSource {
@@ -253,7 +298,7 @@ impl SecretsManagerSource {
         }
     }
 
-    async fn version(&self, stage: &str) -> Result<Option<StoredCredentials>, SourceError> {
+    async fn version(&self, stage: &str) -> Result<Option<Version>, SourceError> {
         use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
         let result = self
             .client
@@ -270,16 +315,23 @@ impl SecretsManagerSource {
                         self.secret_id
                     ))
                 })?;
-                StoredCredentials::from_secret_string(secret)
-                    .map(Some)
-                    .map_err(|e| SourceError(format!("secret {} ({stage}): {e}", self.secret_id)))
+                let credentials = StoredCredentials::from_secret_string(secret).map_err(|e| {
+                    SourceError(format!("secret {} ({stage}): {e}", self.secret_id))
+                })?;
+                let created = output
+                    .created_date()
+                    .and_then(|d| SystemTime::try_from(*d).ok());
+                Ok(Some(Version {
+                    credentials,
+                    created,
+                }))
             }
             Err(err) => {
                 let not_found = err
                     .as_service_error()
                     .is_some_and(|e| e.is_resource_not_found_exception());
                 if not_found && stage == "AWSPREVIOUS" {
-                    // No rotation has happened yet: only the current version exists.
+                    // No rotation has happened yet, or the previous version was revoked.
                     return Ok(None);
                 }
                 let code = err.code().unwrap_or("no error code");
@@ -295,18 +347,35 @@ impl SecretsManagerSource {
 }
 
 impl CredentialsSource for SecretsManagerSource {
-    async fn fetch(&self) -> Result<Vec<StoredCredentials>, SourceError> {
-        let (current, previous) =
-            tokio::join!(self.version("AWSCURRENT"), self.version("AWSPREVIOUS"));
-        let current = current?.ok_or_else(|| {
+    async fn fetch(&self, grace: Duration) -> Result<CredentialSets, SourceError> {
+        let current = self.version("AWSCURRENT").await?.ok_or_else(|| {
             SourceError(format!(
                 "secret {} has no AWSCURRENT version",
                 self.secret_id
             ))
         })?;
-        let mut all = vec![current];
-        all.extend(previous?);
-        Ok(all)
+        let current_created = current.created.unwrap_or_else(|| {
+            // Without a creation date the grace period cannot be placed: the previous version is refused.
+            tracing::warn!(secret = %self.secret_id, "AWSCURRENT has no CreatedDate; the previous password is not accepted");
+            SystemTime::UNIX_EPOCH
+        });
+        let mut sets = CredentialSets {
+            current: current.credentials,
+            current_created,
+            previous: None,
+            previous_failed: false,
+        };
+        if previous_accepted(current_created, grace, SystemTime::now()) {
+            match self.version("AWSPREVIOUS").await {
+                Ok(previous) => sets.previous = previous.map(|v| v.credentials),
+                Err(error) => {
+                    // The current password still works; only the previous one is refused for now.
+                    tracing::warn!(error = %error, "could not read the previous credentials; accepting the current ones only");
+                    sets.previous_failed = true;
+                }
+            }
+        }
+        Ok(sets)
     }
 }
 
@@ -341,7 +410,13 @@ impl DigestedCredentials {
 /// password against every set, combining with non-short-circuiting `&`/`|`, so the time taken does not depend
 /// on which part differs, where, or which set matched.
 fn matches_any(given: &Credentials, valid: &[DigestedCredentials]) -> bool {
-    let given = DigestedCredentials::of(&given.username, &given.password);
+    matches_any_digest(
+        &DigestedCredentials::of(&given.username, &given.password),
+        valid,
+    )
+}
+
+fn matches_any_digest(given: &DigestedCredentials, valid: &[DigestedCredentials]) -> bool {
     let mut any = Choice::from(0);
     for stored in valid {
         let user = given.username.ct_eq(&stored.username);
@@ -360,28 +435,77 @@ pub fn check(given: &Credentials, valid: &[StoredCredentials]) -> bool {
     matches_any(given, &digests)
 }
 
+/// How long a warm authorizer keeps the credential sets it read: a request after that reads them again
+/// first. So a new password works, a revoked previous one stops working, and a container that read the
+/// secret before a rotation stops taking the old password for the current one, all within 10 s; and the
+/// source is read at most once per 10 s per container however many requests come (a warm container that is
+/// busy all month reads it about 260,000 times: 1.30 USD at 0.05 USD per 10,000 calls).
+pub const RECHECK: Duration = Duration::from_secs(10);
+
+/// How long a failed read is remembered: requests in that time fail (closed) without calling the source
+/// again, so an outage of the source does not become a failing call per request. A failure to read only
+/// the previous set is retried after this long too, by the first request that the current set refuses.
+pub const NEGATIVE_CACHE: Duration = Duration::from_secs(5);
+
+/// Default grace period of the previous password (`PREVIOUS_PASSWORD_GRACE_SECONDS`).
+pub const DEFAULT_PREVIOUS_PASSWORD_GRACE: Duration = Duration::from_secs(3600);
+
 struct Cached {
     fetched_at: Instant,
-    credentials: Vec<DigestedCredentials>,
+    current: DigestedCredentials,
+    current_created: SystemTime,
+    previous: Option<DigestedCredentials>,
+    previous_failed: bool,
 }
 
-/// The authorizer: a credentials source with a TTL cache, and the decision rules.
+enum CacheState {
+    Empty,
+    Fresh(Cached),
+    Failed { at: Instant, error: SourceError },
+}
+
+/// What the cached sets say about given credentials.
+enum Match {
+    Current,
+    Previous,
+    None,
+}
+
+/// The authorizer: a credentials source with a cache, the previous password's grace period, and the
+/// decision rules.
 ///
-/// The source is fetched at most once per TTL (concurrent requests wait for one fetch), refreshed on the
-/// first request after expiry, and — when a fetch fails — not cached, so the next request tries again.
+/// - The credential sets are read at most once per [`RECHECK`] (concurrent requests wait for one read),
+///   on the first request after that.
+/// - The previous set lets a request in only while `now < current_created + grace`, checked per request.
+/// - A failed read is kept for [`NEGATIVE_CACHE`]: requests then fail closed without a call.
+///
+/// The wall clock used for the grace period advances with tokio's clock (it is taken once, at construction,
+/// and moved by `Instant`), so paused-time tests move both.
 pub struct Authorizer<S> {
     source: S,
-    ttl: Duration,
-    cache: Mutex<Option<Cached>>,
+    grace: Duration,
+    recheck: Duration,
+    wall_base: (SystemTime, Instant),
+    cache: Mutex<CacheState>,
 }
 
 impl<S: CredentialsSource> Authorizer<S> {
-    pub fn new(source: S, ttl: Duration) -> Self {
+    /// `grace`: how long after the current version's creation the previous one is accepted (zero: never).
+    pub fn new(source: S, grace: Duration) -> Self {
         Authorizer {
             source,
-            ttl,
-            cache: Mutex::new(None),
+            grace,
+            recheck: RECHECK,
+            wall_base: (SystemTime::now(), Instant::now()),
+            cache: Mutex::new(CacheState::Empty),
         }
+    }
+
+    /// Another [`RECHECK`] interval (tests use zero: read on every request).
+    #[must_use]
+    pub fn with_recheck(mut self, recheck: Duration) -> Self {
+        self.recheck = recheck;
+        self
     }
 
     /// The source behind the cache.
@@ -389,31 +513,87 @@ impl<S: CredentialsSource> Authorizer<S> {
         &self.source
     }
 
-    async fn valid_credentials(&self) -> Result<Vec<DigestedCredentials>, SourceError> {
-        let mut cache = self.cache.lock().await;
-        if let Some(cached) = cache.as_ref()
-            && cached.fetched_at.elapsed() < self.ttl
-        {
-            return Ok(cached.credentials.clone());
-        }
-        match self.source.fetch().await {
+    fn wall_now(&self) -> SystemTime {
+        self.wall_base.0 + self.wall_base.1.elapsed()
+    }
+
+    async fn read(&self, state: &mut CacheState) -> Result<(), SourceError> {
+        // Boxed: the SDK's futures are deep, and the function's `main` future would otherwise overflow the
+        // compiler's layout depth limit.
+        match Box::pin(self.source.fetch(self.grace)).await {
             Ok(sets) => {
-                let credentials: Vec<_> = sets
-                    .iter()
-                    .map(|s| DigestedCredentials::of(&s.username, &s.password))
-                    .collect();
-                *cache = Some(Cached {
+                *state = CacheState::Fresh(Cached {
                     fetched_at: Instant::now(),
-                    credentials: credentials.clone(),
+                    current: DigestedCredentials::of(
+                        &sets.current.username,
+                        &sets.current.password,
+                    ),
+                    current_created: sets.current_created,
+                    previous: sets
+                        .previous
+                        .as_ref()
+                        .map(|p| DigestedCredentials::of(&p.username, &p.password)),
+                    previous_failed: sets.previous_failed,
                 });
-                Ok(credentials)
+                Ok(())
             }
             Err(error) => {
-                // Keep nothing stale beyond its TTL: fail closed now, fetch again on the next request.
-                *cache = None;
+                // Keep nothing stale: fail closed for NEGATIVE_CACHE, then read again.
                 tracing::error!(error = %error, "could not fetch the valid credentials; denying");
+                *state = CacheState::Failed {
+                    at: Instant::now(),
+                    error: error.clone(),
+                };
                 Err(error)
             }
+        }
+    }
+
+    fn classify(&self, cached: &Cached, given: &DigestedCredentials) -> Match {
+        if matches_any_digest(given, std::slice::from_ref(&cached.current)) {
+            return Match::Current;
+        }
+        let in_grace = previous_accepted(cached.current_created, self.grace, self.wall_now());
+        match &cached.previous {
+            Some(previous)
+                if in_grace && matches_any_digest(given, std::slice::from_ref(previous)) =>
+            {
+                Match::Previous
+            }
+            _ => Match::None,
+        }
+    }
+
+    /// Whether `given` matches a valid set now, reading the source as the rules above say.
+    async fn is_valid(&self, given: &Credentials) -> Result<bool, SourceError> {
+        let given = DigestedCredentials::of(&given.username, &given.password);
+        let mut state = self.cache.lock().await;
+        let fresh = match &*state {
+            CacheState::Failed { at, error } if at.elapsed() < NEGATIVE_CACHE => {
+                return Err(error.clone());
+            }
+            CacheState::Fresh(c) => c.fetched_at.elapsed() < self.recheck,
+            _ => false,
+        };
+        if !fresh {
+            self.read(&mut state).await?;
+        }
+        let CacheState::Fresh(cached) = &*state else {
+            return Ok(false);
+        };
+        match self.classify(cached, &given) {
+            Match::Current | Match::Previous => Ok(true),
+            // The previous set could not be read: try again, at most once per NEGATIVE_CACHE.
+            Match::None
+                if cached.previous_failed && cached.fetched_at.elapsed() >= NEGATIVE_CACHE =>
+            {
+                self.read(&mut state).await?;
+                let CacheState::Fresh(cached) = &*state else {
+                    return Ok(false);
+                };
+                Ok(!matches!(self.classify(cached, &given), Match::None))
+            }
+            Match::None => Ok(false),
         }
     }
 
@@ -428,8 +608,7 @@ impl<S: CredentialsSource> Authorizer<S> {
         let Ok(given) = parse_basic(header) else {
             return Ok(Decision::Unauthorized);
         };
-        let valid = self.valid_credentials().await?;
-        Ok(if matches_any(&given, &valid) {
+        Ok(if self.is_valid(&given).await? {
             Decision::Allow {
                 principal: given.username,
             }
@@ -526,17 +705,31 @@ fn policy(
     response
 }
 
-/// `CREDENTIALS_CACHE_TTL_SECONDS`: whole seconds, default 300.
-pub fn cache_ttl_from(value: Option<&str>) -> Result<Duration, AuthorizerError> {
+/// `PREVIOUS_PASSWORD_GRACE_SECONDS`: whole seconds, default 3600, 0 = the previous password is never accepted.
+pub fn previous_password_grace_from(value: Option<&str>) -> Result<Duration, AuthorizerError> {
+    seconds_setting(
+        sluice_contract::env::PREVIOUS_PASSWORD_GRACE_SECONDS,
+        value,
+        DEFAULT_PREVIOUS_PASSWORD_GRACE,
+        "a whole number of seconds, e.g. 3600 (0: never accept the previous password)",
+    )
+}
+
+fn seconds_setting(
+    name: &'static str,
+    value: Option<&str>,
+    default: Duration,
+    expected: &'static str,
+) -> Result<Duration, AuthorizerError> {
     match value.map(str::trim) {
-        None | Some("") => Ok(DEFAULT_CACHE_TTL),
+        None | Some("") => Ok(default),
         Some(v) => {
             v.parse::<u64>()
                 .map(Duration::from_secs)
                 .map_err(|_| AuthorizerError::InvalidSetting {
-                    name: sluice_contract::env::CREDENTIALS_CACHE_TTL_SECONDS,
+                    name,
                     value: v.to_owned(),
-                    expected: "a whole number of seconds, e.g. 300",
+                    expected,
                 })
         }
     }

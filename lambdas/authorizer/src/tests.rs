@@ -191,10 +191,10 @@ fn request(headers: serde_json::Value) -> ApiGatewayCustomAuthorizerRequestTypeR
     .unwrap()
 }
 
-fn authorizer() -> Authorizer<StaticSource> {
+fn authorizer() -> Authorizer<CredentialSets> {
     Authorizer::new(
-        StaticSource(vec![StoredCredentials::new("alice", "pw")]),
-        DEFAULT_CACHE_TTL,
+        CredentialSets::current_only(StoredCredentials::new("alice", "pw")),
+        DEFAULT_PREVIOUS_PASSWORD_GRACE,
     )
 }
 
@@ -317,17 +317,20 @@ async fn decide_maps_every_case() {
 #[derive(Clone)]
 struct ScriptedSource {
     fetches: Arc<AtomicUsize>,
-    answer: Arc<std::sync::Mutex<Result<Vec<StoredCredentials>, SourceError>>>,
+    answer: Arc<std::sync::Mutex<Result<CredentialSets, SourceError>>>,
 }
 
 impl ScriptedSource {
-    fn new(sets: Vec<StoredCredentials>) -> Self {
+    fn new(sets: CredentialSets) -> Self {
         ScriptedSource {
             fetches: Arc::default(),
             answer: Arc::new(std::sync::Mutex::new(Ok(sets))),
         }
     }
-    fn set(&self, answer: Result<Vec<StoredCredentials>, SourceError>) {
+    fn current(password: &str) -> Self {
+        Self::new(only(password))
+    }
+    fn set(&self, answer: Result<CredentialSets, SourceError>) {
         *self.answer.lock().unwrap() = answer;
     }
     fn fetches(&self) -> usize {
@@ -336,51 +339,140 @@ impl ScriptedSource {
 }
 
 impl CredentialsSource for ScriptedSource {
-    async fn fetch(&self) -> Result<Vec<StoredCredentials>, SourceError> {
+    async fn fetch(&self, _grace: Duration) -> Result<CredentialSets, SourceError> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
         self.answer.lock().unwrap().clone()
     }
 }
 
+fn only(password: &str) -> CredentialSets {
+    CredentialSets::current_only(StoredCredentials::new("alice", password))
+}
+
+/// `current` created now (wall clock), `previous` as the version before it.
+fn rotated(current: &str, previous: &str) -> CredentialSets {
+    CredentialSets {
+        current: StoredCredentials::new("alice", current),
+        current_created: SystemTime::now(),
+        previous: Some(StoredCredentials::new("alice", previous)),
+        previous_failed: false,
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+async fn allowed<S: CredentialsSource>(a: &Authorizer<S>, user_pass: &str) -> bool {
+    matches!(
+        a.decide(Some(&basic(user_pass))).await,
+        Decision::Allow { .. }
+    )
+}
+
 #[tokio::test(start_paused = true)]
-async fn fetches_at_most_once_per_ttl_and_refreshes_after_expiry() {
-    let source = ScriptedSource::new(vec![StoredCredentials::new("alice", "old")]);
-    let a = Authorizer::new(source.clone(), Duration::from_secs(300));
+async fn reads_at_most_once_per_recheck_interval_and_again_after_it() {
+    let source = ScriptedSource::new(rotated("new", "old"));
+    let a = Authorizer::new(source.clone(), HOUR);
 
     // Malformed or missing headers never touch the source.
     assert_eq!(a.decide(None).await, Decision::Unauthorized);
     assert_eq!(source.fetches(), 0);
 
-    for _ in 0..10 {
-        assert!(matches!(
-            a.decide(Some(&basic("alice:old"))).await,
-            Decision::Allow { .. }
-        ));
+    for _ in 0..50 {
+        assert!(allowed(&a, "alice:new").await);
+        assert!(allowed(&a, "alice:old").await);
+        assert_eq!(a.decide(Some(&basic("alice:x"))).await, Decision::Deny);
     }
+    assert_eq!(source.fetches(), 1, "150 requests, one read");
+
+    // The secret is rotated again; the cached sets are used until RECHECK has passed.
+    source.set(Ok(rotated("newest", "new")));
+    tokio::time::advance(RECHECK - Duration::from_millis(1)).await;
+    assert!(allowed(&a, "alice:old").await);
+    assert_eq!(a.decide(Some(&basic("alice:newest"))).await, Decision::Deny);
     assert_eq!(source.fetches(), 1);
 
-    // The secret changes; the cached value is used until the TTL runs out.
-    source.set(Ok(vec![StoredCredentials::new("alice", "new")]));
-    tokio::time::advance(Duration::from_secs(299)).await;
-    assert!(matches!(
+    tokio::time::advance(Duration::from_millis(2)).await;
+    assert_eq!(
         a.decide(Some(&basic("alice:old"))).await,
-        Decision::Allow { .. }
-    ));
-    assert_eq!(source.fetches(), 1);
+        Decision::Deny,
+        "neither current nor previous any more"
+    );
+    assert!(allowed(&a, "alice:newest").await);
+    assert!(allowed(&a, "alice:new").await);
+    assert_eq!(source.fetches(), 2);
+}
 
-    tokio::time::advance(Duration::from_secs(2)).await;
+#[tokio::test(start_paused = true)]
+async fn the_previous_password_stops_exactly_at_creation_plus_grace() {
+    let grace = Duration::from_secs(120);
+    let source = ScriptedSource::new(rotated("new", "old"));
+    // A cached previous set stops at created + grace, not at the next read.
+    let a = Authorizer::new(source.clone(), grace).with_recheck(HOUR);
+    assert!(allowed(&a, "alice:old").await);
+    tokio::time::advance(grace - Duration::from_millis(2)).await;
+    assert!(
+        allowed(&a, "alice:old").await,
+        "just before created + grace"
+    );
+    tokio::time::advance(Duration::from_millis(4)).await;
+    assert_eq!(
+        a.decide(Some(&basic("alice:old"))).await,
+        Decision::Deny,
+        "just after created + grace"
+    );
+    assert!(allowed(&a, "alice:new").await);
+    assert_eq!(source.fetches(), 1, "no read on the way");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_grace_of_zero_never_accepts_the_previous_password() {
+    let a = Authorizer::new(rotated("new", "old"), Duration::ZERO);
+    assert!(allowed(&a, "alice:new").await);
     assert_eq!(a.decide(Some(&basic("alice:old"))).await, Decision::Deny);
-    assert!(matches!(
-        a.decide(Some(&basic("alice:new"))).await,
-        Decision::Allow { .. }
-    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revoked_previous_password_stops_within_the_recheck_interval() {
+    let source = ScriptedSource::new(rotated("new", "old"));
+    let a = Authorizer::new(source.clone(), HOUR);
+    assert!(allowed(&a, "alice:old").await);
+    // Revoked: the source has no previous version any more.
+    let mut revoked = rotated("new", "old");
+    revoked.previous = None;
+    source.set(Ok(revoked));
+    tokio::time::advance(RECHECK - Duration::from_millis(1)).await;
+    assert!(allowed(&a, "alice:old").await, "cached sets still fresh");
+    assert_eq!(source.fetches(), 1);
+    tokio::time::advance(Duration::from_millis(2)).await;
+    assert_eq!(a.decide(Some(&basic("alice:old"))).await, Decision::Deny);
+    assert_eq!(source.fetches(), 2);
+    assert!(allowed(&a, "alice:new").await);
+    assert_eq!(source.fetches(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_to_read_the_previous_version_keeps_the_current_one_working() {
+    let mut failed = rotated("new", "old");
+    failed.previous = None;
+    failed.previous_failed = true;
+    let source = ScriptedSource::new(failed);
+    let a = Authorizer::new(source.clone(), HOUR);
+    assert!(allowed(&a, "alice:new").await);
+    assert_eq!(a.decide(Some(&basic("alice:old"))).await, Decision::Deny);
+    assert_eq!(source.fetches(), 1);
+    // The previous version is read again after NEGATIVE_CACHE (not RECHECK), when a request needs it.
+    source.set(Ok(rotated("new", "old")));
+    tokio::time::advance(NEGATIVE_CACHE + Duration::from_millis(1)).await;
+    assert!(allowed(&a, "alice:new").await);
+    assert_eq!(source.fetches(), 1, "the current set needs no read");
+    assert!(allowed(&a, "alice:old").await);
     assert_eq!(source.fetches(), 2);
 }
 
 #[tokio::test(start_paused = true)]
 async fn concurrent_requests_share_one_fetch() {
-    let source = ScriptedSource::new(vec![StoredCredentials::new("alice", "pw")]);
-    let a = Arc::new(Authorizer::new(source.clone(), Duration::from_secs(60)));
+    let source = ScriptedSource::current("pw");
+    let a = Arc::new(Authorizer::new(source.clone(), HOUR));
     let header = basic("alice:pw");
     let decisions = futures_join_all((0..20).map(|_| {
         let a = Arc::clone(&a);
@@ -407,10 +499,10 @@ async fn futures_join_all<T: Send + 'static>(
 }
 
 #[tokio::test(start_paused = true)]
-async fn fetch_failure_fails_closed_and_is_retried_on_the_next_request() {
-    let source = ScriptedSource::new(vec![]);
+async fn a_fetch_failure_fails_closed_is_remembered_briefly_then_retried() {
+    let source = ScriptedSource::current("pw");
     source.set(Err(SourceError("unreachable".into())));
-    let a = Authorizer::new(source.clone(), Duration::from_secs(300));
+    let a = Authorizer::new(source.clone(), HOUR);
 
     assert_eq!(a.decide(Some(&basic("alice:pw"))).await, Decision::Deny);
     assert_eq!(source.fetches(), 1);
@@ -425,63 +517,69 @@ async fn fetch_failure_fails_closed_and_is_retried_on_the_next_request() {
         lambda_runtime::Diagnostic::from(err).error_type,
         "CredentialsUnavailable"
     );
-    assert_eq!(source.fetches(), 2, "a failure is not cached");
+    assert_eq!(
+        source.fetches(),
+        1,
+        "an outage is not a failing call per request"
+    );
 
-    source.set(Ok(vec![StoredCredentials::new("alice", "pw")]));
-    assert!(matches!(
-        a.decide(Some(&basic("alice:pw"))).await,
-        Decision::Allow { .. }
-    ));
-    assert_eq!(source.fetches(), 3);
-    assert!(matches!(
-        a.decide(Some(&basic("alice:pw"))).await,
-        Decision::Allow { .. }
-    ));
-    assert_eq!(source.fetches(), 3, "success is cached again");
+    source.set(Ok(only("pw")));
+    tokio::time::advance(NEGATIVE_CACHE - Duration::from_millis(1)).await;
+    assert_eq!(a.decide(Some(&basic("alice:pw"))).await, Decision::Deny);
+    assert_eq!(source.fetches(), 1);
+    tokio::time::advance(Duration::from_millis(2)).await;
+    assert!(allowed(&a, "alice:pw").await);
+    assert_eq!(source.fetches(), 2);
+    assert!(allowed(&a, "alice:pw").await);
+    assert_eq!(source.fetches(), 2, "success is cached again");
 }
 
 #[tokio::test(start_paused = true)]
 async fn refresh_failure_after_expiry_does_not_keep_serving_stale_credentials() {
-    let source = ScriptedSource::new(vec![StoredCredentials::new("alice", "pw")]);
-    let a = Authorizer::new(source.clone(), Duration::from_secs(10));
-    assert!(matches!(
-        a.decide(Some(&basic("alice:pw"))).await,
-        Decision::Allow { .. }
-    ));
+    let source = ScriptedSource::current("pw");
+    let a = Authorizer::new(source.clone(), HOUR);
+    assert!(allowed(&a, "alice:pw").await);
     source.set(Err(SourceError("down".into())));
-    tokio::time::advance(Duration::from_secs(11)).await;
+    tokio::time::advance(RECHECK + Duration::from_secs(1)).await;
     assert_eq!(a.decide(Some(&basic("alice:pw"))).await, Decision::Deny);
 }
 
-#[tokio::test]
-async fn during_rotation_both_current_and_previous_are_accepted() {
-    let a = Authorizer::new(
-        StaticSource(vec![
-            StoredCredentials::new("alice", "new"),
-            StoredCredentials::new("alice", "old"),
-        ]),
-        DEFAULT_CACHE_TTL,
-    );
-    assert!(matches!(
-        a.decide(Some(&basic("alice:new"))).await,
-        Decision::Allow { .. }
+#[test]
+fn grace_arithmetic() {
+    let created = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let grace = Duration::from_secs(60);
+    assert!(previous_accepted(created, grace, created));
+    assert!(previous_accepted(
+        created,
+        grace,
+        created + grace - Duration::from_nanos(1)
     ));
-    assert!(matches!(
-        a.decide(Some(&basic("alice:old"))).await,
-        Decision::Allow { .. }
+    assert!(!previous_accepted(created, grace, created + grace));
+    assert!(!previous_accepted(created, Duration::ZERO, created));
+    // A clock behind the creation time (skew) is inside the grace period, not an error.
+    assert!(previous_accepted(
+        created,
+        grace,
+        created - Duration::from_secs(5)
     ));
-    assert_eq!(a.decide(Some(&basic("alice:older"))).await, Decision::Deny);
+    // A grace that overflows the clock fails closed.
+    assert!(!previous_accepted(created, Duration::MAX, created));
 }
 
 #[test]
-fn cache_ttl_setting() {
-    assert_eq!(cache_ttl_from(None).unwrap(), Duration::from_secs(300));
-    assert_eq!(cache_ttl_from(Some("")).unwrap(), Duration::from_secs(300));
-    assert_eq!(cache_ttl_from(Some("60")).unwrap(), Duration::from_secs(60));
-    assert_eq!(cache_ttl_from(Some("0")).unwrap(), Duration::ZERO);
-    let err = cache_ttl_from(Some("5m")).unwrap_err();
+fn grace_setting() {
+    assert_eq!(previous_password_grace_from(None).unwrap(), HOUR);
+    assert_eq!(
+        previous_password_grace_from(Some("0")).unwrap(),
+        Duration::ZERO
+    );
+    assert_eq!(
+        previous_password_grace_from(Some(" 90 ")).unwrap(),
+        Duration::from_secs(90)
+    );
+    let err = previous_password_grace_from(Some("-1")).unwrap_err();
     assert!(
-        err.to_string().contains("CREDENTIALS_CACHE_TTL_SECONDS"),
+        err.to_string().contains("PREVIOUS_PASSWORD_GRACE_SECONDS"),
         "{err}"
     );
 }

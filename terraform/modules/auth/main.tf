@@ -88,8 +88,8 @@ module "function" {
   kms_key_actions = ["kms:Decrypt"]
   tracing         = var.tracing
   environment = {
-    SECRET_ID                     = aws_secretsmanager_secret.this.arn
-    CREDENTIALS_CACHE_TTL_SECONDS = tostring(var.auth.cache_ttl_seconds)
+    SECRET_ID                       = aws_secretsmanager_secret.this.arn
+    PREVIOUS_PASSWORD_GRACE_SECONDS = tostring(var.auth.previous_password_grace_seconds)
   }
   policy_json              = data.aws_iam_policy_document.this.json
   errors_alarm_description = "The ${var.auth.function_name} function is failing (requests get 500s)."

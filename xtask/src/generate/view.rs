@@ -180,6 +180,7 @@ struct AuthView {
     cache_ttl_seconds: u32,
     password_length: u32,
     password_version: u32,
+    previous_password_grace_seconds: u32,
 }
 
 struct ApiView {
@@ -725,6 +726,7 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
         cache_ttl_seconds: a.cache_ttl_seconds,
         password_length: a.password_length,
         password_version: a.password_version,
+        previous_password_grace_seconds: a.previous_password_grace_seconds,
     });
     let mut routed_streams: Vec<String> = p
         .routes
@@ -904,8 +906,8 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
                 environment: aligned_idents(&[
                     (env::SECRET_ID, "aws_secretsmanager_secret.this.arn".into()),
                     (
-                        env::CREDENTIALS_CACHE_TTL_SECONDS,
-                        "tostring(var.auth.cache_ttl_seconds)".into(),
+                        env::PREVIOUS_PASSWORD_GRACE_SECONDS,
+                        "tostring(var.auth.previous_password_grace_seconds)".into(),
                     ),
                 ]),
             },

@@ -253,14 +253,15 @@ module "auth" {
   kms_key_arn = local.kms_key_arn
   tracing     = {{ xray_tracing }}
   auth = {
-    function_name           = {{ a.function_name|hcl }}
-    secret_name             = {{ a.secret_name|hcl }}
-    username                = {{ a.username|hcl }}
-    cache_ttl_seconds       = {{ a.cache_ttl_seconds }}
-    password_length         = {{ a.password_length }}
-    password_version        = {{ a.password_version }}
-    recovery_window_in_days = var.credentials_recovery_window_days
-    readers                 = var.credentials_readers
+    function_name                   = {{ a.function_name|hcl }}
+    secret_name                     = {{ a.secret_name|hcl }}
+    username                        = {{ a.username|hcl }}
+    cache_ttl_seconds               = {{ a.cache_ttl_seconds }}
+    password_length                 = {{ a.password_length }}
+    password_version                = {{ a.password_version }}
+    previous_password_grace_seconds = {{ a.previous_password_grace_seconds }}
+    recovery_window_in_days         = var.credentials_recovery_window_days
+    readers                         = var.credentials_readers
   }
 }
 {%- when None %}

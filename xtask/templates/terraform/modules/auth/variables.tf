@@ -1,16 +1,17 @@
 # {{ header }}
 
 variable "auth" {
-  description = "HTTP Basic auth: the authorizer function's name, the secret's name, the username, the authorizer cache TTL, the generated password's length and version (bump to rotate), the secret's recovery window, and the IAM principal ARNs (wildcards allowed) that may read the password besides the authorizer and the identity running Terraform."
+  description = "HTTP Basic auth: the authorizer function's name, the secret's name, the username, the authorizer cache TTL, the generated password's length and version (bump to rotate), how long after a rotation the previous password is still accepted (0 = never), the secret's recovery window, and the IAM principal ARNs (wildcards allowed) that may read the password besides the authorizer and the identity running Terraform."
   type = object({
-    function_name           = string
-    secret_name             = string
-    username                = string
-    cache_ttl_seconds       = number
-    password_length         = number
-    password_version        = number
-    recovery_window_in_days = number
-    readers                 = list(string)
+    function_name                   = string
+    secret_name                     = string
+    username                        = string
+    cache_ttl_seconds               = number
+    password_length                 = number
+    password_version                = number
+    previous_password_grace_seconds = number
+    recovery_window_in_days         = number
+    readers                         = list(string)
   })
 }
 
