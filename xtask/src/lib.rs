@@ -5,10 +5,12 @@
 pub mod bench;
 pub mod build;
 pub mod dev;
+pub mod dlq;
 pub mod generate;
 pub mod plan;
 pub mod smoke;
 pub mod test;
+pub mod tf_outputs;
 mod tools;
 
 use std::path::{Path, PathBuf};

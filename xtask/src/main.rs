@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use xtask::{bench, build, dev, generate, plan, smoke};
+use xtask::{bench, build, dev, dlq, generate, plan, smoke};
 
 /// sluice: describe an authenticated HTTP → Kinesis → DynamoDB pipeline once in pipeline.toml,
 /// then generate its Terraform, build its Lambdas, run it locally, and smoke-test it.
@@ -33,6 +33,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Whether the pipeline carries a target load (stage, shards, consumers, tables), and a monthly cost estimate.
     Plan(plan::PlanArgs),
+    /// The dead-letter queues, local (--local) or deployed: list, show, hydrate and redrive their messages.
+    Dlq(dlq::DlqArgs),
 }
 
 fn main() -> miette::Result<()> {
@@ -49,5 +51,6 @@ fn main() -> miette::Result<()> {
         Command::Test => xtask::test::run(),
         Command::Bench(args) => bench::run(config, args),
         Command::Plan(args) => plan::run(config, args),
+        Command::Dlq(args) => dlq::run(config, args),
     }
 }
