@@ -1120,11 +1120,12 @@ async fn redrive(
                     continue;
                 }
                 n += 1;
-                let fate = redrive_one(backend, pipeline, &m, opts).await;
+                let fate = redrive_one(backend, pipeline, &m, opts, &mut records_seen).await;
                 match fate {
                     Fate::Done(what) => {
                         if opts.dry_run {
                             println!("[{queue} {n}] {}: would {what}", m.id);
+                            hold.push(m);
                             continue;
                         }
                         applied += 1;
@@ -1170,6 +1171,7 @@ async fn redrive_one(
     pipeline: &Pipeline,
     m: &Queued,
     opts: &RedriveOptions,
+    records_seen: &mut HashSet<String>,
 ) -> Fate {
     let (kind, hydrated, consumer) =
         match records_of(backend, pipeline, m, opts.consumer.as_deref()).await {
@@ -1188,6 +1190,14 @@ async fn redrive_one(
     };
     if records.is_empty() {
         return Fate::Done(format!("{kind}: no record to redrive (all filtered out)"));
+    }
+    // A record that fails again gets a new message in this queue: this run leaves it alone.
+    for r in &records {
+        records_seen.insert(sluice_contract::consumer::dead_letter_object_key(
+            &r.stream_arn,
+            &r.shard_id,
+            &r.sequence_number,
+        ));
     }
     if opts.to_stream {
         if opts.dry_run {
