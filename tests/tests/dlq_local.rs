@@ -76,7 +76,10 @@ async fn dead_letters_of_the_local_pipeline_are_redriven_exactly_once_after_the_
     send(port, "big", format!(r#"{{"blob":"{blob}"}}"#)).await;
     send(port, "7", r#"{"message":"numeric"}"#.into()).await;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while count(state.path(), r#"SELECT count(*) FROM "LambdaDeadLetterQueue""#) < 2
+    while count(
+        state.path(),
+        r#"SELECT count(*) FROM "LambdaDeadLetterQueue""#,
+    ) < 2
         || count(state.path(), r#"SELECT count(*) FROM "EventTable""#) < 1
     {
         assert!(Instant::now() < deadline, "the records were not consumed");
@@ -109,7 +112,12 @@ async fn dead_letters_of_the_local_pipeline_are_redriven_exactly_once_after_the_
     dev.kill().unwrap();
     let _ = dev.wait();
     let port = free_port();
-    let mut dev = spawn_dev(&repaired, state.path(), port, Some(&format!("{USER}:{PASS}")));
+    let mut dev = spawn_dev(
+        &repaired,
+        state.path(),
+        port,
+        Some(&format!("{USER}:{PASS}")),
+    );
 
     // 3. Redrive, interrupted after the first record is written and before its message is deleted; rerun.
     let (code, out) = dlq(
@@ -120,13 +128,19 @@ async fn dead_letters_of_the_local_pipeline_are_redriven_exactly_once_after_the_
     );
     assert_eq!(code, 75, "{out}");
     assert_eq!(
-        count(state.path(), r#"SELECT count(*) FROM "LambdaDeadLetterQueue""#),
+        count(
+            state.path(),
+            r#"SELECT count(*) FROM "LambdaDeadLetterQueue""#
+        ),
         2
     );
     let (code, out) = dlq(&repaired, state.path(), &["redrive"], &[]);
     assert_eq!(code, 0, "{out}");
     println!("{out}");
-    assert!(out.contains("2 message(s) done and deleted, 0 kept"), "{out}");
+    assert!(
+        out.contains("2 message(s) done and deleted, 0 kept"),
+        "{out}"
+    );
 
     for key in ["abc", "big", "7"] {
         assert_eq!(
@@ -138,7 +152,10 @@ async fn dead_letters_of_the_local_pipeline_are_redriven_exactly_once_after_the_
             "{key}"
         );
     }
-    assert_eq!(count(state.path(), r#"SELECT count(*) FROM "EventTable""#), 3);
+    assert_eq!(
+        count(state.path(), r#"SELECT count(*) FROM "EventTable""#),
+        3
+    );
     assert_eq!(
         count(
             state.path(),
@@ -147,7 +164,10 @@ async fn dead_letters_of_the_local_pipeline_are_redriven_exactly_once_after_the_
         300_000
     );
     assert_eq!(
-        count(state.path(), r#"SELECT count(*) FROM "LambdaDeadLetterQueue""#),
+        count(
+            state.path(),
+            r#"SELECT count(*) FROM "LambdaDeadLetterQueue""#
+        ),
         0
     );
     let (code, out) = dlq(&repaired, state.path(), &["list"], &[]);
