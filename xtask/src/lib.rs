@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod build;
 pub mod dev;
+pub mod dlq;
 pub mod generate;
 pub mod items;
 pub mod outputs;
@@ -13,6 +14,7 @@ pub mod rotate;
 pub mod smoke;
 pub mod status;
 pub mod test;
+pub mod tf_outputs;
 mod tools;
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use xtask::{bench, build, dev, generate, items, plan, rotate, smoke, status};
+use xtask::{bench, build, dev, dlq, generate, items, plan, rotate, smoke, status};
 
 /// sluice: describe an authenticated HTTP → Kinesis → DynamoDB pipeline once in pipeline.toml,
 /// then generate its Terraform, build its Lambdas, run it locally, and smoke-test it.
@@ -39,6 +39,8 @@ enum Command {
     Items(items::ItemsArgs),
     /// Rotate the local credentials (--local), or end the previous password now (--revoke-previous).
     Rotate(rotate::RotateArgs),
+    /// The dead-letter queues, local (--local) or deployed: list, show, hydrate and redrive their messages.
+    Dlq(dlq::DlqArgs),
 }
 
 fn main() -> miette::Result<()> {
@@ -58,5 +60,6 @@ fn main() -> miette::Result<()> {
         Command::Status(args) => status::run(config, args),
         Command::Items(args) => items::run(config, args),
         Command::Rotate(args) => rotate::run(config, args),
+        Command::Dlq(args) => dlq::run(config, args),
     }
 }

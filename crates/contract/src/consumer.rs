@@ -243,8 +243,8 @@ pub struct OnFailureRequestContext {
 pub struct OnFailureResponseContext {
     pub status_code: u16,
     pub executed_version: String,
-    /// `Unhandled` after a function error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `Unhandled` after a function error; `null` (present, as AWS writes it) after a returned response.
+    #[serde(default)]
     pub function_error: Option<String>,
 }
 
@@ -260,6 +260,51 @@ pub struct KinesisBatchInfo {
     pub approximate_arrival_of_last_record: String,
     pub batch_size: usize,
     pub stream_arn: String,
+}
+
+/// A message of a consumer's dead-letter queue: the writer's dead letter for a record it can never store, or
+/// the event source mapping's on-failure message for records it gave up on. Both kinds share the queue, on AWS
+/// and locally; [`QueueMessage::from_json`] is the one parser `cargo xtask dlq` reads either with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueMessage {
+    DeadLetter(DeadLetterMessage),
+    OnFailure(OnFailureMessage),
+}
+
+impl QueueMessage {
+    /// Reads a message body: a writer's dead letter (`"source": "sluice.writer"`) or an on-failure message
+    /// (`KinesisBatchInfo`); anything else is refused, saying what it is not.
+    pub fn from_json(body: &str) -> Result<Self, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(body).map_err(|e| format!("the message body is not JSON: {e}"))?;
+        let Some(object) = value.as_object() else {
+            return Err("the message body is not a JSON object".into());
+        };
+        if object.get("source").and_then(serde_json::Value::as_str) == Some(DEAD_LETTER_SOURCE) {
+            return DeadLetterMessage::deserialize(value)
+                .map(QueueMessage::DeadLetter)
+                .map_err(|e| format!("a dead-letter message of the writer, but malformed: {e}"));
+        }
+        if object.contains_key("KinesisBatchInfo") {
+            return OnFailureMessage::deserialize(value)
+                .map(QueueMessage::OnFailure)
+                .map_err(|e| {
+                    format!("an on-failure message of an event source mapping, but malformed: {e}")
+                });
+        }
+        Err(format!(
+            "neither a writer's dead letter (\"source\": \"{DEAD_LETTER_SOURCE}\") nor an event source mapping's on-failure message (\"KinesisBatchInfo\")"
+        ))
+    }
+
+    /// The message body, as its writer writes it.
+    pub fn to_json(&self) -> String {
+        match self {
+            QueueMessage::DeadLetter(m) => m.to_json(),
+            // Plain strings and numbers: serialising cannot fail.
+            QueueMessage::OnFailure(m) => serde_json::to_string(m).unwrap_or_default(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -335,6 +380,43 @@ mod tests {
             "p-S/shardId-000000000000/4959"
         );
         assert_eq!(dead_letter_object_key("p-S", "s", "1"), "p-S/s/1");
+    }
+
+    /// AWS's three shapes, as LocalStack recorded them from real AWS (`functionError: null` after a returned
+    /// response that ran out of retries; no `responseContext` for expired records, which count one
+    /// invocation): each reads and writes back identically, through the one parser.
+    #[test]
+    fn on_failure_messages_of_every_kind_round_trip_through_the_one_parser() {
+        let info = r#""KinesisBatchInfo":{"shardId":"shardId-000000000000","startSequenceNumber":"49","endSequenceNumber":"50","approximateArrivalOfFirstRecord":"2024-06-01T09:59:58.000Z","approximateArrivalOfLastRecord":"2024-06-01T09:59:59.000Z","batchSize":2,"streamArn":"arn:aws:kinesis:us-east-1:111111111111:stream/s"}"#;
+        let returned = format!(
+            r#"{{"requestContext":{{"requestId":"r","functionArn":"arn:aws:lambda:us-east-1:111111111111:function:f","condition":"RetryAttemptsExhausted","approximateInvokeCount":3}},"responseContext":{{"statusCode":200,"executedVersion":"$LATEST","functionError":null}},"version":"1.0","timestamp":"2024-06-01T10:00:00.000Z",{info}}}"#
+        );
+        let expired = format!(
+            r#"{{"requestContext":{{"requestId":"r","functionArn":"arn:aws:lambda:us-east-1:111111111111:function:f","condition":"RecordAgeExceeded","approximateInvokeCount":1}},"version":"1.0","timestamp":"2024-06-01T10:00:00.000Z",{info}}}"#
+        );
+        for body in [returned, expired] {
+            let QueueMessage::OnFailure(m) = QueueMessage::from_json(&body).unwrap() else {
+                panic!("not read as an on-failure message: {body}");
+            };
+            let back: serde_json::Value =
+                serde_json::from_str(&QueueMessage::OnFailure(m).to_json()).unwrap();
+            let original: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(back, original);
+        }
+        let dead = message(RecordData::Inline("AAE=".into()));
+        assert_eq!(
+            QueueMessage::from_json(&dead.to_json()).unwrap(),
+            QueueMessage::DeadLetter(dead)
+        );
+        let other = QueueMessage::from_json(r#"{"hello":1}"#).unwrap_err();
+        assert!(other.contains("neither"), "{other}");
+        let broken = QueueMessage::from_json(r#"{"source":"sluice.writer"}"#).unwrap_err();
+        assert!(broken.contains("malformed"), "{broken}");
+        assert!(
+            QueueMessage::from_json("[")
+                .unwrap_err()
+                .contains("not JSON")
+        );
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub mod writer;
 
 pub use api::{ApiError, ErrorBody, PutRecordReply};
 pub use consumer::{
-    Condition, DataLocation, DeadLetterMessage, OnFailureMessage, Permanent, Reason, RecordData,
+    Condition, DataLocation, DeadLetterMessage, OnFailureMessage, Permanent, QueueMessage, Reason,
+    RecordData,
 };
 pub use envelope::Envelope;
 pub use writer::{KeyAttribute, KeyType};

@@ -19,6 +19,7 @@
 //! [`RunningPipeline`] with its address and a clean [`RunningPipeline::shutdown`].
 
 mod credentials;
+pub mod dlq;
 pub mod event_source_mapping;
 mod gateway;
 mod http;

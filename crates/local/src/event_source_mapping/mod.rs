@@ -480,22 +480,28 @@ fn on_failure_message(
     last: LastResponse,
 ) -> OnFailureMessage {
     let (first, last_record) = (&records[0], &records[records.len() - 1]);
-    let (status_code, function_error) = match last {
-        LastResponse::NotInvoked => (0, None),
-        LastResponse::Returned => (200, None),
-        LastResponse::FunctionError => (200, Some("Unhandled".to_owned())),
+    // As AWS writes it (compared with LocalStack's recordings of real AWS): records given up on for their
+    // age carry no `responseContext` at all, and count one invocation even when none happened; after a
+    // returned (partial or malformed) response `functionError` is `null`, after a function error `Unhandled`.
+    let response_context = match (condition, last) {
+        (Condition::RecordAgeExceeded, _) => None,
+        (_, LastResponse::NotInvoked) => Some((0, None)),
+        (_, LastResponse::Returned) => Some((200, None)),
+        (_, LastResponse::FunctionError) => Some((200, Some("Unhandled".to_owned()))),
     };
     OnFailureMessage {
         request_context: OnFailureRequestContext {
             request_id: uuid::Uuid::new_v4().to_string(),
             function_arn: mapping.function_arn.clone(),
             condition,
-            approximate_invoke_count: invocations,
+            approximate_invoke_count: invocations.max(1),
         },
-        response_context: Some(OnFailureResponseContext {
-            status_code,
-            executed_version: "$LATEST".to_owned(),
-            function_error,
+        response_context: response_context.map(|(status_code, function_error)| {
+            OnFailureResponseContext {
+                status_code,
+                executed_version: "$LATEST".to_owned(),
+                function_error,
+            }
         }),
         version: "1.0".to_owned(),
         timestamp: iso_millis(now_ms()),
