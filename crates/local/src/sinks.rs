@@ -140,9 +140,11 @@ impl Table for SqliteTable {
             return PutResult { outcomes };
         }
         let sql = self.upsert.clone();
+        // Answered before the COMMIT: the checkpoint past these records is a later write (see
+        // `Store::write_ordered`).
         let written = self
             .store
-            .write(move |conn, _| {
+            .write_ordered(move |conn, _| {
                 let mut stmt = conn.prepare_cached(&sql)?;
                 let mut superseded = Vec::new();
                 for (i, row) in rows {
