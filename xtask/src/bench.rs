@@ -1,15 +1,21 @@
 //! `cargo xtask bench`: a load benchmark of the local pipeline (not a test; nothing asserts a number).
 //!
 //! Starts, in this process on 127.0.0.1, three targets one after the other and drives each with the same
-//! load — `clients` concurrent keep-alive HTTP clients posting authenticated events with fresh ids for a
-//! fixed duration — then prints sustained events/s and p50/p99 ingest latency per target, and for the
-//! pipelines the time from the end of the load until every acknowledged event is in the table:
+//! closed-loop load — `clients` concurrent keep-alive HTTP clients posting authenticated events with fresh
+//! ids for a fixed duration — then prints sustained events/s and p50/p99 ingest latency per target:
 //!
 //! 1. `baseline`: a trivial axum handler answering 200 with a PutRecord-shaped body, storing nothing (what
 //!    HTTP on loopback costs by itself);
-//! 2. `pipeline (synchronous=FULL)`: `cargo xtask dev`'s pipeline as it runs, a 200 meaning on disk;
-//! 3. `pipeline (synchronous=NORMAL)`: the same with WAL's NORMAL sync (survives a process crash, not a power
-//!    loss), to show what the fsync costs with group commit.
+//! 2. `pipeline`: `cargo xtask dev`'s pipeline as it runs by default (a 200 only after the record's
+//!    transaction is committed; WAL's `synchronous = NORMAL`: survives a crash of the process);
+//! 3. `pipeline (--sync full)`: the same with an `fsync` per commit (survives a power loss too), to show
+//!    what the fsync costs with group commit.
+//!
+//! For the pipelines it also prints how many items the consumer stored per second during the load, as a
+//! ratio of the events accepted per second (≥ 1 means it kept up), and the time until the table had every
+//! event. Then an open-loop run at half the default pipeline's rate measures the end-to-end lag: from each
+//! 200 to the moment its item is readable in the table (a reader polls the table every millisecond),
+//! p50/p99/max.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -161,34 +167,62 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-fn print_row(name: &str, r: &LoadResult, drain: Option<Duration>) {
+fn print_row(name: &str, r: &LoadResult) {
     println!(
-        "{name:<30} {:>9.0} ev/s  p50 {:>9}  p99 {:>9}  ok {:>7}  errors {:>4}  {}",
+        "{name:<26} {:>9.0} ev/s  p50 {:>9}  p99 {:>9}  ok {:>7}  errors {:>4}",
         r.rate(),
         ms(r.percentile(50.0)),
         ms(r.percentile(99.0)),
         r.ok,
         r.errors,
-        drain.map_or_else(String::new, |d| format!(
-            "all in table {} after the load",
-            ms(d)
-        ))
     );
 }
 
-/// Runs the pipeline under load; answers the load result and the time until the table had every event.
-async fn bench_pipeline(
-    opts: &BenchArgs,
+/// What a pipeline run measured besides the load.
+struct PipelineRun {
+    load: LoadResult,
+    /// Items in the table when the load ended.
+    stored_during_load: u64,
+    /// From the end of the load until the table had every acknowledged event.
+    drained: Option<Duration>,
+}
+
+impl PipelineRun {
+    /// Items stored per second during the load over events accepted per second.
+    fn kept_up(&self) -> f64 {
+        self.stored_during_load as f64 / self.load.ok.max(1) as f64
+    }
+}
+
+/// The consumer's table (of the pipeline's first consumer) and its partition-key attribute.
+fn first_table(pipeline: &sluice_config::Pipeline) -> miette::Result<(String, String)> {
+    let consumer = pipeline
+        .consumers
+        .values()
+        .next()
+        .ok_or_else(|| miette!("pipeline.toml declares no consumer: nothing to measure"))?;
+    let table = pipeline
+        .tables
+        .get(&consumer.table)
+        .ok_or_else(|| miette!("the consumer's table {} is not declared", consumer.table))?;
+    Ok((table.name.clone(), table.partition_key.name.clone()))
+}
+
+fn state_dir(run: &str) -> std::path::PathBuf {
+    crate::project_root()
+        .join("target")
+        .join(format!("sluice-bench-{}-{run}", std::process::id()))
+}
+
+/// Starts the pipeline with AWS's limits off (raw speed) in a fresh state dir.
+async fn start_pipeline(
     pipeline: &sluice_config::Pipeline,
     durability: Durability,
     run: &str,
-    body: &str,
-) -> miette::Result<(LoadResult, Option<Duration>)> {
-    let state_dir = crate::project_root()
-        .join("target")
-        .join(format!("sluice-bench-{}-{run}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&state_dir);
-    let mut start = StartOptions::new(pipeline.clone(), &state_dir);
+) -> miette::Result<(dev::RunningPipeline, String)> {
+    let dir = state_dir(run);
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut start = StartOptions::new(pipeline.clone(), &dir);
     start.durability = durability;
     // Raw speed: AWS's limits (which a 1-shard stream hits at 1,000 records/s) are off, as with --unlimited.
     start.aws_limits = false;
@@ -203,11 +237,34 @@ async fn bench_pipeline(
         .2
         .rsplit_once('/')
         .map_or(route.2.clone(), |(base, _)| base.to_owned());
+    Ok((running, url_base))
+}
+
+async fn count_items(running: &dev::RunningPipeline, table: &str) -> u64 {
+    let sql = format!("SELECT count(*) FROM {}", dev::quote_ident(table));
+    let n: i64 = running
+        .store
+        .read(move |c| c.query_row(&sql, [], |r| r.get(0)))
+        .await
+        .unwrap_or(0);
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Runs the pipeline under the closed-loop load.
+async fn bench_pipeline(
+    opts: &BenchArgs,
+    pipeline: &sluice_config::Pipeline,
+    durability: Durability,
+    run: &str,
+    body: &str,
+) -> miette::Result<PipelineRun> {
+    let (table, _) = first_table(pipeline)?;
+    let (running, url_base) = start_pipeline(pipeline, durability, run).await?;
     let (user, pass) = (
         running.credentials.username.clone(),
         running.credentials.password.clone(),
     );
-    let result = drive(
+    let load = drive(
         &url_base,
         &user,
         &pass,
@@ -218,29 +275,201 @@ async fn bench_pipeline(
     )
     .await;
     let load_end = Instant::now();
-
-    let consumer_table = pipeline.consumers.values().next().map(|c| c.table.clone());
+    let stored_during_load = count_items(&running, &table).await;
     let mut drained = None;
-    if let Some(table) = consumer_table {
-        let sql = format!("SELECT count(*) FROM {}", dev::quote_ident(&table));
-        let deadline = load_end + Duration::from_secs(300);
-        while Instant::now() < deadline {
-            let sql = sql.clone();
-            let n: i64 = running
-                .store
-                .read(move |c| c.query_row(&sql, [], |r| r.get(0)))
-                .await
-                .unwrap_or(0);
-            if u64::try_from(n).unwrap_or(0) >= result.ok {
-                drained = Some(load_end.elapsed());
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    let deadline = load_end + Duration::from_secs(300);
+    while Instant::now() < deadline {
+        if count_items(&running, &table).await >= load.ok {
+            drained = Some(load_end.elapsed());
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let dir = running.state_dir.clone();
     running.shutdown().await;
-    let _ = std::fs::remove_dir_all(&state_dir);
-    Ok((result, drained))
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(PipelineRun {
+        load,
+        stored_during_load,
+        drained,
+    })
+}
+
+fn print_pipeline(name: &str, r: &PipelineRun) {
+    print_row(name, &r.load);
+    println!(
+        "{:<26} consumer stored {:.0} items/s during the load ({:.2}× the accepted rate); all in the table {} after it",
+        "",
+        r.stored_during_load as f64 / r.load.elapsed.as_secs_f64(),
+        r.kept_up(),
+        r.drained.map_or_else(|| "not within 300 s".to_owned(), ms),
+    );
+}
+
+/// A reader polling the table every millisecond for new rows (by rowid: fresh keys are appended), noting
+/// when each partition key became readable.
+fn poll_table(
+    db: std::path::PathBuf,
+    table: String,
+    key: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<std::collections::HashMap<String, Instant>> {
+    std::thread::spawn(move || {
+        let mut seen = std::collections::HashMap::new();
+        let Ok(conn) =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        else {
+            return seen;
+        };
+        let _ = conn.busy_timeout(Duration::from_secs(5));
+        let sql = format!(
+            "SELECT rowid, {} FROM {} WHERE rowid > ?1 ORDER BY rowid",
+            dev::quote_ident(&key),
+            dev::quote_ident(&table)
+        );
+        let mut last: i64 = 0;
+        while !stop.load(Ordering::Relaxed) {
+            if let Ok(mut stmt) = conn.prepare_cached(&sql) {
+                let rows = stmt.query_map([last], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                });
+                if let Ok(rows) = rows {
+                    let now = Instant::now();
+                    for (rowid, id) in rows.flatten() {
+                        last = last.max(rowid);
+                        seen.entry(id).or_insert(now);
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        seen
+    })
+}
+
+/// Open-loop load at `rate` events/s for `duration`; answers each acknowledged id with when its 200 came.
+async fn drive_paced(
+    url_base: &str,
+    user: &str,
+    pass: &str,
+    clients: usize,
+    rate: f64,
+    duration: Duration,
+    body: &str,
+) -> (Vec<(String, Instant)>, u64) {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default();
+    let started = Instant::now();
+    let total = (rate * duration.as_secs_f64()) as u64;
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..clients as u64 {
+        let (client, errors) = (client.clone(), errors.clone());
+        let (url_base, user, pass, body) = (
+            url_base.to_owned(),
+            user.to_owned(),
+            pass.to_owned(),
+            body.to_owned(),
+        );
+        let clients = clients as u64;
+        tasks.push(tokio::spawn(async move {
+            let mut acks = Vec::new();
+            let mut n = c;
+            while n < total {
+                let due = started + Duration::from_secs_f64(n as f64 / rate);
+                tokio::time::sleep_until(due.into()).await;
+                let id = format!("lag-{n}");
+                let response = client
+                    .post(format!("{url_base}/{id}"))
+                    .basic_auth(&user, Some(&pass))
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        acks.push((id, Instant::now()));
+                    }
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                n += clients;
+            }
+            acks
+        }));
+    }
+    let mut acks = Vec::new();
+    for task in tasks {
+        acks.extend(task.await.unwrap_or_default());
+    }
+    (acks, errors.load(Ordering::Relaxed))
+}
+
+/// The end-to-end lag (200 → item readable) at `rate` events/s.
+async fn bench_lag(
+    opts: &BenchArgs,
+    pipeline: &sluice_config::Pipeline,
+    rate: f64,
+    body: &str,
+) -> miette::Result<()> {
+    let (table, key) = first_table(pipeline)?;
+    let (running, url_base) = start_pipeline(pipeline, Durability::default(), "lag").await?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = poll_table(
+        running.store.path().to_path_buf(),
+        table.clone(),
+        key,
+        stop.clone(),
+    );
+    let (acks, errors) = drive_paced(
+        &url_base,
+        &running.credentials.username.clone(),
+        &running.credentials.password.clone(),
+        opts.clients,
+        rate,
+        Duration::from_secs(opts.seconds),
+        body,
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && count_items(&running, &table).await < acks.len() as u64 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // One more poll round after the last item.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    stop.store(true, Ordering::Relaxed);
+    let seen = poller.join().unwrap_or_default();
+    let dir = running.state_dir.clone();
+    running.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let mut lags: Vec<Duration> = acks
+        .iter()
+        .filter_map(|(id, acked)| seen.get(id).map(|at| at.saturating_duration_since(*acked)))
+        .collect();
+    lags.sort();
+    let missing = acks.len() - lags.len();
+    let lag = LoadResult {
+        ok: lags.len() as u64,
+        errors,
+        elapsed: Duration::from_secs(opts.seconds),
+        latencies: lags,
+    };
+    println!(
+        "end-to-end lag at {rate:.0} ev/s (half the pipeline's rate), 200 → item readable: p50 {}  p99 {}  max {}  ({} events, {} errors, {} never seen)",
+        ms(lag.percentile(50.0)),
+        ms(lag.percentile(99.0)),
+        ms(lag.latencies.last().copied().unwrap_or_default()),
+        acks.len(),
+        errors,
+        missing
+    );
+    Ok(())
 }
 
 /// `cargo xtask bench`.
@@ -279,28 +508,24 @@ pub fn run(config: &Path, opts: BenchArgs) -> miette::Result<()> {
         )
         .await;
         let _ = stop.send(());
-        print_row("baseline (200, no storage)", &baseline, None);
+        print_row("baseline (no storage)", &baseline);
 
-        let (full, full_drain) =
-            bench_pipeline(&opts, &pipeline, Durability::Full, "full", &body).await?;
-        print_row("pipeline (synchronous=FULL)", &full, full_drain);
-        let (normal, normal_drain) =
-            bench_pipeline(&opts, &pipeline, Durability::Normal, "normal", &body).await?;
-        print_row("pipeline (synchronous=NORMAL)", &normal, normal_drain);
+        let normal = bench_pipeline(&opts, &pipeline, Durability::Normal, "normal", &body).await?;
+        print_pipeline("pipeline", &normal);
+        let full = bench_pipeline(&opts, &pipeline, Durability::Full, "full", &body).await?;
+        print_pipeline("pipeline (--sync full)", &full);
 
+        let ratio = |a: &LoadResult, b: &LoadResult| a.rate() / b.rate().max(f64::MIN_POSITIVE);
         println!(
-            "pipeline FULL / baseline: {:.2}× the throughput, p99 {:.1}× the baseline's",
-            full.rate() / baseline.rate().max(f64::MIN_POSITIVE),
-            full.percentile(99.0).as_secs_f64()
+            "pipeline / baseline: {:.2}× the throughput (--sync full: {:.2}×); p99 {:.1}× the baseline's",
+            ratio(&normal.load, &baseline),
+            ratio(&full.load, &baseline),
+            normal.load.percentile(99.0).as_secs_f64()
                 / baseline
                     .percentile(99.0)
                     .as_secs_f64()
                     .max(f64::MIN_POSITIVE)
         );
-        println!(
-            "pipeline FULL / NORMAL: {:.2}× the throughput",
-            full.rate() / normal.rate().max(f64::MIN_POSITIVE)
-        );
-        Ok(())
+        bench_lag(&opts, &pipeline, normal.load.rate() / 2.0, &body).await
     })
 }

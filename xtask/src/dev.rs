@@ -24,6 +24,26 @@ pub struct DevArgs {
     /// Turn off AWS's limits (stage throttle, per-shard write limits, table write capacity) for raw-speed runs.
     #[arg(long)]
     pub unlimited: bool,
+    /// How hard a commit syncs before the gateway answers 200: `normal` survives a crash of the process,
+    /// `full` also a power loss (an fsync per commit: slower).
+    #[arg(long, value_enum, default_value_t = Sync::Normal)]
+    pub sync: Sync,
+}
+
+/// `--sync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sync {
+    Normal,
+    Full,
+}
+
+impl From<Sync> for sluice_local::Durability {
+    fn from(sync: Sync) -> Self {
+        match sync {
+            Sync::Normal => sluice_local::Durability::Normal,
+            Sync::Full => sluice_local::Durability::Full,
+        }
+    }
 }
 
 pub fn run(config: &Path, args: DevArgs) -> miette::Result<()> {
@@ -43,6 +63,7 @@ pub fn run(config: &Path, args: DevArgs) -> miette::Result<()> {
             state_dir: args.state_dir,
             credentials: args.credentials,
             aws_limits: !args.unlimited,
+            durability: args.sync.into(),
         },
     )?;
     Ok(())

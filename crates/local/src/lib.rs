@@ -57,6 +57,8 @@ pub struct DevOptions {
     pub credentials: Option<String>,
     /// Apply AWS's limits (see [`limits`]).
     pub aws_limits: bool,
+    /// How hard a commit syncs (`--sync`).
+    pub durability: Durability,
 }
 
 /// Why the local pipeline could not start.
@@ -104,14 +106,15 @@ pub struct StartOptions {
 }
 
 impl StartOptions {
-    /// Loopback, a free port, durable commits, default timings, the writer for every consumer.
+    /// Loopback, a free port, commits that survive a crash of the process ([`Durability::Normal`]), default
+    /// timings, the writer for every consumer.
     pub fn new(pipeline: Pipeline, state_dir: impl Into<PathBuf>) -> Self {
         StartOptions {
             pipeline,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             state_dir: state_dir.into(),
             credentials: None,
-            durability: Durability::Full,
+            durability: Durability::default(),
             timings: Timings::default(),
             serve: ServeLimits::default(),
             aws_limits: true,
@@ -130,6 +133,8 @@ pub struct RunningPipeline {
     pub pipeline: Arc<Pipeline>,
     /// Whether AWS's limits are applied.
     pub aws_limits: bool,
+    /// How hard a commit syncs.
+    pub durability: Durability,
     /// The database (tests may append records directly, e.g. with an old arrival time).
     pub store: Store,
     stop_gateway: watch::Sender<bool>,
@@ -189,6 +194,7 @@ fn writer_handler(
     pipeline: &Pipeline,
     consumer: &sluice_config::Consumer,
     store: &Store,
+    capacities: &TableCapacities,
 ) -> Option<Arc<dyn BatchHandler>> {
     let table = pipeline.tables.get(&consumer.table)?;
     let config = Arc::new(writer::WriterConfig {
@@ -197,7 +203,8 @@ fn writer_handler(
         sort_key: table.sort_key.clone(),
         write: writer::WritePolicy::default(),
     });
-    let table = sinks::SqliteTable::new(store.clone(), table);
+    let capacity = capacities.get(&table.name).cloned();
+    let table = sinks::SqliteTable::new(store.clone(), table).with_capacity(capacity);
     let dead_letters = sinks::SqliteDeadLetters::new(
         store.clone(),
         consumer.dead_letter_queue.clone(),
@@ -208,6 +215,24 @@ fn writer_handler(
         async move { Ok(writer::handle_batch(&config, &table, &dead_letters, event).await) }
     };
     Some(Arc::new(handler))
+}
+
+/// Each provisioned table's write capacity (by table name), shared by every consumer writing it.
+type TableCapacities = BTreeMap<String, Arc<std::sync::Mutex<limits::TokenBucket>>>;
+
+/// The write capacities of the pipeline's provisioned tables, when AWS's limits are on (else none).
+fn table_capacities(pipeline: &Pipeline, aws_limits: bool) -> TableCapacities {
+    if !aws_limits {
+        return TableCapacities::new();
+    }
+    pipeline
+        .tables
+        .values()
+        .filter_map(|t| {
+            let bucket = limits::table_write_bucket(t.billing)?;
+            Some((t.name.clone(), Arc::new(std::sync::Mutex::new(bucket))))
+        })
+        .collect()
 }
 
 /// Deletes, every sweep interval, the records of each stream older than its retention period.
@@ -252,10 +277,11 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
 
     let (stop_consumers, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
+    let capacities = table_capacities(&pipeline, opts.aws_limits);
     for consumer in pipeline.consumers.values() {
         let handler = match opts.handlers.get(&consumer.name) {
             Some(handler) => Some(handler.clone()),
-            None => writer_handler(&pipeline, consumer, &store),
+            None => writer_handler(&pipeline, consumer, &store, &capacities),
         };
         let Some(handler) = handler else { continue };
         let started = event_source_mapping::start(
@@ -320,6 +346,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         credentials_origin: origin,
         pipeline,
         aws_limits: opts.aws_limits,
+        durability: opts.durability,
         store,
         stop_gateway,
         server,
@@ -355,7 +382,12 @@ pub fn summary(running: &RunningPipeline, config: &Path) -> String {
     out.push_str(&limits::summary(p, running.aws_limits));
     let state = running.state_dir.display();
     out.push_str(&format!(
-        "  state dir: {state} (database {state}/pipeline.db)\n"
+        "  state dir: {state} (database {state}/pipeline.db; {})\n",
+        match running.durability {
+            Durability::Normal =>
+                "a 200 survives a crash of the process; --sync full: a power loss too, slower",
+            Durability::Full => "--sync full: a 200 is on disk, survives a power loss",
+        }
     ));
     let cred_path = credentials_path(&running.state_dir);
     let user = &running.credentials.username;
@@ -435,6 +467,7 @@ pub fn run(pipeline: Pipeline, opts: DevOptions) -> Result<(), DevError> {
         start_opts.addr = SocketAddr::from(([127, 0, 0, 1], opts.port));
         start_opts.credentials = opts.credentials;
         start_opts.aws_limits = opts.aws_limits;
+        start_opts.durability = opts.durability;
         let running = start(start_opts).await?;
         let mut stdout = std::io::stdout().lock();
         let _ = write!(stdout, "{}", summary(&running, &opts.config));

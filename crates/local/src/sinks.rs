@@ -6,20 +6,32 @@ use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
 use writer::{DeadLetterMessage, DeadLetters, Item, PutResult, Table, WriteOutcome, WriterError};
 
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::limits::TokenBucket;
 use super::store::{Store, StoreError, quote_ident};
 use sluice_config::{KeyAttribute, KeyType, Table as TableConfig};
+use sluice_contract::limits::WRITE_UNIT_BYTES;
 
 /// A DynamoDB table as an SQLite table: a column per key attribute (the primary key) and `item` (JSON).
 ///
 /// A put replaces the stored item only if its `sequenceNumber` is not lower than the stored one's, so a
 /// late redelivery of an older record never overwrites a newer item; such a put is
 /// [`WriteOutcome::Superseded`], as DynamoDB's failed condition is on AWS.
+///
+/// With a write capacity ([`SqliteTable::with_capacity`]: a provisioned table, AWS's limits on), each put
+/// takes the item's write units (its size rounded up to [`WRITE_UNIT_BYTES`], as DynamoDB charges, a put
+/// whose condition fails included) from the table's bucket; a put that finds too few is
+/// [`WriteOutcome::Unprocessed`], DynamoDB's `ProvisionedThroughputExceededException`, and the writer
+/// backs off and retries it as it does on AWS.
 #[derive(Clone)]
 pub struct SqliteTable {
     store: Store,
     partition_key: KeyAttribute,
     sort_key: Option<KeyAttribute>,
     upsert: String,
+    capacity: Option<Arc<Mutex<TokenBucket>>>,
 }
 
 impl SqliteTable {
@@ -47,8 +59,31 @@ impl SqliteTable {
             partition_key: table.partition_key.clone(),
             sort_key: table.sort_key.clone(),
             upsert,
+            capacity: None,
         }
     }
+
+    /// Throttles puts to the table's write capacity (shared by every writer of the table).
+    pub fn with_capacity(mut self, capacity: Option<Arc<Mutex<TokenBucket>>>) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// Takes `units` write units from the table's capacity; `false` when the table is out of them.
+    fn take_units(&self, units: usize) -> bool {
+        let Some(capacity) = &self.capacity else {
+            return true;
+        };
+        let mut bucket = capacity
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        bucket.try_take(units as f64, Instant::now())
+    }
+}
+
+/// The write units a put of an item of `bytes` costs: its size rounded up to whole kilobytes, at least one.
+pub fn write_units(bytes: usize) -> usize {
+    bytes.div_ceil(WRITE_UNIT_BYTES).max(1)
 }
 
 /// A key attribute's value as an SQLite value of the column's type, or why the item cannot be stored.
@@ -88,6 +123,10 @@ impl Table for SqliteTable {
                 continue;
             }
             match serde_json::to_string(item) {
+                Ok(json) if !self.take_units(write_units(json.len())) => {
+                    outcomes[i] = WriteOutcome::Unprocessed;
+                    continue;
+                }
                 Ok(json) => row.push(SqlValue::Text(json)),
                 Err(e) => {
                     outcomes[i] =
@@ -101,9 +140,11 @@ impl Table for SqliteTable {
             return PutResult { outcomes };
         }
         let sql = self.upsert.clone();
+        // Answered before the COMMIT: the checkpoint past these records is a later write (see
+        // `Store::write_ordered`).
         let written = self
             .store
-            .write(move |conn, _| {
+            .write_ordered(move |conn, _| {
                 let mut stmt = conn.prepare_cached(&sql)?;
                 let mut superseded = Vec::new();
                 for (i, row) in rows {

@@ -165,3 +165,48 @@ async fn the_waf_rate_rule_answers_429_per_source_address() {
     }
     running.shutdown().await;
 }
+
+/// A table with one provisioned write unit a second keeps DynamoDB's 300-second burst: three 100 KB items
+/// (300 units) are stored at once, a fourth finds the table out of units and would need 100 s of refill,
+/// so the writer is throttled (and retries; nothing is dead-lettered for it). With the limits off, all four
+/// are stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provisioned_table_past_its_burst_throttles_the_writer_without_dead_letters() {
+    // Retries forever (the consumer section is last): the test's fast retry timings would otherwise use up
+    // the attempts while the table is throttled, and the mapping would give up on the record, as on AWS.
+    let toml = toml(10_000.0, 5_000).replacen(
+        "[tables.EventTable]\n",
+        "[tables.EventTable]\nbilling_mode = \"provisioned\"\nread_capacity = 1\nwrite_capacity = 1\n",
+        1,
+    ) + "retry_attempts = -1\nallow_infinite_retries = true\n";
+    // About 100 KB stored per item (the body and the envelope's attributes): 100 write units.
+    let body = format!("{{\"message\":\"{}\"}}", "x".repeat(100 * 1024 - 700));
+    for limited in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let running = start(dir.path(), &toml, limited).await;
+        let answers = burst(&running, "t", vec![body.clone(); 4]).await;
+        assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+        let expected = if limited { 3 } else { 4 };
+        assert!(
+            eventually(std::time::Duration::from_secs(20), || count(
+                dir.path(),
+                "EventTable"
+            ) >= expected)
+            .await,
+            "limited={limited}: {} items stored",
+            count(dir.path(), "EventTable")
+        );
+        if limited {
+            // The fourth needs 100 s of refill: two more seconds of retries cannot store it.
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            assert_eq!(
+                count(dir.path(), "EventTable"),
+                3,
+                "the fourth item was throttled"
+            );
+            let dead = messages(dir.path(), "LambdaDeadLetterQueue");
+            assert!(dead.is_empty(), "{dead:?}");
+        }
+        running.shutdown().await;
+    }
+}
