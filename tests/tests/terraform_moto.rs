@@ -267,6 +267,91 @@ fn destroy_to_empty(root: &Root) {
     );
 }
 
+/// The alerts module as applied: a topic encrypted with its own key that only this account's CloudWatch
+/// alarms may publish to, the e-mail subscriptions, every alarm publishing alarm and OK to it, the 4XX rate
+/// as metric math, and the dashboard.
+fn assert_alerts(resources: &[serde_json::Value], pipeline: &str, emails: &[&str]) {
+    let values = |address: &str| at(resources, address)["values"].clone();
+    let topic = values("module.alerts.aws_sns_topic.this[0]");
+    let topic_arn = topic["arn"].as_str().unwrap().to_string();
+    assert_eq!(topic["name"], format!("{pipeline}-alarms"));
+    let key = values("module.alerts.aws_kms_key.this[0]");
+    assert_eq!(key["enable_key_rotation"], true);
+    assert_eq!(topic["kms_master_key_id"], key["arn"]);
+    let key_policy: serde_json::Value =
+        serde_json::from_str(key["policy"].as_str().unwrap()).unwrap();
+    assert!(
+        key_policy["Statement"].as_array().unwrap().iter().any(|s| {
+            s["Principal"]["Service"] == "cloudwatch.amazonaws.com"
+                && s["Action"].to_string().contains("kms:GenerateDataKey")
+        }),
+        "the topic's key must let CloudWatch use it: {key_policy}"
+    );
+    let policy: serde_json::Value = serde_json::from_str(
+        values("module.alerts.aws_sns_topic_policy.this[0]")["policy"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let publish = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Effect"] == "Allow")
+        .unwrap();
+    assert_eq!(publish["Principal"]["Service"], "cloudwatch.amazonaws.com");
+    assert_eq!(
+        publish["Condition"]["StringEquals"]["aws:SourceAccount"],
+        "123456789012"
+    );
+
+    let mut subscribed: Vec<String> = of_type(resources, "aws_sns_topic_subscription")
+        .iter()
+        .map(|s| {
+            assert_eq!(s["values"]["topic_arn"], topic_arn.as_str());
+            assert_eq!(s["values"]["protocol"], "email");
+            s["values"]["endpoint"].as_str().unwrap().to_string()
+        })
+        .collect();
+    subscribed.sort();
+    let mut expected: Vec<String> = emails.iter().map(|e| (*e).to_string()).collect();
+    expected.sort();
+    assert_eq!(subscribed, expected);
+
+    let alarms = of_type(resources, "aws_cloudwatch_metric_alarm");
+    assert!(alarms.len() >= 15, "{} alarms", alarms.len());
+    for alarm in &alarms {
+        let v = &alarm["values"];
+        assert_eq!(v["alarm_actions"], serde_json::json!([topic_arn]), "{}", alarm["address"]);
+        assert_eq!(v["ok_actions"], serde_json::json!([topic_arn]), "{}", alarm["address"]);
+        assert!(
+            v["alarm_name"].as_str().unwrap().starts_with(&format!("{pipeline}-")),
+            "{}",
+            v["alarm_name"]
+        );
+    }
+    let rate = values("module.alerts.aws_cloudwatch_metric_alarm.client_error_rate");
+    assert_eq!(rate["threshold"], 10.0);
+    let queries = rate["metric_query"].as_array().unwrap();
+    assert_eq!(queries.len(), 3);
+    assert!(
+        queries
+            .iter()
+            .any(|q| q["expression"].as_str().unwrap_or("").contains("100 * errors / requests"))
+    );
+
+    let dashboard = values("module.alerts.aws_cloudwatch_dashboard.this");
+    assert_eq!(dashboard["dashboard_name"], pipeline);
+    let body: serde_json::Value =
+        serde_json::from_str(dashboard["dashboard_body"].as_str().unwrap()).unwrap();
+    let widgets = body["widgets"].as_array().unwrap();
+    assert!(widgets.len() >= 9, "{} widgets", widgets.len());
+    assert!(
+        body.to_string().contains(sluice_contract::metrics::WRITTEN),
+        "the dashboard shows the writer's metrics"
+    );
+}
+
 /// The Deny statement of the credentials secret's resource policy, read back from Secrets Manager.
 fn secret_policy_readers(moto: &Moto, region: &str, secret_arn: &str) -> Vec<String> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -348,7 +433,44 @@ fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destro
         "{format}"
     );
     assert!(of_type(&resources, "aws_wafv2_web_acl").is_empty());
-    assert!(of_type(&resources, "aws_kms_key").is_empty());
+    // AWS-managed keys for the data: the only key is the alarm topic's own.
+    let keys: Vec<&str> = of_type(&resources, "aws_kms_key")
+        .iter()
+        .map(|k| k["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["module.alerts.aws_kms_key.this[0]"]);
+    assert_alerts(&resources, "sluice", &[]);
+    let alarm = |name: &str| {
+        at(
+            &resources,
+            &format!("module.alerts.aws_cloudwatch_metric_alarm.this[\"{name}\"]"),
+        )["values"]
+            .clone()
+    };
+    // Half of min(24 h retention, 1 h maximum record age).
+    let age = alarm("sluice-GatewayEventsStream-iterator-age");
+    assert_eq!(age["threshold"], 1_800_000.0);
+    assert_eq!(age["treat_missing_data"], "breaching");
+    assert_eq!(
+        age["dimensions"]["StreamName"],
+        "sluice-GatewayEventsStream"
+    );
+    assert_eq!(alarm("sluice-event-writer-iterator-age")["threshold"], 1_800_000.0);
+    // Half of the queue's 14 days.
+    assert_eq!(
+        alarm("sluice-LambdaDeadLetterQueue-oldest-message-age")["threshold"],
+        604_800.0
+    );
+    let latency = alarm("sluice-api-latency-p99");
+    assert_eq!(latency["extended_statistic"], "p99");
+    assert_eq!(latency["dimensions"]["Stage"], "prod");
+    let dead = alarm("sluice-event-writer-dead-lettered");
+    assert_eq!(dead["namespace"], sluice_contract::metrics::NAMESPACE);
+    assert_eq!(dead["metric_name"], sluice_contract::metrics::DEAD_LETTERED);
+    assert_eq!(
+        dead["dimensions"][sluice_contract::metrics::DIMENSION],
+        "sluice-event-writer"
+    );
     let readers = secret_policy_readers(&moto, "us-east-1", &secret_arn);
     assert!(
         readers.contains(&"arn:aws:iam::123456789012:role/sluice-authorizer".to_string()),
@@ -412,6 +534,11 @@ fn multi_example_with_waf_kms_key_and_tracing_applies_plans_clean_and_destroys()
     let values = |address: &str| at(&resources, address)["values"].clone();
 
     // The created key: rotated, and everything encrypted with it (but the stream that names its own).
+    assert_alerts(
+        &resources,
+        "shop",
+        &["oncall@example.com", "data-team@example.com"],
+    );
     let key = values("module.kms.aws_kms_key.this");
     assert_eq!(key["enable_key_rotation"], true);
     let key_arn = key["arn"].as_str().unwrap().to_string();
