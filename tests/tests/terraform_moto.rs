@@ -322,10 +322,23 @@ fn assert_alerts(resources: &[serde_json::Value], pipeline: &str, emails: &[&str
     assert!(alarms.len() >= 15, "{} alarms", alarms.len());
     for alarm in &alarms {
         let v = &alarm["values"];
-        assert_eq!(v["alarm_actions"], serde_json::json!([topic_arn]), "{}", alarm["address"]);
-        assert_eq!(v["ok_actions"], serde_json::json!([topic_arn]), "{}", alarm["address"]);
+        assert_eq!(
+            v["alarm_actions"],
+            serde_json::json!([topic_arn]),
+            "{}",
+            alarm["address"]
+        );
+        assert_eq!(
+            v["ok_actions"],
+            serde_json::json!([topic_arn]),
+            "{}",
+            alarm["address"]
+        );
         assert!(
-            v["alarm_name"].as_str().unwrap().starts_with(&format!("{pipeline}-")),
+            v["alarm_name"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{pipeline}-")),
             "{}",
             v["alarm_name"]
         );
@@ -334,11 +347,12 @@ fn assert_alerts(resources: &[serde_json::Value], pipeline: &str, emails: &[&str
     assert_eq!(rate["threshold"], 10.0);
     let queries = rate["metric_query"].as_array().unwrap();
     assert_eq!(queries.len(), 3);
-    assert!(
-        queries
-            .iter()
-            .any(|q| q["expression"].as_str().unwrap_or("").contains("100 * errors / requests"))
-    );
+    assert!(queries.iter().any(|q| {
+        q["expression"]
+            .as_str()
+            .unwrap_or("")
+            .contains("100 * errors / requests")
+    }));
 
     let dashboard = values("module.alerts.aws_cloudwatch_dashboard.this");
     assert_eq!(dashboard["dashboard_name"], pipeline);
@@ -455,7 +469,10 @@ fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destro
         age["dimensions"]["StreamName"],
         "sluice-GatewayEventsStream"
     );
-    assert_eq!(alarm("sluice-event-writer-iterator-age")["threshold"], 1_800_000.0);
+    assert_eq!(
+        alarm("sluice-event-writer-iterator-age")["threshold"],
+        1_800_000.0
+    );
     // Half of the queue's 14 days.
     assert_eq!(
         alarm("sluice-LambdaDeadLetterQueue-oldest-message-age")["threshold"],
