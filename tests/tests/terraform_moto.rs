@@ -2,7 +2,9 @@
 //! the generated password is in Secrets Manager but nowhere in the state, then `destroy` cleans up. The
 //! shipped root has the defaults (AWS-managed keys, no WAF, no tracing); the multi example has the rest
 //! (a created KMS key, a WAF web ACL on the stage, X-Ray tracing), so every resource type is applied,
-//! planned empty and destroyed, with its request models and event filters. Lambda packages are placeholders (moto stores them without running them).
+//! planned empty and destroyed, with its request models and event filters, its alarms (each publishing alarm and OK to
+//! the SNS topic the stack creates, under a key of its own, with the addresses of `[alerts]` subscribed) and
+//! its dashboard; a third root publishes to an existing topic instead. Lambda packages are placeholders (moto stores them without running them).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -171,8 +173,13 @@ fn crc32(data: &[u8]) -> u32 {
 
 /// A copy of the generated root `root` in `tmp`, initialised, with placeholder zips.
 fn init_root(moto: &Moto, tmp: &Path, root: &str) -> Root {
+    init_root_from(moto, tmp, &workspace_root().join(root))
+}
+
+/// [`init_root`] of a root in any folder.
+fn init_root_from(moto: &Moto, tmp: &Path, root: &Path) -> Root {
     let dir = tmp.join("terraform");
-    copy_dir(&workspace_root().join(root), &dir);
+    copy_dir(root, &dir);
     let zip = tmp.join("bootstrap.zip");
     placeholder_zip(&zip);
     let root = Root {
@@ -454,6 +461,11 @@ fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destro
         .collect();
     assert_eq!(keys, ["module.alerts.aws_kms_key.this[0]"]);
     assert_alerts(&resources, "sluice", &[]);
+    assert_eq!(
+        outputs["alarm_topic_arn"]["value"],
+        "arn:aws:sns:us-east-1:123456789012:sluice-alarms"
+    );
+    assert_eq!(outputs["dashboard_name"]["value"], "sluice");
     let alarm = |name: &str| {
         at(
             &resources,
@@ -914,4 +926,108 @@ fn collect_policy_documents(module: &serde_json::Value, out: &mut Vec<(String, S
     for child in module["child_modules"].as_array().into_iter().flatten() {
         collect_policy_documents(child, out);
     }
+}
+
+/// `[alerts] sns_topic_arn`: the alarms publish to the given topic (made here in moto first, as a person's
+/// existing topic would be), the addresses are subscribed to it, and the stack creates no topic or key of
+/// its own. A small pipeline without auth, generated into the test's folder.
+#[test]
+fn alarms_publish_to_an_existing_topic_when_one_is_given() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+
+    // CreateTopic on moto's query API (moto routes by the signature's service and does not check it).
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let create = reqwest::Client::new()
+        .post(&moto.endpoint)
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .form(&[
+            ("Action", "CreateTopic"),
+            ("Name", "oncall"),
+            ("Version", "2010-03-31"),
+        ])
+        .send();
+    let created = runtime
+        .block_on(async { create.await?.error_for_status()?.text().await })
+        .expect("create the topic in moto");
+    let topic_arn = "arn:aws:sns:us-east-1:123456789012:oncall";
+    assert!(created.contains(topic_arn), "{created}");
+
+    let src = format!(
+        r#"[pipeline]
+name = "beacons"
+region = "us-east-1"
+
+[alerts]
+sns_topic_arn = "{topic_arn}"
+emails = ["oncall@example.com"]
+
+[streams.Hits]
+
+[tables.HitTable]
+partition_key = {{ name = "hitId" }}
+deletion_protection = false
+
+[queues.Dead]
+
+[routes.hit]
+path = "/hit/{{hitId}}"
+auth = "none"
+stream = "Hits"
+partition_key = {{ path_param = "hitId" }}
+
+[consumers.hit-writer]
+stream = "Hits"
+table = "HitTable"
+dead_letter_queue = "Dead"
+"#
+    );
+    let pipeline = sluice_config::parse(&src, "pipeline.toml").expect("a valid pipeline");
+    let generated = tmp.path().join("generated");
+    for (rel, text) in xtask::generate::render(&pipeline, &generated).expect("render") {
+        let path = generated.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    }
+    let mut root = init_root_from(&moto, tmp.path(), &generated);
+    // No [auth]: the root has no authorizer package variable.
+    if let Some(i) = root
+        .vars
+        .iter()
+        .position(|v| v.starts_with("authorizer_zip_path="))
+    {
+        root.vars.drain(i - 1..=i);
+    }
+    apply_and_plan_clean(&root);
+    let resources = state_resources(&root);
+
+    assert!(of_type(&resources, "aws_sns_topic").is_empty());
+    assert!(of_type(&resources, "aws_kms_key").is_empty());
+    let subscriptions = of_type(&resources, "aws_sns_topic_subscription");
+    assert_eq!(subscriptions.len(), 1);
+    assert_eq!(subscriptions[0]["values"]["topic_arn"], topic_arn);
+    assert_eq!(subscriptions[0]["values"]["endpoint"], "oncall@example.com");
+    let alarms = of_type(&resources, "aws_cloudwatch_metric_alarm");
+    assert!(!alarms.is_empty());
+    for alarm in alarms {
+        assert_eq!(
+            alarm["values"]["alarm_actions"],
+            serde_json::json!([topic_arn])
+        );
+        assert_eq!(
+            alarm["values"]["ok_actions"],
+            serde_json::json!([topic_arn])
+        );
+        assert!(
+            !alarm["values"]["alarm_name"]
+                .as_str()
+                .unwrap()
+                .contains("authorizer"),
+            "no [auth], no authorizer alarms"
+        );
+    }
+    destroy_to_empty(&root);
 }
