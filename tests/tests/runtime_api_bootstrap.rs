@@ -502,12 +502,17 @@ async fn the_writer_bootstrap_writes_a_kinesis_batch_into_the_table() {
     // The batch's counts, as the one Embedded Metric Format line CloudWatch Logs turns into metrics: the
     // names the alarms read (sluice_contract::metrics), the function's name from Lambda's environment.
     let output = std::fs::read_to_string(&function.log).unwrap_or_default();
-    let emf: Vec<serde_json::Value> = output
+    let emf: Vec<Value> = output
         .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter(|doc| doc.get("_aws").is_some())
         .collect();
-    assert_eq!(emf.len(), 1, "one EMF line per batch\n{}", function.output());
+    assert_eq!(
+        emf.len(),
+        1,
+        "one EMF line per batch\n{}",
+        function.output()
+    );
     let doc = &emf[0];
     use sluice_contract::metrics as m;
     assert_eq!(
