@@ -255,3 +255,254 @@ module "api" {
     invoke_arn    = module.auth.invoke_arn
   }
 }
+
+# Alarms on every part of the pipeline, each publishing its alarm and its return to OK to one SNS topic, and
+# one dashboard (docs/ALARMS.md: what each alarm means and the first thing to do). Thresholds come from
+# pipeline.toml where a setting sets the limit: a stream's retention, a consumer's maximum record age, a
+# queue's retention.
+module "alerts" {
+  source = "./modules/alerts"
+
+  name          = "sluice"
+  emails        = []
+  sns_topic_arn = null
+
+  alarms = {
+    "sluice-GatewayEventsStream-iterator-age" = {
+      description         = "The oldest record read from sluice-GatewayEventsStream is over 1800 s old: half the time after which records are lost (the stream's retention, or a consumer's maximum record age if shorter)."
+      namespace           = "AWS/Kinesis"
+      metric_name         = "GetRecords.IteratorAgeMilliseconds"
+      dimensions          = { StreamName = module.stream["GatewayEventsStream"].stream_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 1800000
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "breaching"
+    }
+    "sluice-GatewayEventsStream-write-throttled" = {
+      description         = "Writes to sluice-GatewayEventsStream were throttled (the stream's shards are full): clients got 429."
+      namespace           = "AWS/Kinesis"
+      metric_name         = "WriteProvisionedThroughputExceeded"
+      dimensions          = { StreamName = module.stream["GatewayEventsStream"].stream_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-GatewayEventsStream-read-throttled" = {
+      description         = "Reads of sluice-GatewayEventsStream were throttled for 15 minutes in a row: its readers share 5 reads and 2 MiB a second per shard."
+      namespace           = "AWS/Kinesis"
+      metric_name         = "ReadProvisionedThroughputExceeded"
+      dimensions          = { StreamName = module.stream["GatewayEventsStream"].stream_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 3
+      datapoints_to_alarm = 3
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-event-writer-iterator-age" = {
+      description         = "sluice-event-writer is handling records over 1800 s old: half the time after which they are lost (its maximum record age, or the stream's retention if shorter)."
+      namespace           = "AWS/Lambda"
+      metric_name         = "IteratorAge"
+      dimensions          = { FunctionName = module.consumer["event-writer"].function_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 1800000
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-event-writer-errors" = {
+      description         = "The sluice-event-writer writer function failed (a whole batch is retried)."
+      namespace           = "AWS/Lambda"
+      metric_name         = "Errors"
+      dimensions          = { FunctionName = module.consumer["event-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-event-writer-throttles" = {
+      description         = "Invocations of sluice-event-writer were throttled (concurrency)."
+      namespace           = "AWS/Lambda"
+      metric_name         = "Throttles"
+      dimensions          = { FunctionName = module.consumer["event-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-event-writer-dead-lettered" = {
+      description         = "sluice-event-writer sent records that can never be stored to the dead-letter queue (the message says why)."
+      namespace           = "Sluice"
+      metric_name         = "RecordsDeadLettered"
+      dimensions          = { FunctionName = module.consumer["event-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-event-writer-retried" = {
+      description         = "sluice-event-writer has reported records back for retry for 15 minutes in a row (the table or the dead-letter queue keeps failing)."
+      namespace           = "Sluice"
+      metric_name         = "RecordsRetried"
+      dimensions          = { FunctionName = module.consumer["event-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 3
+      datapoints_to_alarm = 3
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-authorizer-errors" = {
+      description         = "The sluice-authorizer function failed: API Gateway answered 500 to those logins."
+      namespace           = "AWS/Lambda"
+      metric_name         = "Errors"
+      dimensions          = { FunctionName = module.auth.function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-authorizer-throttles" = {
+      description         = "Invocations of sluice-authorizer were throttled (its reserved concurrency, or the account's): API Gateway answered 500."
+      namespace           = "AWS/Lambda"
+      metric_name         = "Throttles"
+      dimensions          = { FunctionName = module.auth.function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-api-5xx" = {
+      description         = "The API answered 5XX: a request was not written (Kinesis failed or timed out, or the authorizer failed)."
+      namespace           = "AWS/ApiGateway"
+      metric_name         = "5XXError"
+      dimensions          = { ApiName = "sluice", Stage = module.api.stage_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-api-latency-p99" = {
+      description         = "The API's p99 latency was over 2900 ms (a tenth of the 29000 ms integration timeout) for 15 minutes in a row."
+      namespace           = "AWS/ApiGateway"
+      metric_name         = "Latency"
+      dimensions          = { ApiName = "sluice", Stage = module.api.stage_name }
+      statistic           = null
+      extended_statistic  = "p99"
+      period              = 300
+      evaluation_periods  = 3
+      datapoints_to_alarm = 3
+      threshold           = 2900
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-EventTable-write-throttled" = {
+      description         = "Writes to sluice-EventTable were throttled for 10 minutes in a row: the writer retries them, but the table is short of write capacity."
+      namespace           = "AWS/DynamoDB"
+      metric_name         = "WriteThrottleEvents"
+      dimensions          = { TableName = module.table["EventTable"].table_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 2
+      datapoints_to_alarm = 2
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-EventTable-system-errors" = {
+      description         = "DynamoDB failed the writer's PutItem on sluice-EventTable (HTTP 500)."
+      namespace           = "AWS/DynamoDB"
+      metric_name         = "SystemErrors"
+      dimensions          = { TableName = module.table["EventTable"].table_name, Operation = "PutItem" }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-LambdaDeadLetterQueue-messages-visible" = {
+      description         = "Dead letters are waiting on sluice-LambdaDeadLetterQueue."
+      namespace           = "AWS/SQS"
+      metric_name         = "ApproximateNumberOfMessagesVisible"
+      dimensions          = { QueueName = module.queue["LambdaDeadLetterQueue"].queue_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "sluice-LambdaDeadLetterQueue-oldest-message-age" = {
+      description         = "The oldest dead letter on sluice-LambdaDeadLetterQueue is over 604800 s old: half its retention (1209600 s), after which SQS deletes it."
+      namespace           = "AWS/SQS"
+      metric_name         = "ApproximateAgeOfOldestMessage"
+      dimensions          = { QueueName = module.queue["LambdaDeadLetterQueue"].queue_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 604800
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+  }
+
+  client_error_rate = {
+    name                = "sluice-api-4xx-rate"
+    description         = "Over 10% of at least 20 requests got 4XX, 15 minutes in a row: clients are refused wholesale."
+    api_name            = "sluice"
+    stage               = module.api.stage_name
+    percent             = 10
+    min_requests        = 20
+    period              = 300
+    evaluation_periods  = 3
+    datapoints_to_alarm = 3
+  }
+}

@@ -69,3 +69,13 @@ output "dead_letter_bucket_name" {
   description = "The bucket holding the data of dead letters too large for their queue (the messages say where)."
   value       = module.dead_letter_bucket.bucket_name
 }
+
+output "alarm_topic_arn" {
+  description = "The SNS topic every alarm publishes its alarm and OK to (subscribe more endpoints here)."
+  value       = module.alerts.topic_arn
+}
+
+output "dashboard_name" {
+  description = "The pipeline's CloudWatch dashboard."
+  value       = module.alerts.dashboard_name
+}

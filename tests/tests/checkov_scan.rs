@@ -229,8 +229,8 @@ fn multi_example_root_has_no_unexplained_checkov_finding() {
     assert_clean("examples/multi/terraform");
 }
 
-/// The third key mode (the user's key ARN) and a pipeline without auth, which neither committed root has:
-/// rendered here, `terraform fmt` clean, valid, and without an unexplained finding.
+/// The third key mode (the user's key ARN), a pipeline without auth, and alarms publishing to an existing
+/// topic, which neither committed root has: rendered here, `terraform fmt` clean, valid, and without an unexplained finding.
 #[test]
 fn a_pipeline_with_its_own_key_and_no_auth_renders_valid_and_clean() {
     const PIPELINE: &str = r#"
@@ -241,6 +241,10 @@ kms_key = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-123
 
 [waf]
 rate_limit = 300
+
+[alerts]
+sns_topic_arn = "arn:aws:sns:eu-central-1:111122223333:oncall"
+emails = ["oncall@example.com"]
 
 [streams.Hits]
 
@@ -277,6 +281,9 @@ dead_letter_queue = "Dead"
     }
     let main = &files["main.tf"];
     assert!(main.contains("kms_key_arn = \"arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\""));
+    assert!(main.contains("sns_topic_arn = \"arn:aws:sns:eu-central-1:111122223333:oncall\""));
+    // No [auth]: no authorizer alarms.
+    assert!(!main.contains("authorizer-errors"));
     let terraform = |args: &[&str]| {
         let out = Command::new("terraform")
             .args(args)

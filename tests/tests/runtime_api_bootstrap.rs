@@ -498,6 +498,32 @@ async fn the_writer_bootstrap_writes_a_kinesis_batch_into_the_table() {
         dead.messages.unwrap_or_default().is_empty(),
         "nothing should be dead-lettered"
     );
+
+    // The batch's counts, as the one Embedded Metric Format line CloudWatch Logs turns into metrics: the
+    // names the alarms read (sluice_contract::metrics), the function's name from Lambda's environment.
+    let output = std::fs::read_to_string(&function.log).unwrap_or_default();
+    let emf: Vec<Value> = output
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|doc| doc.get("_aws").is_some())
+        .collect();
+    assert_eq!(
+        emf.len(),
+        1,
+        "one EMF line per batch\n{}",
+        function.output()
+    );
+    let doc = &emf[0];
+    use sluice_contract::metrics as m;
+    assert_eq!(
+        doc["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        m::NAMESPACE
+    );
+    assert_eq!(doc[m::DIMENSION], "sluice-writer");
+    assert_eq!(doc[m::RECORDS], 1);
+    assert_eq!(doc[m::WRITTEN], 1);
+    assert_eq!(doc[m::DEAD_LETTERED], 0);
+    assert!(doc[m::BATCH_DURATION].is_u64(), "{doc}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

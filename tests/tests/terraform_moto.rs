@@ -2,7 +2,9 @@
 //! the generated password is in Secrets Manager but nowhere in the state, then `destroy` cleans up. The
 //! shipped root has the defaults (AWS-managed keys, no WAF, no tracing); the multi example has the rest
 //! (a created KMS key, a WAF web ACL on the stage, X-Ray tracing), so every resource type is applied,
-//! planned empty and destroyed, with its request models and event filters. Lambda packages are placeholders (moto stores them without running them).
+//! planned empty and destroyed, with its request models and event filters, its alarms (each publishing alarm and OK to
+//! the SNS topic the stack creates, under a key of its own, with the addresses of `[alerts]` subscribed) and
+//! its dashboard; a third root publishes to an existing topic instead. Lambda packages are placeholders (moto stores them without running them).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -171,8 +173,13 @@ fn crc32(data: &[u8]) -> u32 {
 
 /// A copy of the generated root `root` in `tmp`, initialised, with placeholder zips.
 fn init_root(moto: &Moto, tmp: &Path, root: &str) -> Root {
+    init_root_from(moto, tmp, &workspace_root().join(root))
+}
+
+/// [`init_root`] of a root in any folder.
+fn init_root_from(moto: &Moto, tmp: &Path, root: &Path) -> Root {
     let dir = tmp.join("terraform");
-    copy_dir(&workspace_root().join(root), &dir);
+    copy_dir(root, &dir);
     let zip = tmp.join("bootstrap.zip");
     placeholder_zip(&zip);
     let root = Root {
@@ -267,6 +274,105 @@ fn destroy_to_empty(root: &Root) {
     );
 }
 
+/// The alerts module as applied: a topic encrypted with its own key that only this account's CloudWatch
+/// alarms may publish to, the e-mail subscriptions, every alarm publishing alarm and OK to it, the 4XX rate
+/// as metric math, and the dashboard.
+fn assert_alerts(resources: &[serde_json::Value], pipeline: &str, emails: &[&str]) {
+    let values = |address: &str| at(resources, address)["values"].clone();
+    let topic = values("module.alerts.aws_sns_topic.this[0]");
+    let topic_arn = topic["arn"].as_str().unwrap().to_string();
+    assert_eq!(topic["name"], format!("{pipeline}-alarms"));
+    let key = values("module.alerts.aws_kms_key.this[0]");
+    assert_eq!(key["enable_key_rotation"], true);
+    assert_eq!(topic["kms_master_key_id"], key["arn"]);
+    let key_policy: serde_json::Value =
+        serde_json::from_str(key["policy"].as_str().unwrap()).unwrap();
+    assert!(
+        key_policy["Statement"].as_array().unwrap().iter().any(|s| {
+            s["Principal"]["Service"] == "cloudwatch.amazonaws.com"
+                && s["Action"].to_string().contains("kms:GenerateDataKey")
+        }),
+        "the topic's key must let CloudWatch use it: {key_policy}"
+    );
+    let policy: serde_json::Value = serde_json::from_str(
+        values("module.alerts.aws_sns_topic_policy.this[0]")["policy"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let publish = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Effect"] == "Allow")
+        .unwrap();
+    assert_eq!(publish["Principal"]["Service"], "cloudwatch.amazonaws.com");
+    assert_eq!(
+        publish["Condition"]["StringEquals"]["aws:SourceAccount"],
+        "123456789012"
+    );
+
+    let mut subscribed: Vec<String> = of_type(resources, "aws_sns_topic_subscription")
+        .iter()
+        .map(|s| {
+            assert_eq!(s["values"]["topic_arn"], topic_arn.as_str());
+            assert_eq!(s["values"]["protocol"], "email");
+            s["values"]["endpoint"].as_str().unwrap().to_string()
+        })
+        .collect();
+    subscribed.sort();
+    let mut expected: Vec<String> = emails.iter().map(|e| (*e).to_string()).collect();
+    expected.sort();
+    assert_eq!(subscribed, expected);
+
+    let alarms = of_type(resources, "aws_cloudwatch_metric_alarm");
+    assert!(alarms.len() >= 15, "{} alarms", alarms.len());
+    for alarm in &alarms {
+        let v = &alarm["values"];
+        assert_eq!(
+            v["alarm_actions"],
+            serde_json::json!([topic_arn]),
+            "{}",
+            alarm["address"]
+        );
+        assert_eq!(
+            v["ok_actions"],
+            serde_json::json!([topic_arn]),
+            "{}",
+            alarm["address"]
+        );
+        assert!(
+            v["alarm_name"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{pipeline}-")),
+            "{}",
+            v["alarm_name"]
+        );
+    }
+    let rate = values("module.alerts.aws_cloudwatch_metric_alarm.client_error_rate");
+    assert_eq!(rate["threshold"], 10.0);
+    let queries = rate["metric_query"].as_array().unwrap();
+    assert_eq!(queries.len(), 3);
+    assert!(queries.iter().any(|q| {
+        q["expression"]
+            .as_str()
+            .unwrap_or("")
+            .contains("100 * errors / requests")
+    }));
+
+    let dashboard = values("module.alerts.aws_cloudwatch_dashboard.this");
+    assert_eq!(dashboard["dashboard_name"], pipeline);
+    let body: serde_json::Value =
+        serde_json::from_str(dashboard["dashboard_body"].as_str().unwrap()).unwrap();
+    let widgets = body["widgets"].as_array().unwrap();
+    assert!(widgets.len() >= 9, "{} widgets", widgets.len());
+    assert!(
+        body.to_string().contains(sluice_contract::metrics::WRITTEN),
+        "the dashboard shows the writer's metrics"
+    );
+}
+
 /// The Deny statement of the credentials secret's resource policy, read back from Secrets Manager.
 fn secret_policy_readers(moto: &Moto, region: &str, secret_arn: &str) -> Vec<String> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -348,7 +454,52 @@ fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destro
         "{format}"
     );
     assert!(of_type(&resources, "aws_wafv2_web_acl").is_empty());
-    assert!(of_type(&resources, "aws_kms_key").is_empty());
+    // AWS-managed keys for the data: the only key is the alarm topic's own.
+    let keys: Vec<&str> = of_type(&resources, "aws_kms_key")
+        .iter()
+        .map(|k| k["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["module.alerts.aws_kms_key.this[0]"]);
+    assert_alerts(&resources, "sluice", &[]);
+    assert_eq!(
+        outputs["alarm_topic_arn"]["value"],
+        "arn:aws:sns:us-east-1:123456789012:sluice-alarms"
+    );
+    assert_eq!(outputs["dashboard_name"]["value"], "sluice");
+    let alarm = |name: &str| {
+        at(
+            &resources,
+            &format!("module.alerts.aws_cloudwatch_metric_alarm.this[\"{name}\"]"),
+        )["values"]
+            .clone()
+    };
+    // Half of min(24 h retention, 1 h maximum record age).
+    let age = alarm("sluice-GatewayEventsStream-iterator-age");
+    assert_eq!(age["threshold"], 1_800_000.0);
+    assert_eq!(age["treat_missing_data"], "breaching");
+    assert_eq!(
+        age["dimensions"]["StreamName"],
+        "sluice-GatewayEventsStream"
+    );
+    assert_eq!(
+        alarm("sluice-event-writer-iterator-age")["threshold"],
+        1_800_000.0
+    );
+    // Half of the queue's 14 days.
+    assert_eq!(
+        alarm("sluice-LambdaDeadLetterQueue-oldest-message-age")["threshold"],
+        604_800.0
+    );
+    let latency = alarm("sluice-api-latency-p99");
+    assert_eq!(latency["extended_statistic"], "p99");
+    assert_eq!(latency["dimensions"]["Stage"], "prod");
+    let dead = alarm("sluice-event-writer-dead-lettered");
+    assert_eq!(dead["namespace"], sluice_contract::metrics::NAMESPACE);
+    assert_eq!(dead["metric_name"], sluice_contract::metrics::DEAD_LETTERED);
+    assert_eq!(
+        dead["dimensions"][sluice_contract::metrics::DIMENSION],
+        "sluice-event-writer"
+    );
     let readers = secret_policy_readers(&moto, "us-east-1", &secret_arn);
     assert!(
         readers.contains(&"arn:aws:iam::123456789012:role/sluice-authorizer".to_string()),
@@ -412,6 +563,11 @@ fn multi_example_with_waf_kms_key_and_tracing_applies_plans_clean_and_destroys()
     let values = |address: &str| at(&resources, address)["values"].clone();
 
     // The created key: rotated, and everything encrypted with it (but the stream that names its own).
+    assert_alerts(
+        &resources,
+        "shop",
+        &["oncall@example.com", "data-team@example.com"],
+    );
     let key = values("module.kms.aws_kms_key.this");
     assert_eq!(key["enable_key_rotation"], true);
     let key_arn = key["arn"].as_str().unwrap().to_string();
@@ -770,4 +926,108 @@ fn collect_policy_documents(module: &serde_json::Value, out: &mut Vec<(String, S
     for child in module["child_modules"].as_array().into_iter().flatten() {
         collect_policy_documents(child, out);
     }
+}
+
+/// `[alerts] sns_topic_arn`: the alarms publish to the given topic (made here in moto first, as a person's
+/// existing topic would be), the addresses are subscribed to it, and the stack creates no topic or key of
+/// its own. A small pipeline without auth, generated into the test's folder.
+#[test]
+fn alarms_publish_to_an_existing_topic_when_one_is_given() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+
+    // CreateTopic on moto's query API (moto routes by the signature's service and does not check it).
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let create = reqwest::Client::new()
+        .post(&moto.endpoint)
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .form(&[
+            ("Action", "CreateTopic"),
+            ("Name", "oncall"),
+            ("Version", "2010-03-31"),
+        ])
+        .send();
+    let created = runtime
+        .block_on(async { create.await?.error_for_status()?.text().await })
+        .expect("create the topic in moto");
+    let topic_arn = "arn:aws:sns:us-east-1:123456789012:oncall";
+    assert!(created.contains(topic_arn), "{created}");
+
+    let src = format!(
+        r#"[pipeline]
+name = "beacons"
+region = "us-east-1"
+
+[alerts]
+sns_topic_arn = "{topic_arn}"
+emails = ["oncall@example.com"]
+
+[streams.Hits]
+
+[tables.HitTable]
+partition_key = {{ name = "hitId" }}
+deletion_protection = false
+
+[queues.Dead]
+
+[routes.hit]
+path = "/hit/{{hitId}}"
+auth = "none"
+stream = "Hits"
+partition_key = {{ path_param = "hitId" }}
+
+[consumers.hit-writer]
+stream = "Hits"
+table = "HitTable"
+dead_letter_queue = "Dead"
+"#
+    );
+    let pipeline = sluice_config::parse(&src, "pipeline.toml").expect("a valid pipeline");
+    let generated = tmp.path().join("generated");
+    for (rel, text) in xtask::generate::render(&pipeline, &generated).expect("render") {
+        let path = generated.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    }
+    let mut root = init_root_from(&moto, tmp.path(), &generated);
+    // No [auth]: the root has no authorizer package variable.
+    if let Some(i) = root
+        .vars
+        .iter()
+        .position(|v| v.starts_with("authorizer_zip_path="))
+    {
+        root.vars.drain(i - 1..=i);
+    }
+    apply_and_plan_clean(&root);
+    let resources = state_resources(&root);
+
+    assert!(of_type(&resources, "aws_sns_topic").is_empty());
+    assert!(of_type(&resources, "aws_kms_key").is_empty());
+    let subscriptions = of_type(&resources, "aws_sns_topic_subscription");
+    assert_eq!(subscriptions.len(), 1);
+    assert_eq!(subscriptions[0]["values"]["topic_arn"], topic_arn);
+    assert_eq!(subscriptions[0]["values"]["endpoint"], "oncall@example.com");
+    let alarms = of_type(&resources, "aws_cloudwatch_metric_alarm");
+    assert!(!alarms.is_empty());
+    for alarm in alarms {
+        assert_eq!(
+            alarm["values"]["alarm_actions"],
+            serde_json::json!([topic_arn])
+        );
+        assert_eq!(
+            alarm["values"]["ok_actions"],
+            serde_json::json!([topic_arn])
+        );
+        assert!(
+            !alarm["values"]["alarm_name"]
+                .as_str()
+                .unwrap()
+                .contains("authorizer"),
+            "no [auth], no authorizer alarms"
+        );
+    }
+    destroy_to_empty(&root);
 }

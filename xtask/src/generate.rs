@@ -6,6 +6,7 @@
 //! header (or, for the OpenAPI template, which cannot carry a comment, by the manifest in README.md).
 
 mod escape;
+pub mod monitoring;
 mod openapi;
 mod view;
 

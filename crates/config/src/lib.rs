@@ -41,6 +41,8 @@ pub struct Pipeline {
     pub xray_tracing: bool,
     /// AWS WAF in front of the stage, when `[waf]` is present.
     pub waf: Option<Waf>,
+    /// Who the alarms notify (`[alerts]`; without it, a topic nobody is subscribed to yet).
+    pub alerts: Alerts,
     pub auth: Option<BasicAuth>,
     pub functions: Functions,
     pub streams: BTreeMap<String, Stream>,
@@ -75,6 +77,15 @@ pub enum KmsKey {
 pub struct Waf {
     /// Requests one source IP may send in any 5 minutes.
     pub rate_limit: u32,
+}
+
+/// `[alerts]`: where every alarm (and its return to OK) is published.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Alerts {
+    /// Addresses subscribed to the topic (each confirms by e-mail before it receives anything).
+    pub emails: Vec<String>,
+    /// An existing SNS topic to publish to; `None`: the generated stack creates one, KMS-encrypted.
+    pub sns_topic_arn: Option<String>,
 }
 
 /// HTTP Basic auth checked by the authorizer Lambda against one Secrets Manager secret.

@@ -15,13 +15,15 @@ pub enum Section {
     Route,
     Consumer,
     Waf,
+    Alerts,
 }
 
 impl Section {
     /// Every section, in the order of the reference.
-    pub const ALL: [Section; 9] = [
+    pub const ALL: [Section; 10] = [
         Section::Pipeline,
         Section::Waf,
+        Section::Alerts,
         Section::Auth,
         Section::Functions,
         Section::Stream,
@@ -36,6 +38,9 @@ impl Section {
         match self {
             Section::Pipeline => "`[pipeline]`",
             Section::Waf => "`[waf]` — AWS WAF in front of the stage (none without this section)",
+            Section::Alerts => {
+                "`[alerts]` — who the alarms notify (docs/ALARMS.md lists the alarms); without it, the alarms publish to a topic nobody is subscribed to yet"
+            }
             Section::Auth => "`[auth]`",
             Section::Functions => "`[functions.authorizer]`, `[functions.writer]`",
             Section::Stream => "`[streams.<Name>]` — Kinesis streams",
@@ -324,6 +329,13 @@ settings! {
 
     WAF_RATE_LIMIT = Waf "rate_limit", D::Int(2000), L::Int { min: 10, max: 2_000_000_000 },
         "requests one source IP may send in any 5 minutes; above it WAF answers 429 `Throttled` until the rate falls", "AWS WAF's rate-based rule limit";
+
+    ALERT_EMAILS = Alerts "emails", D::Text("`[]`"),
+        L::Text("e-mail addresses, each once"),
+        "subscribed to the alarms' topic (each address confirms the subscription from the e-mail SNS sends it)", "";
+    SNS_TOPIC_ARN = Alerts "sns_topic_arn", D::Text("none: the stack creates a KMS-encrypted topic"),
+        L::Text("a standard SNS topic ARN (`arn:aws:sns:<region>:<account>:<name>`)"),
+        "publish to this existing topic instead; its policy must let `cloudwatch.amazonaws.com` publish, and its key (if any) must let CloudWatch use it", "";
 
     AUTH_TYPE = Auth "type", D::Required, L::OneOf(&["basic"]),
         "HTTP Basic, checked by the authorizer Lambda", "";

@@ -14,6 +14,7 @@ pub type S<T> = Spanned<T>;
 pub struct RawPipelineFile {
     pub pipeline: S<RawPipeline>,
     pub waf: Option<S<RawWaf>>,
+    pub alerts: Option<S<RawAlerts>>,
     pub auth: Option<S<RawAuth>>,
     #[serde(default)]
     pub functions: RawFunctions,
@@ -49,6 +50,13 @@ pub struct RawPipeline {
 #[serde(deny_unknown_fields)]
 pub struct RawWaf {
     pub rate_limit: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    pub emails: Option<S<Vec<S<String>>>>,
+    pub sns_topic_arn: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -839,3 +839,58 @@ fn filters_are_compiled_for_aws_and_their_errors_located() {
     );
     one(&src, 25, 36, "listed twice");
 }
+
+#[test]
+fn alerts_take_email_addresses_and_a_standard_topic_arn() {
+    let p = config::parse(BASE, "pipeline.toml").unwrap();
+    assert_eq!(p.alerts, config::Alerts::default());
+    let topic = "arn:aws:sns:eu-west-1:111122223333:oncall";
+    let p = config::parse(
+        &format!(
+            "{BASE}\n[alerts]\nemails = [\"a@example.com\", \"b@example.org\"]\nsns_topic_arn = \"{topic}\"\n"
+        ),
+        "pipeline.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        p.alerts,
+        config::Alerts {
+            emails: vec!["a@example.com".into(), "b@example.org".into()],
+            sns_topic_arn: Some(topic.into()),
+        }
+    );
+
+    let e = one(
+        &format!("{BASE}\n[alerts]\nemails = [\"a@example.com\", \"oncall\"]\n"),
+        27,
+        28,
+        "`emails` has \"oncall\", which is not an e-mail address",
+    );
+    assert!(e.help.is_some());
+    one(
+        &format!("{BASE}\n[alerts]\nemails = [\"a@example.com\", \"A@example.com\"]\n"),
+        27,
+        28,
+        "`emails` has \"A@example.com\" twice",
+    );
+    one(
+        &format!("{BASE}\n[alerts]\nsns_topic_arn = \"arn:aws:sqs:eu-west-1:111122223333:q\"\n"),
+        27,
+        17,
+        "which is not an SNS topic ARN",
+    );
+    one(
+        &format!(
+            "{BASE}\n[alerts]\nsns_topic_arn = \"arn:aws:sns:eu-west-1:111122223333:t.fifo\"\n"
+        ),
+        27,
+        17,
+        "FIFO topic",
+    );
+    one(
+        &format!("{BASE}\n[alerts]\nemail = \"a@example.com\"\n"),
+        27,
+        1,
+        "unknown key `email`",
+    );
+}

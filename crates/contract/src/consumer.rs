@@ -28,6 +28,34 @@ pub enum Reason {
     Rejected,
 }
 
+impl Reason {
+    /// Every reason, in the order of the enum.
+    pub const ALL: [Reason; 8] = [
+        Reason::NotJson,
+        Reason::NotAnEnvelope,
+        Reason::ForgedEnvelope,
+        Reason::BodyNotAnObject,
+        Reason::MissingKey,
+        Reason::BadKeyType,
+        Reason::ItemTooLarge,
+        Reason::Rejected,
+    ];
+
+    /// The reason's name, as the dead-letter message's `reason` carries it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::NotJson => "NotJson",
+            Reason::NotAnEnvelope => "NotAnEnvelope",
+            Reason::ForgedEnvelope => "ForgedEnvelope",
+            Reason::BodyNotAnObject => "BodyNotAnObject",
+            Reason::MissingKey => "MissingKey",
+            Reason::BadKeyType => "BadKeyType",
+            Reason::ItemTooLarge => "ItemTooLarge",
+            Reason::Rejected => "Rejected",
+        }
+    }
+}
+
 /// A permanent failure: the reason and a human-readable detail (never the payload).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Permanent {
@@ -367,6 +395,16 @@ mod tests {
         json.as_object_mut().unwrap().remove("data");
         let neither = DeadLetterMessage::from_json(&json.to_string()).unwrap_err();
         assert!(neither.to_string().contains("needs"), "{neither}");
+    }
+
+    #[test]
+    fn reason_names_are_the_wire_names() {
+        for reason in Reason::ALL {
+            assert_eq!(
+                serde_json::to_value(reason).unwrap(),
+                serde_json::Value::String(reason.as_str().into())
+            );
+        }
     }
 
     #[test]

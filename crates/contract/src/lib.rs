@@ -5,7 +5,8 @@
 //! - [`consumer`]: what the writer does with a record it can never store (reason, dead-letter message);
 //! - [`writer`]: the item attributes the writer sets and the key types;
 //! - [`env`]: the environment variables the functions read;
-//! - [`limits`]: AWS's limits the contract is built on.
+//! - [`limits`]: AWS's limits the contract is built on;
+//! - [`metrics`]: the writer's CloudWatch metrics (namespace, dimension, names) the alarms read.
 //!
 //! The generator renders the API Gateway mapping templates from these definitions, the local runtime answers
 //! and stores with them, and the Lambda functions read them: nothing here is typed twice. serde only, no AWS
@@ -16,6 +17,7 @@ pub mod consumer;
 pub mod env;
 pub mod envelope;
 pub mod limits;
+pub mod metrics;
 pub mod writer;
 
 pub use api::{ApiError, ErrorBody, PutRecordReply};

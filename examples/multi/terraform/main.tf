@@ -354,3 +354,562 @@ module "api" {
     invoke_arn    = module.auth.invoke_arn
   }
 }
+
+# Alarms on every part of the pipeline, each publishing its alarm and its return to OK to one SNS topic, and
+# one dashboard (docs/ALARMS.md: what each alarm means and the first thing to do). Thresholds come from
+# pipeline.toml where a setting sets the limit: a stream's retention, a consumer's maximum record age, a
+# queue's retention.
+module "alerts" {
+  source = "./modules/alerts"
+
+  name          = "shop"
+  emails        = ["oncall@example.com", "data-team@example.com"]
+  sns_topic_arn = null
+
+  alarms = {
+    "shop-Audit-iterator-age" = {
+      description         = "The oldest record read from shop-Audit is over 1800 s old: half the time after which records are lost (the stream's retention, or a consumer's maximum record age if shorter)."
+      namespace           = "AWS/Kinesis"
+      metric_name         = "GetRecords.IteratorAgeMilliseconds"
+      dimensions          = { StreamName = module.stream["Audit"].stream_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 1800000
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "breaching"
+    }
+    "shop-Audit-write-throttled" = {
+      description         = "Writes to shop-Audit were throttled (the stream's shards are full): clients got 429."
+      namespace           = "AWS/Kinesis"
+      metric_name         = "WriteProvisionedThroughputExceeded"
+      dimensions          = { StreamName = module.stream["Audit"].stream_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-Audit-read-throttled" = {
+      description         = "Reads of shop-Audit were throttled for 15 minutes in a row: its readers share 5 reads and 2 MiB a second per shard."
+      namespace           = "AWS/Kinesis"
+      metric_name         = "ReadProvisionedThroughputExceeded"
+      dimensions          = { StreamName = module.stream["Audit"].stream_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 3
+      datapoints_to_alarm = 3
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-Clicks-iterator-age" = {
+      description         = "The oldest record read from shop-Clicks is over 300 s old: half the time after which records are lost (the stream's retention, or a consumer's maximum record age if shorter)."
+      namespace           = "AWS/Kinesis"
+      metric_name         = "GetRecords.IteratorAgeMilliseconds"
+      dimensions          = { StreamName = module.stream["Clicks"].stream_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 300000
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "breaching"
+    }
+    "shop-Clicks-write-throttled" = {
+      description         = "Writes to shop-Clicks were throttled (the stream's shards are full): clients got 429."
+      namespace           = "AWS/Kinesis"
+      metric_name         = "WriteProvisionedThroughputExceeded"
+      dimensions          = { StreamName = module.stream["Clicks"].stream_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-Clicks-read-throttled" = {
+      description         = "Reads of shop-Clicks were throttled for 15 minutes in a row: its readers share 5 reads and 2 MiB a second per shard."
+      namespace           = "AWS/Kinesis"
+      metric_name         = "ReadProvisionedThroughputExceeded"
+      dimensions          = { StreamName = module.stream["Clicks"].stream_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 3
+      datapoints_to_alarm = 3
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-Orders-iterator-age" = {
+      description         = "The oldest record read from shop-Orders is over 43200 s old: half the time after which records are lost (the stream's retention, or a consumer's maximum record age if shorter)."
+      namespace           = "AWS/Kinesis"
+      metric_name         = "GetRecords.IteratorAgeMilliseconds"
+      dimensions          = { StreamName = module.stream["Orders"].stream_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 43200000
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "breaching"
+    }
+    "shop-Orders-write-throttled" = {
+      description         = "Writes to shop-Orders were throttled (the stream's shards are full): clients got 429."
+      namespace           = "AWS/Kinesis"
+      metric_name         = "WriteProvisionedThroughputExceeded"
+      dimensions          = { StreamName = module.stream["Orders"].stream_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-Orders-read-throttled" = {
+      description         = "Reads of shop-Orders were throttled for 15 minutes in a row: its readers share 5 reads and 2 MiB a second per shard."
+      namespace           = "AWS/Kinesis"
+      metric_name         = "ReadProvisionedThroughputExceeded"
+      dimensions          = { StreamName = module.stream["Orders"].stream_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 3
+      datapoints_to_alarm = 3
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-audit-writer-iterator-age" = {
+      description         = "shop-audit-writer is handling records over 1800 s old: half the time after which they are lost (its maximum record age, or the stream's retention if shorter)."
+      namespace           = "AWS/Lambda"
+      metric_name         = "IteratorAge"
+      dimensions          = { FunctionName = module.consumer["audit-writer"].function_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 1800000
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-audit-writer-errors" = {
+      description         = "The shop-audit-writer writer function failed (a whole batch is retried)."
+      namespace           = "AWS/Lambda"
+      metric_name         = "Errors"
+      dimensions          = { FunctionName = module.consumer["audit-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-audit-writer-throttles" = {
+      description         = "Invocations of shop-audit-writer were throttled (concurrency)."
+      namespace           = "AWS/Lambda"
+      metric_name         = "Throttles"
+      dimensions          = { FunctionName = module.consumer["audit-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-audit-writer-dead-lettered" = {
+      description         = "shop-audit-writer sent records that can never be stored to the dead-letter queue (the message says why)."
+      namespace           = "Sluice"
+      metric_name         = "RecordsDeadLettered"
+      dimensions          = { FunctionName = module.consumer["audit-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-audit-writer-retried" = {
+      description         = "shop-audit-writer has reported records back for retry for 15 minutes in a row (the table or the dead-letter queue keeps failing)."
+      namespace           = "Sluice"
+      metric_name         = "RecordsRetried"
+      dimensions          = { FunctionName = module.consumer["audit-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 3
+      datapoints_to_alarm = 3
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-click-writer-iterator-age" = {
+      description         = "shop-click-writer is handling records over 300 s old: half the time after which they are lost (its maximum record age, or the stream's retention if shorter)."
+      namespace           = "AWS/Lambda"
+      metric_name         = "IteratorAge"
+      dimensions          = { FunctionName = module.consumer["click-writer"].function_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 300000
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-click-writer-errors" = {
+      description         = "The shop-click-writer writer function failed (a whole batch is retried)."
+      namespace           = "AWS/Lambda"
+      metric_name         = "Errors"
+      dimensions          = { FunctionName = module.consumer["click-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-click-writer-throttles" = {
+      description         = "Invocations of shop-click-writer were throttled (concurrency)."
+      namespace           = "AWS/Lambda"
+      metric_name         = "Throttles"
+      dimensions          = { FunctionName = module.consumer["click-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-click-writer-dead-lettered" = {
+      description         = "shop-click-writer sent records that can never be stored to the dead-letter queue (the message says why)."
+      namespace           = "Sluice"
+      metric_name         = "RecordsDeadLettered"
+      dimensions          = { FunctionName = module.consumer["click-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-click-writer-retried" = {
+      description         = "shop-click-writer has reported records back for retry for 15 minutes in a row (the table or the dead-letter queue keeps failing)."
+      namespace           = "Sluice"
+      metric_name         = "RecordsRetried"
+      dimensions          = { FunctionName = module.consumer["click-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 3
+      datapoints_to_alarm = 3
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-order-writer-iterator-age" = {
+      description         = "shop-order-writer is handling records over 43200 s old: half the time after which they are lost (its maximum record age, or the stream's retention if shorter)."
+      namespace           = "AWS/Lambda"
+      metric_name         = "IteratorAge"
+      dimensions          = { FunctionName = module.consumer["order-writer"].function_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 43200000
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-order-writer-errors" = {
+      description         = "The shop-order-writer writer function failed (a whole batch is retried)."
+      namespace           = "AWS/Lambda"
+      metric_name         = "Errors"
+      dimensions          = { FunctionName = module.consumer["order-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-order-writer-throttles" = {
+      description         = "Invocations of shop-order-writer were throttled (concurrency)."
+      namespace           = "AWS/Lambda"
+      metric_name         = "Throttles"
+      dimensions          = { FunctionName = module.consumer["order-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-order-writer-dead-lettered" = {
+      description         = "shop-order-writer sent records that can never be stored to the dead-letter queue (the message says why)."
+      namespace           = "Sluice"
+      metric_name         = "RecordsDeadLettered"
+      dimensions          = { FunctionName = module.consumer["order-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-order-writer-retried" = {
+      description         = "shop-order-writer has reported records back for retry for 15 minutes in a row (the table or the dead-letter queue keeps failing)."
+      namespace           = "Sluice"
+      metric_name         = "RecordsRetried"
+      dimensions          = { FunctionName = module.consumer["order-writer"].function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 3
+      datapoints_to_alarm = 3
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-authorizer-errors" = {
+      description         = "The shop-authorizer function failed: API Gateway answered 500 to those logins."
+      namespace           = "AWS/Lambda"
+      metric_name         = "Errors"
+      dimensions          = { FunctionName = module.auth.function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-authorizer-throttles" = {
+      description         = "Invocations of shop-authorizer were throttled (its reserved concurrency, or the account's): API Gateway answered 500."
+      namespace           = "AWS/Lambda"
+      metric_name         = "Throttles"
+      dimensions          = { FunctionName = module.auth.function_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-api-5xx" = {
+      description         = "The API answered 5XX: a request was not written (Kinesis failed or timed out, or the authorizer failed)."
+      namespace           = "AWS/ApiGateway"
+      metric_name         = "5XXError"
+      dimensions          = { ApiName = "shop", Stage = module.api.stage_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-api-latency-p99" = {
+      description         = "The API's p99 latency was over 2900 ms (a tenth of the 29000 ms integration timeout) for 15 minutes in a row."
+      namespace           = "AWS/ApiGateway"
+      metric_name         = "Latency"
+      dimensions          = { ApiName = "shop", Stage = module.api.stage_name }
+      statistic           = null
+      extended_statistic  = "p99"
+      period              = 300
+      evaluation_periods  = 3
+      datapoints_to_alarm = 3
+      threshold           = 2900
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-AuditTable-write-throttled" = {
+      description         = "Writes to shop-AuditTable were throttled for 10 minutes in a row: the writer retries them, but the table is short of write capacity."
+      namespace           = "AWS/DynamoDB"
+      metric_name         = "WriteThrottleEvents"
+      dimensions          = { TableName = module.table["AuditTable"].table_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 2
+      datapoints_to_alarm = 2
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-AuditTable-system-errors" = {
+      description         = "DynamoDB failed the writer's PutItem on shop-AuditTable (HTTP 500)."
+      namespace           = "AWS/DynamoDB"
+      metric_name         = "SystemErrors"
+      dimensions          = { TableName = module.table["AuditTable"].table_name, Operation = "PutItem" }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-ClickTable-write-throttled" = {
+      description         = "Writes to shop-ClickTable were throttled for 10 minutes in a row: the writer retries them, but the table is short of write capacity."
+      namespace           = "AWS/DynamoDB"
+      metric_name         = "WriteThrottleEvents"
+      dimensions          = { TableName = module.table["ClickTable"].table_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 2
+      datapoints_to_alarm = 2
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-ClickTable-system-errors" = {
+      description         = "DynamoDB failed the writer's PutItem on shop-ClickTable (HTTP 500)."
+      namespace           = "AWS/DynamoDB"
+      metric_name         = "SystemErrors"
+      dimensions          = { TableName = module.table["ClickTable"].table_name, Operation = "PutItem" }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-OrderTable-write-throttled" = {
+      description         = "Writes to shop-OrderTable were throttled for 10 minutes in a row: the writer retries them, but the table is short of write capacity."
+      namespace           = "AWS/DynamoDB"
+      metric_name         = "WriteThrottleEvents"
+      dimensions          = { TableName = module.table["OrderTable"].table_name }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 2
+      datapoints_to_alarm = 2
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-OrderTable-system-errors" = {
+      description         = "DynamoDB failed the writer's PutItem on shop-OrderTable (HTTP 500)."
+      namespace           = "AWS/DynamoDB"
+      metric_name         = "SystemErrors"
+      dimensions          = { TableName = module.table["OrderTable"].table_name, Operation = "PutItem" }
+      statistic           = "Sum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-OrderDeadLetters-messages-visible" = {
+      description         = "Dead letters are waiting on shop-OrderDeadLetters."
+      namespace           = "AWS/SQS"
+      metric_name         = "ApproximateNumberOfMessagesVisible"
+      dimensions          = { QueueName = module.queue["OrderDeadLetters"].queue_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-OrderDeadLetters-oldest-message-age" = {
+      description         = "The oldest dead letter on shop-OrderDeadLetters is over 604800 s old: half its retention (1209600 s), after which SQS deletes it."
+      namespace           = "AWS/SQS"
+      metric_name         = "ApproximateAgeOfOldestMessage"
+      dimensions          = { QueueName = module.queue["OrderDeadLetters"].queue_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 604800
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-SharedDeadLetters-messages-visible" = {
+      description         = "Dead letters are waiting on shop-SharedDeadLetters."
+      namespace           = "AWS/SQS"
+      metric_name         = "ApproximateNumberOfMessagesVisible"
+      dimensions          = { QueueName = module.queue["SharedDeadLetters"].queue_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    "shop-SharedDeadLetters-oldest-message-age" = {
+      description         = "The oldest dead letter on shop-SharedDeadLetters is over 172800 s old: half its retention (345600 s), after which SQS deletes it."
+      namespace           = "AWS/SQS"
+      metric_name         = "ApproximateAgeOfOldestMessage"
+      dimensions          = { QueueName = module.queue["SharedDeadLetters"].queue_name }
+      statistic           = "Maximum"
+      extended_statistic  = null
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 172800
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+  }
+
+  client_error_rate = {
+    name                = "shop-api-4xx-rate"
+    description         = "Over 10% of at least 20 requests got 4XX, 15 minutes in a row: clients are refused wholesale."
+    api_name            = "shop"
+    stage               = module.api.stage_name
+    percent             = 10
+    min_requests        = 20
+    period              = 300
+    evaluation_periods  = 3
+    datapoints_to_alarm = 3
+  }
+}

@@ -4,6 +4,9 @@
 //! its key names and types (see [`WriterConfig::from_env`]), the dead-letter queue URL and the dead-letter
 //! bucket. Logging follows Lambda's advanced logging controls (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`).
 //!
+//! Every batch prints one line of CloudWatch Embedded Metric Format with its counts
+//! ([`writer::BatchStats::emf_line`]; the names are `sluice_contract::metrics`).
+//!
 //! Every AWS call has a timeout ([`timeouts`]), so a hung connection fails that call (a transient failure:
 //! the event source mapping retries the record) instead of running into the function's timeout, which would
 //! fail the whole batch and redo the work already done.
@@ -14,7 +17,7 @@ use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sluice_contract::env;
 use writer::aws::{AwsDeadLetters, DynamoDbTable};
-use writer::{WriterConfig, WriterError, handle_batch, kinesis_event_from_json};
+use writer::{WriterConfig, WriterError, handle_batch_with_stats, kinesis_event_from_json};
 
 /// The SDK timeouts of the writer's clients.
 ///
@@ -76,8 +79,23 @@ async fn main() -> Result<(), Error> {
     // The event is read as JSON first: see `kinesis_event_from_json` for why.
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
+            let function_name = event.context.env_config.function_name.clone();
+            let started = std::time::Instant::now();
             let event = kinesis_event_from_json(event.payload)?;
-            Ok::<_, WriterError>(handle_batch(config, table, dead_letters, event).await)
+            let (response, stats) =
+                handle_batch_with_stats(config, table, dead_letters, event).await;
+            let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            // The batch's metrics, in CloudWatch's Embedded Metric Format: printed, not traced, so the line
+            // is exactly the JSON document CloudWatch Logs extracts metrics from.
+            println!(
+                "{}",
+                stats.emf_line(
+                    &function_name,
+                    duration_ms,
+                    chrono::Utc::now().timestamp_millis()
+                )
+            );
+            Ok::<_, WriterError>(response)
         },
     ))
     .await

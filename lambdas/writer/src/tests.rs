@@ -506,9 +506,14 @@ async fn fixture_batch_writes_dedups_and_dead_letters() {
             written: 2,
             superseded: 1,
             dead_lettered: 2,
+            // NotJson and BodyNotAnObject, in the order of Reason::ALL.
+            dead_lettered_by_reason: [1, 0, 0, 1, 0, 0, 0, 0],
             ..BatchStats::default()
         }
     );
+    assert_eq!(stats.dead_lettered_for(Reason::NotJson), 1);
+    assert_eq!(stats.dead_lettered_for(Reason::BodyNotAnObject), 1);
+    assert_eq!(stats.dead_lettered_for(Reason::MissingKey), 0);
 
     // One call, unique keys, e1 from its newer record.
     let calls = table.calls();
@@ -1011,4 +1016,62 @@ async fn an_envelope_with_smuggled_members_is_dead_lettered_as_forged() {
     assert_eq!(sent[0].reason, Reason::ForgedEnvelope);
     assert_eq!(inline_data(&sent[0]), forged);
     assert!(table.stored("forged").is_none());
+}
+
+// ---- the batch's metrics (CloudWatch Embedded Metric Format) ----
+
+#[tokio::test]
+async fn a_batch_prints_its_counts_as_one_embedded_metric_format_document() {
+    use sluice_contract::metrics as m;
+    let (_, stats) = handle_batch_with_stats(
+        &config(),
+        &FakeTable::ok(),
+        &FakeDeadLetters::default(),
+        fixture(),
+    )
+    .await;
+    let line = stats.emf_line("sluice-event-writer", 42, 1_700_000_000_123);
+    assert!(!line.contains('\n'), "one line: {line}");
+    let doc: Value = serde_json::from_str(&line).unwrap();
+
+    // The EMF specification: _aws.Timestamp (epoch milliseconds) and one CloudWatchMetrics directive.
+    assert_eq!(doc["_aws"]["Timestamp"], json!(1_700_000_000_123_i64));
+    let directives = doc["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+    assert_eq!(directives.len(), 1);
+    let directive = &directives[0];
+    assert_eq!(directive["Namespace"], json!(m::NAMESPACE));
+    assert_eq!(directive["Dimensions"], json!([[m::DIMENSION]]));
+    // Every dimension key has a string value in the root.
+    assert_eq!(doc[m::DIMENSION], json!("sluice-event-writer"));
+
+    // Every metric named has a number of the same name in the root, and a unit CloudWatch knows.
+    let metrics = directive["Metrics"].as_array().unwrap();
+    let mut named = std::collections::BTreeMap::new();
+    for metric in metrics {
+        let name = metric["Name"].as_str().unwrap();
+        let unit = metric["Unit"].as_str().unwrap();
+        assert!(["Count", "Milliseconds"].contains(&unit), "{name}: {unit}");
+        assert!(doc[name].is_number(), "{name} has no value in the root");
+        named.insert(name.to_string(), doc[name].as_u64().unwrap());
+    }
+    assert!(metrics.len() <= 100, "EMF allows 100 metrics per directive");
+    let expected: std::collections::BTreeMap<String, u64> = [
+        (m::RECORDS.to_string(), 5),
+        (m::WRITTEN.to_string(), 2),
+        (m::SUPERSEDED.to_string(), 1),
+        (m::RETRIED.to_string(), 0),
+        (m::DEAD_LETTERED.to_string(), 2),
+        // Only the reasons met.
+        (m::dead_lettered(Reason::NotJson), 1),
+        (m::dead_lettered(Reason::BodyNotAnObject), 1),
+        (m::BATCH_DURATION.to_string(), 42),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(named, expected);
+    let duration = metrics
+        .iter()
+        .find(|metric| metric["Name"] == json!(m::BATCH_DURATION))
+        .unwrap();
+    assert_eq!(duration["Unit"], json!("Milliseconds"));
 }

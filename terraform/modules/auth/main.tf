@@ -91,6 +91,5 @@ module "function" {
     SECRET_ID                       = aws_secretsmanager_secret.this.arn
     PREVIOUS_PASSWORD_GRACE_SECONDS = tostring(var.auth.previous_password_grace_seconds)
   }
-  policy_json              = data.aws_iam_policy_document.this.json
-  errors_alarm_description = "The ${var.auth.function_name} function is failing (requests get 500s)."
+  policy_json = data.aws_iam_policy_document.this.json
 }

@@ -66,8 +66,7 @@ module "function" {
     DEAD_LETTER_QUEUE_URL = var.dead_letter_queue.url
     DEAD_LETTER_BUCKET    = var.dead_letter_bucket.name
   })
-  policy_json              = data.aws_iam_policy_document.this.json
-  errors_alarm_description = "The ${var.consumer.function_name} writer function is failing."
+  policy_json = data.aws_iam_policy_document.this.json
 }
 
 resource "aws_lambda_event_source_mapping" "this" {

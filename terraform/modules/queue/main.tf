@@ -12,18 +12,4 @@ resource "aws_sqs_queue" "this" {
 
 # The queue policy is in the root module: it names the writers' roles, which need the queue first.
 
-# Anything on the dead-letter queue needs a person: records that can never be stored, and batches the
-# event source mapping gave up on.
-resource "aws_cloudwatch_metric_alarm" "messages" {
-  alarm_name          = "${var.queue.name}-messages-visible"
-  alarm_description   = "Dead letters are waiting on ${var.queue.name}."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.this.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-}
+# Its alarms (dead letters waiting, the oldest one's age) are in modules/alerts.

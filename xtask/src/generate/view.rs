@@ -214,6 +214,42 @@ impl Edge {
     }
 }
 
+/// `[alerts]`: the addresses (raw; the template quotes them) and the topic ARN as HCL (`null`: create one).
+struct AlertsView {
+    emails: Vec<String>,
+    sns_topic_arn: String,
+}
+
+/// One alarm of [`super::monitoring::alarms`], as the root's `alarms` map writes it (HCL literals).
+struct AlarmView {
+    name: String,
+    description: String,
+    namespace: String,
+    metric_name: String,
+    /// Dimension names and HCL expressions.
+    dimensions: Vec<Entry>,
+    statistic: String,
+    extended_statistic: String,
+    period: u32,
+    evaluation_periods: u32,
+    datapoints_to_alarm: u32,
+    threshold: String,
+    comparison: &'static str,
+    treat_missing_data: &'static str,
+}
+
+/// The API's 4XX rate alarm (metric math).
+struct RateView {
+    name: String,
+    description: String,
+    api_name: String,
+    threshold: String,
+    min_requests: u32,
+    period: u32,
+    evaluation_periods: u32,
+    datapoints_to_alarm: u32,
+}
+
 struct WafView {
     rate_limit: u32,
     /// The 429 answer's JSON body: the error contract's `Throttled`, without a request id.
@@ -243,6 +279,9 @@ struct RootMain {
     api: ApiView,
     /// Where `cargo xtask build` puts the zips, as the generated root sees it.
     lambda_dir: LambdaDir,
+    alerts: AlertsView,
+    alarms: Vec<AlarmView>,
+    rate: RateView,
 }
 
 #[derive(Template)]
@@ -306,6 +345,9 @@ module_files! {
     DeadLetterBucketMain => "terraform/modules/dead_letter_bucket/main.tf",
     DeadLetterBucketVariables => "terraform/modules/dead_letter_bucket/variables.tf",
     DeadLetterBucketOutputs => "terraform/modules/dead_letter_bucket/outputs.tf",
+    AlertsMain => "terraform/modules/alerts/main.tf",
+    AlertsVariables => "terraform/modules/alerts/variables.tf",
+    AlertsOutputs => "terraform/modules/alerts/outputs.tf",
 }
 
 /// Module files whose checkov skips depend on the pipeline's [`Edge`].
@@ -621,6 +663,73 @@ pub const KINESIS_ERRORS: [ApiError; 5] = [
     ApiError::BackendError,
 ];
 
+/// The alarms as the root's `alarms` map writes them, and the 4XX rate alarm.
+fn alarm_views(p: &Pipeline) -> (Vec<AlarmView>, RateView) {
+    use super::monitoring::{self as m, Metric, Statistic};
+    let mut views = Vec::new();
+    let mut rate = None;
+    for a in m::alarms(p) {
+        match a.metric {
+            Metric::Single {
+                namespace,
+                name,
+                dimensions,
+                statistic,
+            } => {
+                let (statistic, extended_statistic) = match statistic {
+                    Statistic::Standard(s) => (hcl_string(s), "null".to_string()),
+                    Statistic::Extended(s) => ("null".to_string(), hcl_string(s)),
+                };
+                views.push(AlarmView {
+                    name: a.name,
+                    description: a.description,
+                    namespace: namespace.to_string(),
+                    metric_name: name,
+                    dimensions: dimensions
+                        .into_iter()
+                        .map(|(key, value)| Entry {
+                            key: key.to_string(),
+                            pad: String::new(),
+                            value,
+                        })
+                        .collect(),
+                    statistic,
+                    extended_statistic,
+                    period: m::PERIOD,
+                    evaluation_periods: a.evaluation_periods,
+                    datapoints_to_alarm: a.datapoints_to_alarm,
+                    threshold: m::hcl_number(a.threshold),
+                    comparison: a.comparison,
+                    treat_missing_data: a.treat_missing_data,
+                });
+            }
+            Metric::ClientErrorRate { api_name, .. } => {
+                rate = Some(RateView {
+                    name: a.name,
+                    description: a.description,
+                    api_name,
+                    threshold: m::hcl_number(a.threshold),
+                    min_requests: m::MIN_REQUESTS_FOR_RATE,
+                    period: m::PERIOD,
+                    evaluation_periods: a.evaluation_periods,
+                    datapoints_to_alarm: a.datapoints_to_alarm,
+                });
+            }
+        }
+    }
+    let rate = rate.unwrap_or_else(|| RateView {
+        name: format!("{}-api-4xx-rate", p.name),
+        description: String::new(),
+        api_name: p.name.clone(),
+        threshold: m::hcl_number(m::CLIENT_ERROR_RATE_PERCENT),
+        min_requests: m::MIN_REQUESTS_FOR_RATE,
+        period: m::PERIOD,
+        evaluation_periods: 3,
+        datapoints_to_alarm: 3,
+    });
+    (views, rate)
+}
+
 pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, GenError> {
     let mut files = Files::new();
     let header = HEADER;
@@ -736,6 +845,7 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
         .collect();
     routed_streams.sort();
     routed_streams.dedup();
+    let (alarms, rate) = alarm_views(p);
 
     put(
         &mut files,
@@ -767,6 +877,12 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
             auth,
             routed_streams,
             lambda_dir: lambda_dir.clone(),
+            alerts: AlertsView {
+                emails: p.alerts.emails.clone(),
+                sns_topic_arn: opt_str(p.alerts.sns_topic_arn.as_deref()),
+            },
+            alarms,
+            rate,
             api: ApiView {
                 name: p.name.clone(),
                 stage: p.stage.clone(),
@@ -809,6 +925,7 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
         "api",
         "kms",
         "waf",
+        "alerts",
     ] {
         let absent = match module {
             "auth" => p.auth.is_none(),
@@ -976,6 +1093,20 @@ pub(super) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
         )?;
         put(&mut files, "modules/waf/outputs.tf", WafOutputs { header })?;
     }
+    put(&mut files, "modules/alerts/main.tf", AlertsMain { header })?;
+    put(
+        &mut files,
+        "modules/alerts/variables.tf",
+        AlertsVariables { header },
+    )?;
+    put(
+        &mut files,
+        "modules/alerts/outputs.tf",
+        AlertsOutputs { header },
+    )?;
+    let mut dashboard = super::monitoring::dashboard(p);
+    dashboard.push('\n');
+    files.insert("modules/alerts/dashboard.json.tftpl".into(), dashboard);
     let mut document = super::openapi::render(p)?;
     document.push('\n');
     files.insert("modules/api/openapi.json.tftpl".into(), document);

@@ -309,3 +309,46 @@ module "api" {
   authorizer          = null
 {%- endif %}
 }
+
+# Alarms on every part of the pipeline, each publishing its alarm and its return to OK to one SNS topic, and
+# one dashboard (docs/ALARMS.md: what each alarm means and the first thing to do). Thresholds come from
+# pipeline.toml where a setting sets the limit: a stream's retention, a consumer's maximum record age, a
+# queue's retention.
+module "alerts" {
+  source = "./modules/alerts"
+
+  name          = {{ name|hcl }}
+  emails        = [{% for e in alerts.emails %}{{ e|hcl }}{% if !loop.last %}, {% endif %}{% endfor %}]
+  sns_topic_arn = {{ alerts.sns_topic_arn }}
+
+  alarms = {
+{%- for a in alarms %}
+    {{ a.name|hcl }} = {
+      description         = {{ a.description|hcl }}
+      namespace           = {{ a.namespace|hcl }}
+      metric_name         = {{ a.metric_name|hcl }}
+      dimensions          = { {% for d in a.dimensions %}{{ d.key }} = {{ d.value }}{% if !loop.last %}, {% endif %}{% endfor %} }
+      statistic           = {{ a.statistic }}
+      extended_statistic  = {{ a.extended_statistic }}
+      period              = {{ a.period }}
+      evaluation_periods  = {{ a.evaluation_periods }}
+      datapoints_to_alarm = {{ a.datapoints_to_alarm }}
+      threshold           = {{ a.threshold }}
+      comparison_operator = "{{ a.comparison }}"
+      treat_missing_data  = "{{ a.treat_missing_data }}"
+    }
+{%- endfor %}
+  }
+
+  client_error_rate = {
+    name                = {{ rate.name|hcl }}
+    description         = {{ rate.description|hcl }}
+    api_name            = {{ rate.api_name|hcl }}
+    stage               = module.api.stage_name
+    percent             = {{ rate.threshold }}
+    min_requests        = {{ rate.min_requests }}
+    period              = {{ rate.period }}
+    evaluation_periods  = {{ rate.evaluation_periods }}
+    datapoints_to_alarm = {{ rate.datapoints_to_alarm }}
+  }
+}

@@ -36,11 +36,6 @@ variable "policy_json" {
   type        = string
 }
 
-variable "errors_alarm_description" {
-  description = "What it means when the function's errors alarm fires."
-  type        = string
-}
-
 variable "kms_key_arn" {
   description = "The pipeline's customer-managed KMS key (log group, environment, and the function may use it), or null for the AWS-managed keys."
   type        = string

@@ -94,6 +94,5 @@ module "function" {
     {{ e.key }}{{ e.pad }} = {{ e.value }}
 {%- endfor %}
   }
-  policy_json              = data.aws_iam_policy_document.this.json
-  errors_alarm_description = "The ${var.auth.function_name} function is failing (requests get 500s)."
+  policy_json = data.aws_iam_policy_document.this.json
 }

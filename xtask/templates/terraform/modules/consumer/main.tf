@@ -66,8 +66,7 @@ module "function" {
     {{ e.key }}{{ e.pad }} = {{ e.value }}
 {%- endfor %}
   })
-  policy_json              = data.aws_iam_policy_document.this.json
-  errors_alarm_description = "The ${var.consumer.function_name} writer function is failing."
+  policy_json = data.aws_iam_policy_document.this.json
 }
 
 resource "aws_lambda_event_source_mapping" "this" {

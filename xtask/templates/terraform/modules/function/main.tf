@@ -1,8 +1,8 @@
 # {{ header }}
 #
 # One Lambda function and what it owns: its log group, its execution role (its own logs, plus the
-# statements of its caller's policy document), the function, and an alarm on its errors. The authorizer
-# and every consumer's writer are instances of this module.
+# statements of its caller's policy document) and the function. The authorizer and every consumer's writer
+# are instances of this module; their alarms are in modules/alerts.
 
 resource "aws_cloudwatch_log_group" "this" {
 {%- if !edge.cmk %}
@@ -103,36 +103,4 @@ resource "aws_lambda_function" "this" {
   }
 
   depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
-}
-
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  alarm_name          = "${var.name}-errors"
-  alarm_description   = var.errors_alarm_description
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-}
-
-# Reserved concurrency is also a ceiling: past it, invocations are throttled (for the authorizer, API Gateway
-# answers 500). This says when to raise reserved_concurrency in pipeline.toml.
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  count = var.settings.reserved_concurrency == null ? 0 : 1
-
-  alarm_name          = "${var.name}-throttles"
-  alarm_description   = "The ${var.name} function hit its reserved concurrency (${var.settings.reserved_concurrency}); raise reserved_concurrency in pipeline.toml."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
 }
