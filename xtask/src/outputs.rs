@@ -3,8 +3,7 @@
 //! Names missing from the outputs fall back to the physical names pipeline.toml gives them.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use miette::{IntoDiagnostic as _, WrapErr as _, miette};
 use serde_json::Value;
@@ -65,7 +64,7 @@ pub fn read(args: &OutputsArgs) -> miette::Result<Deployed> {
         Some(file) => std::fs::read_to_string(file)
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot read the outputs file {}", file.display()))?,
-        None => terraform_output_json(&args.terraform_dir)?,
+        None => crate::smoke::terraform_output_json(&args.terraform_dir)?,
     };
     let from = args
         .outputs
@@ -74,23 +73,6 @@ pub fn read(args: &OutputsArgs) -> miette::Result<Deployed> {
         .display()
         .to_string();
     parse(&text).wrap_err_with(|| format!("in the outputs of {from}"))
-}
-
-fn terraform_output_json(dir: &Path) -> miette::Result<String> {
-    let out = Command::new("terraform")
-        .arg(format!("-chdir={}", dir.display()))
-        .args(["output", "-json"])
-        .output()
-        .into_diagnostic()
-        .wrap_err("cannot run terraform (is it installed and on PATH?)")?;
-    if !out.status.success() {
-        return Err(miette!(
-            "`terraform output -json` in {} failed: {}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Parses `terraform output -json`: `{"name": {"value": …}, …}`.

@@ -506,7 +506,7 @@ pub fn terraform_output_json(dir: &Path) -> miette::Result<String> {
         return Err(miette!(
             "`terraform output -json` in {} failed: {}",
             dir.display(),
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())

@@ -2,7 +2,6 @@
 //! one place `dlq` reads them, typed getters that name a missing output.
 
 use std::path::Path;
-use std::process::Command;
 
 use miette::{Context as _, IntoDiagnostic as _, miette};
 use serde_json::{Map, Value};
@@ -18,21 +17,8 @@ pub struct TerraformOutputs {
 impl TerraformOutputs {
     /// Runs `terraform output -json` in `dir`.
     pub fn from_dir(dir: &Path) -> miette::Result<Self> {
-        let out = Command::new("terraform")
-            .arg(format!("-chdir={}", dir.display()))
-            .args(["output", "-json"])
-            .output()
-            .into_diagnostic()
-            .wrap_err("cannot run terraform (is it installed and on PATH?)")?;
-        if !out.status.success() {
-            return Err(miette!(
-                "`terraform output -json` in {} failed: {}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
         Self::parse(
-            &String::from_utf8_lossy(&out.stdout),
+            &crate::smoke::terraform_output_json(dir)?,
             format!("`terraform output` in {}", dir.display()),
         )
     }
