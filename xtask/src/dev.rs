@@ -24,9 +24,9 @@ pub struct DevArgs {
     /// Turn off AWS's limits (stage throttle, per-shard write limits, table write capacity) for raw-speed runs.
     #[arg(long)]
     pub unlimited: bool,
-    /// How hard a commit syncs before the gateway answers 200: `normal` survives a crash of the process,
-    /// `full` also a power loss (an fsync per commit: slower).
-    #[arg(long, value_enum, default_value_t = Sync::Normal)]
+    /// How hard a commit syncs before the gateway answers 200: `full` survives a power loss (an fsync per
+    /// commit), `normal` only a crash of the process.
+    #[arg(long, value_enum, default_value_t = Sync::Full)]
     pub sync: Sync,
 }
 

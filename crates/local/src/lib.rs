@@ -106,8 +106,8 @@ pub struct StartOptions {
 }
 
 impl StartOptions {
-    /// Loopback, a free port, commits that survive a crash of the process ([`Durability::Normal`]), default
-    /// timings, the writer for every consumer.
+    /// Loopback, a free port, durable commits ([`Durability::Full`]), default timings, the writer for every
+    /// consumer.
     pub fn new(pipeline: Pipeline, state_dir: impl Into<PathBuf>) -> Self {
         StartOptions {
             pipeline,
@@ -384,9 +384,9 @@ pub fn summary(running: &RunningPipeline, config: &Path) -> String {
     out.push_str(&format!(
         "  state dir: {state} (database {state}/pipeline.db; {})\n",
         match running.durability {
+            Durability::Full => "a 200 is on disk: it survives a power loss",
             Durability::Normal =>
-                "a 200 survives a crash of the process; --sync full: a power loss too, slower",
-            Durability::Full => "--sync full: a 200 is on disk, survives a power loss",
+                "--sync normal: a 200 survives a crash of the process, not a power loss",
         }
     ));
     let cred_path = credentials_path(&running.state_dir);
