@@ -92,6 +92,7 @@ pub struct SecretsManagerPrices {
 pub struct CloudWatchPrices {
     pub logs_ingest_gb: f64,
     pub alarm_month: f64,
+    pub dashboard_month: f64,
 }
 
 /// The price table's path in the repository, for messages.
@@ -300,12 +301,18 @@ pub fn costs(p: &Pipeline, load: &Load, prices: &Prices) -> Vec<Cost> {
 
     // About 600 bytes of JSON access log per request, and a log line per writer batch.
     let log_gb = requests * 600.0 / GIB;
-    let alarms = 1.0 + p.consumers.len() as f64;
+    // The generated alarms (a metric-math alarm is billed per metric it reads) and the one dashboard.
+    let generated = crate::generate::monitoring::alarms(p);
+    let alarm_metrics: usize = generated.iter().map(|a| a.metric.billed_metrics()).sum();
     out.push(Cost {
         component: "CloudWatch".into(),
         monthly_usd: log_gb * prices.cloudwatch.logs_ingest_gb
-            + alarms * prices.cloudwatch.alarm_month,
-        basis: format!("{log_gb:.1} GB of access logs, {alarms:.0} alarms"),
+            + alarm_metrics as f64 * prices.cloudwatch.alarm_month
+            + prices.cloudwatch.dashboard_month,
+        basis: format!(
+            "{log_gb:.1} GB of access logs, {} alarms ({alarm_metrics} alarm metrics), 1 dashboard",
+            generated.len()
+        ),
     });
     out
 }

@@ -68,6 +68,16 @@ pub enum Metric {
     ClientErrorRate { api_name: String },
 }
 
+impl Metric {
+    /// How many metrics CloudWatch bills the alarm for (a metric-math alarm: each metric it reads).
+    pub fn billed_metrics(&self) -> usize {
+        match self {
+            Metric::Single { .. } => 1,
+            Metric::ClientErrorRate { .. } => 2,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statistic {
     Standard(&'static str),
