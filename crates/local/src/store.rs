@@ -111,6 +111,8 @@ struct Inner {
     path: PathBuf,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// The checkpointer thread and the sender whose drop stops it.
+    checkpointer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
     readers: Mutex<Vec<Connection>>,
     /// Bumped after every commit that appended stream records.
     appended: watch::Sender<u64>,
@@ -291,6 +293,41 @@ fn writer_loop(
     }
 }
 
+/// How often the checkpointer copies committed WAL frames into the database file.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Moves WAL checkpoints off the commit path: the writer's connection stops checkpointing itself
+/// (`wal_autocheckpoint = 0`; SQLite's automatic checkpoint runs inside the `COMMIT` that crosses 1,000
+/// pages, syncing the WAL and the database file while every waiting request waits too), and a thread of its
+/// own runs a `PASSIVE` checkpoint every [`CHECKPOINT_INTERVAL`] on a second connection — it copies what is
+/// committed without blocking the writer or readers, and SQLite restarts the WAL from its start once all of
+/// it is copied. Durability is unchanged: a commit is as synced as before, the checkpoint syncs the database
+/// file as `synchronous` says. If the thread cannot start, the writer keeps checkpointing itself.
+fn start_checkpointer(
+    path: &Path,
+    durability: Durability,
+    writer: &Connection,
+) -> Option<(mpsc::Sender<()>, JoinHandle<()>)> {
+    let conn = open_connection(path, durability).ok()?;
+    let (stop, stopped) = mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("sluice-sqlite-checkpointer".into())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(CHECKPOINT_INTERVAL)
+            {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; trying again");
+                }
+            }
+        })
+        .ok()?;
+    if writer.pragma_update(None, "wal_autocheckpoint", 0).is_err() {
+        tracing::warn!("cannot turn off the writer's own checkpoints; it keeps them");
+    }
+    Some((stop, thread))
+}
+
 fn flush_counters(conn: &Connection, state: &mut WriterState) -> rusqlite::Result<()> {
     if state.dirty.is_empty() {
         return Ok(());
@@ -323,6 +360,7 @@ impl Store {
         let conn = open_connection(&path, durability)?;
         create_schema(&conn, pipeline)?;
         let state = WriterState::load(&conn)?;
+        let checkpointer = start_checkpointer(&path, durability, &conn);
         let (tx, rx) = mpsc::channel::<Job>();
         let (appended, _) = watch::channel(0u64);
         let appended_for_writer = appended.clone();
@@ -338,6 +376,7 @@ impl Store {
                 path,
                 jobs: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(writer)),
+                checkpointer: Mutex::new(checkpointer),
                 readers: Mutex::new(Vec::new()),
                 appended,
             }),
@@ -633,6 +672,16 @@ impl Store {
         let writer = self.inner.writer.lock().ok().and_then(|mut w| w.take());
         if let Some(writer) = writer {
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        }
+        let checkpointer = self
+            .inner
+            .checkpointer
+            .lock()
+            .ok()
+            .and_then(|mut c| c.take());
+        if let Some((stop, thread)) = checkpointer {
+            drop(stop);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
         if let Ok(mut pool) = self.inner.readers.lock() {
             pool.clear();
