@@ -766,11 +766,8 @@ pub fn run(config: &Path, args: DlqArgs) -> miette::Result<()> {
                 Some(file) => TerraformOutputs::from_file(file)?,
                 None => TerraformOutputs::from_dir(&args.terraform_dir)?,
             };
-            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-            if let Some(region) = outputs.optional_string("region") {
-                loader = loader.region(aws_config::Region::new(region));
-            }
-            let sdk = loader.load().await;
+            let region = outputs.optional_string("region");
+            let sdk = crate::smoke::sdk_config(region.as_deref()).await;
             Backend::Aws(Box::new(Aws {
                 sqs: aws_sdk_sqs::Client::new(&sdk),
                 s3: aws_sdk_s3::Client::new(&sdk),

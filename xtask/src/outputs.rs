@@ -121,11 +121,7 @@ pub fn parse(text: &str) -> miette::Result<Deployed> {
 /// An AWS SDK config for the deployed region (the outputs' `region`, else the environment's); honours
 /// `AWS_ENDPOINT_URL` and the usual credential chain.
 pub async fn sdk_config(deployed: &Deployed) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(region) = &deployed.region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
-    }
-    loader.load().await
+    crate::smoke::sdk_config(deployed.region.as_deref()).await
 }
 
 #[cfg(test)]

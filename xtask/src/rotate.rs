@@ -184,11 +184,7 @@ pub async fn revoke_deployed(
 }
 
 async fn revoke_and_report(auth: &DeployedAuth, cache_ttl_seconds: u32) -> miette::Result<()> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(region) = &auth.region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
-    }
-    let sdk = loader.load().await;
+    let sdk = crate::smoke::sdk_config(auth.region.as_deref()).await;
     let revocation = revoke_deployed(&sdk, auth).await?;
     match &revocation.revoked_version {
         Some(version_id) => eprintln!(

@@ -494,6 +494,16 @@ pub fn terraform_outputs(dir: &Path) -> miette::Result<Outputs> {
         .wrap_err_with(|| format!("in {} (has `terraform apply` run there?)", dir.display()))
 }
 
+/// An AWS SDK config for `region` (else the environment's); honours `AWS_ENDPOINT_URL` and the usual
+/// credential chain. Every deployed command (`smoke-test`, `status`, `items`, `rotate`, `dlq`) loads it so.
+pub async fn sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
+    }
+    loader.load().await
+}
+
 /// The text of `terraform output -json` in `dir`.
 pub fn terraform_output_json(dir: &Path) -> miette::Result<String> {
     let out = Command::new("terraform")
@@ -570,11 +580,7 @@ pub fn run(config: &Path, opts: SmokeArgs) -> miette::Result<()> {
             report(&run_checks(&target, &probe).await)
         } else {
             let outputs = terraform_outputs(&opts.terraform_dir)?;
-            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-            if let Some(region) = &outputs.region {
-                loader = loader.region(aws_config::Region::new(region.clone()));
-            }
-            let sdk = loader.load().await;
+            let sdk = sdk_config(outputs.region.as_deref()).await;
             let (username, password) = secret_credentials(&sdk, &outputs.secret_arn).await?;
             let table_name = outputs
                 .table_names
