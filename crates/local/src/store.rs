@@ -12,14 +12,16 @@
 //! Every write goes through one writer thread that batches whatever is queued into one transaction
 //! (group commit): many concurrent `PutRecord`s cost one `fsync`. Each write runs in its own savepoint, so
 //! one failing write does not undo its neighbours; its caller hears back only after the `COMMIT`, so an
-//! acknowledged write is on disk (`synchronous = FULL`, the default), or, with [`Durability::Normal`]
-//! (`cargo xtask dev --sync normal`), survives a crash of the process but not a power loss. (Measured with
-//! `cargo xtask bench`: NORMAL is not faster for the gateway here — its small, frequent commits cost more
-//! CPU than FULL's fsync, during which the next group gathers — but its consumer keeps up more closely.)
-//! Reads use a small pool of read connections.
+//! acknowledged write is on disk ([`Durability::Full`], the default: the WAL is synced after the commit, on
+//! a syncer thread of its own so that the writer commits the next group meanwhile), or, with
+//! [`Durability::Normal`] (`cargo xtask dev --sync normal`), survives a crash of the process but not a power
+//! loss. The consumer's table writes and checkpoints are answered before the `COMMIT`
+//! ([`Store::write_ordered`]). WAL checkpoints run on a thread of their own. Reads use a small pool of read
+//! connections.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
@@ -33,7 +35,8 @@ use sluice_contract::limits::MAX_DEAD_LETTER_MESSAGE_BYTES;
 /// How hard SQLite syncs a commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// `synchronous = FULL`: a commit is on disk (survives power loss) before it is acknowledged.
+    /// A commit is on disk (survives power loss) before it is acknowledged: the WAL is synced after each
+    /// commit (by the syncer thread; SQLite's `synchronous = FULL` if that thread cannot run).
     #[default]
     Full,
     /// `synchronous = NORMAL`: a commit survives a crash of the process, not of the machine (the WAL is
@@ -145,19 +148,24 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn open_connection(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
+/// Opens a connection in WAL mode with `synchronous` set to `sync` (`FULL`, `NORMAL` or `OFF`).
+fn open_connection(path: &Path, sync: &str) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(
-        None,
-        "synchronous",
-        match durability {
+    conn.pragma_update(None, "synchronous", sync)?;
+    Ok(conn)
+}
+
+impl Durability {
+    /// The checkpointer's `synchronous`: it syncs the WAL before copying it into the database file and the
+    /// database file after, so the WAL is never restarted over frames that are not safely in the file.
+    fn checkpoint_sync(self) -> &'static str {
+        match self {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
-        },
-    )?;
-    Ok(conn)
+        }
+    }
 }
 
 /// Creates the internal tables and one table per DynamoDB table and dead-letter queue of the pipeline.
@@ -231,15 +239,87 @@ fn create_schema(conn: &Connection, pipeline: &Pipeline) -> rusqlite::Result<()>
 /// Most jobs one transaction takes.
 const MAX_JOBS_PER_TRANSACTION: usize = 4096;
 
+/// A committed transaction waiting for the syncer.
+struct Committed {
+    completions: Vec<Completion>,
+    appended: bool,
+}
+
+/// With [`Durability::Full`], the `fsync` after each commit runs on a thread of its own: the writer commits
+/// with `synchronous = OFF` (it only writes the WAL) and hands the transaction's callers to this thread,
+/// which syncs the WAL file (`fdatasync`: everything written so far, this transaction and any before it)
+/// and only then answers them — so a 200 still means "on disk", but the writer builds and commits the next
+/// group while the disk syncs the last one, instead of waiting for it. A failed sync is like a failed
+/// `COMMIT`: its callers hear it and the store refuses every later write.
+struct Syncer {
+    committed: mpsc::Sender<Committed>,
+    thread: JoinHandle<()>,
+}
+
+fn start_syncer(
+    wal: PathBuf,
+    appended: watch::Sender<u64>,
+    failed: Arc<AtomicBool>,
+) -> std::io::Result<Syncer> {
+    let (committed, queue) = mpsc::channel::<Committed>();
+    let thread = std::thread::Builder::new()
+        .name("sluice-sqlite-syncer".into())
+        .spawn(move || {
+            while let Ok(first) = queue.recv() {
+                let mut group = vec![first];
+                while let Ok(more) = queue.try_recv() {
+                    group.push(more);
+                }
+                let synced = if failed.load(Ordering::SeqCst) {
+                    Err("an earlier sync of the database failed; the database refuses writes until `cargo xtask dev` is restarted".to_owned())
+                } else {
+                    sync_data(&wal).map_err(|e| {
+                        failed.store(true, Ordering::SeqCst);
+                        let message = format!(
+                            "syncing {} failed ({e}); the database refuses writes until `cargo xtask dev` is restarted",
+                            wal.display()
+                        );
+                        tracing::error!(error = %message, "sync failed; the writes it held are refused");
+                        message
+                    })
+                };
+                let mut appended_any = false;
+                for transaction in group {
+                    appended_any |= transaction.appended;
+                    for completion in transaction.completions {
+                        completion(synced.clone());
+                    }
+                }
+                if appended_any && synced.is_ok() {
+                    appended.send_modify(|n| *n += 1);
+                }
+            }
+        })?;
+    Ok(Syncer { committed, thread })
+}
+
+/// `fdatasync` of a file by its path (the descriptor SQLite writes through is not ours; any descriptor of
+/// the file syncs the same data). No WAL file means nothing unsynced: SQLite removes it only after the last
+/// connection checkpointed it, with syncs.
+fn sync_data(path: &Path) -> std::io::Result<()> {
+    match std::fs::OpenOptions::new().write(true).open(path) {
+        Ok(file) => file.sync_data(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 fn writer_loop(
     conn: Connection,
     mut state: WriterState,
     jobs: mpsc::Receiver<Job>,
     appended: watch::Sender<u64>,
+    syncer: Option<Syncer>,
+    failed: Arc<AtomicBool>,
 ) {
-    // Set once a COMMIT failed: ordered writes ([`Store::write_ordered`]) were already answered, so no later
-    // transaction may commit (it could hold a checkpoint past them); every later write is refused.
-    let mut failed = false;
+    // `failed` is set once a COMMIT (or the sync after one) failed: ordered writes
+    // ([`Store::write_ordered`]) were already answered, so no later transaction may commit (it could hold a
+    // checkpoint past them); every later write is refused.
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_JOBS_PER_TRANSACTION {
@@ -248,7 +328,7 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        if failed {
+        if failed.load(Ordering::SeqCst) {
             // Run nothing: each caller hears that the writer has stopped.
             drop(batch);
             continue;
@@ -267,29 +347,51 @@ fn writer_loop(
             .map(|job| job(&conn, &mut state))
             .collect();
         let result = flush_counters(&conn, &mut state).and_then(|()| conn.execute_batch("COMMIT"));
-        let outcome = match result {
-            Ok(()) => Ok(()),
-            Err(e) => {
+        let appended_now = std::mem::take(&mut state.appended);
+        match (result, &syncer) {
+            (Ok(()), Some(syncer)) => {
+                let handed = syncer.committed.send(Committed {
+                    completions,
+                    appended: appended_now,
+                });
+                if let Err(mpsc::SendError(orphan)) = handed {
+                    // The syncer is gone: nobody can vouch for these writes.
+                    failed.store(true, Ordering::SeqCst);
+                    for completion in orphan.completions {
+                        completion(Err("the database's syncer has stopped".to_owned()));
+                    }
+                }
+            }
+            (Ok(()), None) => {
+                if appended_now {
+                    appended.send_modify(|n| *n += 1);
+                }
+                for completion in completions {
+                    completion(Ok(()));
+                }
+            }
+            (Err(e), _) => {
                 let message = format!(
                     "a commit failed ({e}); the database refuses writes until `cargo xtask dev` is restarted"
                 );
                 tracing::error!(error = %message, "commit failed; the writes of this transaction are refused");
                 let _ = conn.execute_batch("ROLLBACK");
-                failed = true;
+                failed.store(true, Ordering::SeqCst);
                 // The in-memory counters may be ahead of the database now; reload them.
                 match WriterState::load(&conn) {
                     Ok(fresh) => state = fresh,
                     Err(e) => tracing::error!(error = %e, "cannot reload the shard counters"),
                 }
-                Err(message)
+                for completion in completions {
+                    completion(Err(message.clone()));
+                }
             }
-        };
-        if std::mem::take(&mut state.appended) && outcome.is_ok() {
-            appended.send_modify(|n| *n += 1);
         }
-        for completion in completions {
-            completion(outcome.clone());
-        }
+    }
+    // Every committed transaction is answered before the writer is reported stopped.
+    if let Some(Syncer { committed, thread }) = syncer {
+        drop(committed);
+        let _ = thread.join();
     }
 }
 
@@ -308,7 +410,7 @@ fn start_checkpointer(
     durability: Durability,
     writer: &Connection,
 ) -> Option<(mpsc::Sender<()>, JoinHandle<()>)> {
-    let conn = open_connection(path, durability).ok()?;
+    let conn = open_connection(path, durability.checkpoint_sync()).ok()?;
     let (stop, stopped) = mpsc::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("sluice-sqlite-checkpointer".into())
@@ -357,16 +459,37 @@ impl Store {
             source,
         })?;
         let path = state_dir.join("pipeline.db");
-        let conn = open_connection(&path, durability)?;
+        let conn = open_connection(&path, durability.checkpoint_sync())?;
         create_schema(&conn, pipeline)?;
         let state = WriterState::load(&conn)?;
         let checkpointer = start_checkpointer(&path, durability, &conn);
         let (tx, rx) = mpsc::channel::<Job>();
         let (appended, _) = watch::channel(0u64);
+        let failed = Arc::new(AtomicBool::new(false));
+        // FULL: commits only write; the syncer syncs and answers. Only with the checkpointer running (the
+        // writer's own checkpoints would not sync with `synchronous = OFF`).
+        let syncer = match (durability, &checkpointer) {
+            (Durability::Full, Some(_)) => {
+                let mut wal = path.clone().into_os_string();
+                wal.push("-wal");
+                match start_syncer(PathBuf::from(wal), appended.clone(), failed.clone()) {
+                    Ok(syncer) => match conn.pragma_update(None, "synchronous", "OFF") {
+                        Ok(()) => Some(syncer),
+                        // The writer keeps syncing its commits itself.
+                        Err(_) => None,
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot start the syncer thread; the writer syncs each commit itself");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let appended_for_writer = appended.clone();
         let writer = std::thread::Builder::new()
             .name("sluice-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, state, rx, appended_for_writer))
+            .spawn(move || writer_loop(conn, state, rx, appended_for_writer, syncer, failed))
             .map_err(|source| StoreError::Io {
                 path: path.clone(),
                 source,
@@ -400,41 +523,44 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection, &mut WriterState) -> rusqlite::Result<T> + Send + 'static,
     {
+        self.write_committed(move |conn, state| in_savepoint(conn, |conn| f(conn, state)))
+            .await
+    }
+
+    /// Like [`Store::write`] without the savepoint, for a job that is one SQL statement (SQLite undoes a
+    /// failed statement by itself and the transaction goes on) and changes `WriterState` only after it
+    /// succeeded. A savepoint per job costs two statements and a copy of every page the job touches into
+    /// the statement journal; the gateway's `PutRecord`s are such jobs.
+    async fn write_committed<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut WriterState) -> rusqlite::Result<T> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
-        let job: Job = Box::new(move |conn, state| {
-            if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-                return Box::new(move |_| {
-                    let _ = tx.send(Err(e.into()));
-                });
-            }
-            match f(conn, state) {
-                Ok(value) => {
-                    let _ = conn.execute_batch("RELEASE job");
-                    Box::new(move |committed: Result<(), String>| {
-                        let _ = tx.send(committed.map(|()| value).map_err(StoreError::Commit));
-                    })
-                }
-                Err(e) => {
-                    let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-                    Box::new(move |_| {
-                        let _ = tx.send(Err(e.into()));
-                    })
-                }
-            }
+        let job: Job = Box::new(move |conn, state| match f(conn, state) {
+            Ok(value) => Box::new(move |committed: Result<(), String>| {
+                let _ = tx.send(committed.map(|()| value).map_err(StoreError::Commit));
+            }),
+            Err(e) => Box::new(move |_| {
+                let _ = tx.send(Err(e.into()));
+            }),
         });
-        {
-            let jobs = self.inner.jobs.lock().map_err(|_| StoreError::Closed)?;
-            let sender = jobs.as_ref().ok_or(StoreError::Closed)?;
-            sender.send(job).map_err(|_| StoreError::Closed)?;
-        }
+        self.submit(job)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
+    fn submit(&self, job: Job) -> Result<(), StoreError> {
+        let jobs = self.inner.jobs.lock().map_err(|_| StoreError::Closed)?;
+        let sender = jobs.as_ref().ok_or(StoreError::Closed)?;
+        sender.send(job).map_err(|_| StoreError::Closed)
+    }
+
     /// Like [`Store::write`], but answers as soon as `f` has run in the writer's open transaction, before its
-    /// `COMMIT`: for the consumer's table writes, whose only dependant, the checkpoint past them, is a later
-    /// write — committed in the same transaction or a later one, never alone. Should a `COMMIT` fail, the
-    /// store refuses every later write (so no checkpoint past an answered write can commit); a restart
-    /// resumes from the last committed checkpoint and delivers those records again.
+    /// `COMMIT`: for the consumer's table writes and checkpoints, whose only dependants are later writes
+    /// (the checkpoint past the items; the next checkpoint) — committed in the same transaction or a later
+    /// one, never alone. Should a `COMMIT` fail, the store refuses every later write (so no checkpoint past
+    /// an answered write can commit); a restart resumes from the last committed checkpoint and delivers
+    /// those records again.
     pub async fn write_ordered<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -442,23 +568,11 @@ impl Store {
     {
         let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
         let job: Job = Box::new(move |conn, state| {
-            let result = conn
-                .execute_batch("SAVEPOINT job")
-                .and_then(|()| match f(conn, state) {
-                    Ok(value) => conn.execute_batch("RELEASE job").map(|()| value),
-                    Err(e) => {
-                        let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-                        Err(e)
-                    }
-                });
+            let result = in_savepoint(conn, |conn| f(conn, state));
             let _ = tx.send(result.map_err(StoreError::from));
             Box::new(|_| {})
         });
-        {
-            let jobs = self.inner.jobs.lock().map_err(|_| StoreError::Closed)?;
-            let sender = jobs.as_ref().ok_or(StoreError::Closed)?;
-            sender.send(job).map_err(|_| StoreError::Closed)?;
-        }
+        self.submit(job)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -502,7 +616,8 @@ impl Store {
         let shard = kinesis::shard_for(partition_key, shard_count);
         let stream = stream.to_owned();
         let partition_key = partition_key.to_owned();
-        self.write(move |conn, state| {
+        // One INSERT: no savepoint needed; the counter moves only once it succeeded.
+        self.write_committed(move |conn, state| {
             let key = (stream, shard);
             let counter = state.last_counter.get(&key).copied().unwrap_or(0) + 1;
             let mut stmt = conn.prepare_cached(
@@ -597,7 +712,9 @@ impl Store {
         counter: i64,
     ) -> Result<(), StoreError> {
         let (consumer, stream) = (consumer.to_owned(), stream.to_owned());
-        self.write(move |conn, _| put_checkpoint(conn, &consumer, &stream, shard, counter))
+        // Answered before the COMMIT (see `write_ordered`): nothing waits on a checkpoint being on disk —
+        // a later checkpoint supersedes it, and after a crash the mapping resumes from the last one committed.
+        self.write_ordered(move |conn, _| put_checkpoint(conn, &consumer, &stream, shard, counter))
             .await
     }
 
@@ -685,6 +802,31 @@ impl Store {
         }
         if let Ok(mut pool) = self.inner.readers.lock() {
             pool.clear();
+        }
+    }
+}
+
+/// Runs `f` in a savepoint: on error, what it did is undone and the transaction goes on. The three
+/// statements are prepared once per connection.
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached("SAVEPOINT job")?.execute([])?;
+    match f(conn) {
+        Ok(value) => {
+            conn.prepare_cached("RELEASE job")?.execute([])?;
+            Ok(value)
+        }
+        Err(e) => {
+            let undone = conn
+                .prepare_cached("ROLLBACK TO job")
+                .and_then(|mut s| s.execute([]))
+                .and_then(|_| conn.prepare_cached("RELEASE job")?.execute([]));
+            if let Err(undo) = undone {
+                tracing::error!(error = %undo, "cannot undo a failed write");
+            }
+            Err(e)
         }
     }
 }

@@ -1,0 +1,102 @@
+//! The store's durable writes: with `Durability::Full` a write is answered only after the WAL was synced
+//! (on the syncer thread), and a failed sync refuses that write and every later one, as a failed COMMIT does.
+
+mod dev_common;
+
+use dev_common::*;
+use sluice_local::{Durability, Store, StoreError, now_ms};
+
+const STREAM: &str = "GatewayEventsStream";
+
+fn store(dir: &std::path::Path, durability: Durability) -> Store {
+    Store::open(dir, &parse(&pipeline_toml(1, "")), durability).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_durable_appends_are_answered_in_order_and_survive_a_reopen() {
+    for durability in [Durability::Full, Durability::Normal] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), durability);
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.append(STREAM, 1, &format!("k{i}"), b"{}".to_vec(), now_ms())
+                    .await
+            }));
+        }
+        let mut counters = Vec::new();
+        for task in tasks {
+            counters.push(task.await.unwrap().unwrap().counter);
+        }
+        counters.sort();
+        assert_eq!(counters, (1..=200).collect::<Vec<i64>>(), "{durability:?}");
+        // Every answered record is readable at once from another connection.
+        let read = s.records_after(STREAM, 0, 0, 1000).await.unwrap();
+        assert_eq!(read.len(), 200, "{durability:?}");
+        s.close().await;
+
+        let again = store(dir.path(), durability);
+        let next = again
+            .append(STREAM, 1, "after", b"{}".to_vec(), now_ms())
+            .await
+            .unwrap();
+        assert_eq!(
+            next.counter, 201,
+            "{durability:?}: counters survive a reopen"
+        );
+        again.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sync_refuses_the_write_and_every_later_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), Durability::Full);
+    s.append(STREAM, 1, "first", b"{}".to_vec(), now_ms())
+        .await
+        .unwrap();
+    // SQLite keeps writing through its open descriptor; the syncer opens the WAL by its path, which is now a
+    // directory: its sync fails.
+    let wal = db_path(dir.path()).with_extension("db-wal");
+    assert!(wal.exists(), "{} exists", wal.display());
+    std::fs::rename(&wal, dir.path().join("moved-wal")).unwrap();
+    std::fs::create_dir(&wal).unwrap();
+
+    let refused = s
+        .append(STREAM, 1, "second", b"{}".to_vec(), now_ms())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Commit(m) if m.contains("syncing") && m.contains("refuses writes")),
+        "{refused}"
+    );
+    let later = s
+        .append(STREAM, 1, "third", b"{}".to_vec(), now_ms())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(later, StoreError::Closed | StoreError::Commit(_)),
+        "{later}"
+    );
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_syncer_normal_durability_ignores_the_wal_path() {
+    // NORMAL never syncs after a commit, so the same injected fault changes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), Durability::Normal);
+    s.append(STREAM, 1, "first", b"{}".to_vec(), now_ms())
+        .await
+        .unwrap();
+    let wal = db_path(dir.path()).with_extension("db-wal");
+    std::fs::rename(&wal, dir.path().join("moved-wal")).unwrap();
+    std::fs::create_dir(&wal).unwrap();
+    let appended = s
+        .append(STREAM, 1, "second", b"{}".to_vec(), now_ms())
+        .await
+        .unwrap();
+    assert_eq!(appended.counter, 2);
+    s.close().await;
+}
