@@ -100,3 +100,45 @@ async fn without_the_syncer_normal_durability_ignores_the_wal_path() {
     assert_eq!(appended.counter, 2);
     s.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_starts_over_under_sustained_writes_instead_of_growing() {
+    // 240 MiB of records (10 KiB each), written back to back by 8 writers: without the RESTART checkpoints the
+    // WAL holds every frame (more than 240 MiB); with them it is reused from its start once past 64 MiB (it
+    // overshoots by what is written between two checks).
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), Durability::Normal);
+    let wal = db_path(dir.path()).with_extension("db-wal");
+    let mut largest = 0u64;
+    for round in 0..150 {
+        let mut tasks = Vec::new();
+        for w in 0..8 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..20 {
+                    s.append(
+                        STREAM,
+                        1,
+                        &format!("k{round}-{w}-{i}"),
+                        vec![b'x'; 10 << 10],
+                        now_ms(),
+                    )
+                    .await
+                    .unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+    }
+    s.close().await;
+    eprintln!("the WAL's largest size: {} MiB", largest >> 20);
+    assert!(largest > 0, "the WAL was seen");
+    assert!(
+        largest < 200 << 20,
+        "the WAL reached {} MiB for 240 MiB written",
+        largest >> 20
+    );
+}
