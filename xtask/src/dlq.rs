@@ -52,12 +52,9 @@ pub struct DlqArgs {
     /// The local pipeline's state dir (with --local).
     #[arg(long, default_value = crate::dev::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
-    /// The Terraform root whose `terraform output -json` names the deployed queues, bucket, streams, tables.
-    #[arg(long, default_value = "terraform")]
-    pub terraform_dir: PathBuf,
-    /// Read the outputs from this file (what `terraform output -json` prints) instead of running terraform.
-    #[arg(long)]
-    pub outputs: Option<PathBuf>,
+    /// Where the deployed queues, bucket, streams and tables are named.
+    #[command(flatten)]
+    pub deployed: crate::outputs::OutputsArgs,
     /// Only this dead-letter queue (its name in pipeline.toml); default: every one.
     #[arg(long)]
     pub queue: Option<String>,
@@ -762,10 +759,7 @@ pub fn run(config: &Path, args: DlqArgs) -> miette::Result<()> {
                 LocalDeadLetters::open(&args.state_dir, &pipeline).map_err(|e| miette!("{e}"))?,
             )
         } else {
-            let outputs = match &args.outputs {
-                Some(file) => TerraformOutputs::from_file(file)?,
-                None => TerraformOutputs::from_dir(&args.terraform_dir)?,
-            };
+            let outputs = args.deployed.load()?;
             let region = outputs.optional_string("region");
             let sdk = crate::smoke::sdk_config(region.as_deref()).await;
             Backend::Aws(Box::new(Aws {

@@ -5,10 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use miette::{IntoDiagnostic as _, WrapErr as _, miette};
-use serde_json::Value;
-
 use sluice_config::Pipeline;
+
+use crate::tf_outputs::TerraformOutputs;
 
 /// Where the outputs come from.
 #[derive(Debug, Clone, clap::Args)]
@@ -58,64 +57,32 @@ impl Deployed {
     }
 }
 
-/// Reads the outputs (`args.outputs` if given, else `terraform output -json` in `args.terraform_dir`).
-pub fn read(args: &OutputsArgs) -> miette::Result<Deployed> {
-    let text = match &args.outputs {
-        Some(file) => std::fs::read_to_string(file)
-            .into_diagnostic()
-            .wrap_err_with(|| format!("cannot read the outputs file {}", file.display()))?,
-        None => crate::smoke::terraform_output_json(&args.terraform_dir)?,
-    };
-    let from = args
-        .outputs
-        .as_deref()
-        .unwrap_or(&args.terraform_dir)
-        .display()
-        .to_string();
-    parse(&text).wrap_err_with(|| format!("in the outputs of {from}"))
+impl OutputsArgs {
+    /// The outputs: `--outputs FILE` if given, else `terraform output -json` in `--terraform-dir`.
+    pub fn load(&self) -> miette::Result<TerraformOutputs> {
+        match &self.outputs {
+            Some(file) => TerraformOutputs::from_file(file),
+            None => TerraformOutputs::from_dir(&self.terraform_dir),
+        }
+    }
 }
 
-/// Parses `terraform output -json`: `{"name": {"value": …}, …}`.
-pub fn parse(text: &str) -> miette::Result<Deployed> {
-    let v: Value = serde_json::from_str(text)
-        .into_diagnostic()
-        .wrap_err("not the JSON `terraform output -json` prints")?;
-    if !v.is_object() {
-        return Err(miette!(
-            "not the JSON object `terraform output -json` prints"
-        ));
+/// Reads the outputs (`args.outputs` if given, else `terraform output -json` in `args.terraform_dir`).
+pub fn read(args: &OutputsArgs) -> miette::Result<Deployed> {
+    Deployed::from_outputs(&args.load()?)
+}
+
+impl Deployed {
+    /// The names out of a root's outputs.
+    pub fn from_outputs(outputs: &TerraformOutputs) -> miette::Result<Deployed> {
+        Ok(Deployed {
+            region: outputs.optional_string("region"),
+            streams: outputs.string_map("stream_names")?,
+            tables: outputs.string_map("table_names")?,
+            queue_urls: outputs.string_map("dead_letter_queue_urls")?,
+            functions: outputs.string_map("writer_function_names")?,
+        })
     }
-    if v.as_object().is_some_and(serde_json::Map::is_empty) {
-        return Err(miette!(
-            "there are no outputs (has `terraform apply` run there?)"
-        ));
-    }
-    let map = |k: &str| -> miette::Result<BTreeMap<String, String>> {
-        match v.get(k).and_then(|o| o.get("value")) {
-            None | Some(Value::Null) => Ok(BTreeMap::new()),
-            Some(Value::Object(m)) => m
-                .iter()
-                .map(|(name, value)| {
-                    value
-                        .as_str()
-                        .map(|s| (name.clone(), s.to_owned()))
-                        .ok_or_else(|| miette!("output `{k}`.{name} is not a string"))
-                })
-                .collect(),
-            Some(_) => Err(miette!("output `{k}` is not a map of names")),
-        }
-    };
-    Ok(Deployed {
-        region: v
-            .get("region")
-            .and_then(|o| o.get("value"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        streams: map("stream_names")?,
-        tables: map("table_names")?,
-        queue_urls: map("dead_letter_queue_urls")?,
-        functions: map("writer_function_names")?,
-    })
 }
 
 /// An AWS SDK config for the deployed region (the outputs' `region`, else the environment's); honours
@@ -127,6 +94,10 @@ pub async fn sdk_config(deployed: &Deployed) -> aws_config::SdkConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str) -> miette::Result<Deployed> {
+        Deployed::from_outputs(&TerraformOutputs::parse(text, "test".into())?)
+    }
 
     #[test]
     fn names_are_read_and_bad_outputs_named() {

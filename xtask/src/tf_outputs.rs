@@ -1,6 +1,8 @@
 //! A deployed stack's names, from `terraform output -json` of its root (or a file holding that JSON): the
-//! one place `dlq` reads them, typed getters that name a missing output.
+//! one place the operator commands (`status`, `items`, `dlq`) read them, typed getters that name a missing
+//! output.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use miette::{Context as _, IntoDiagnostic as _, miette};
@@ -63,6 +65,28 @@ impl TerraformOutputs {
                 self.origin
             )
         })
+    }
+
+    /// A map output of strings (`stream_names`, `table_names`, …); absent and `null` are empty.
+    pub fn string_map(&self, name: &str) -> miette::Result<BTreeMap<String, String>> {
+        match self.value(name) {
+            None | Some(Value::Null) => Ok(BTreeMap::new()),
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(key, value)| {
+                    value
+                        .as_str()
+                        .map(|s| (key.clone(), s.to_owned()))
+                        .ok_or_else(|| {
+                            miette!("{}: output `{name}`.{key} is not a string", self.origin)
+                        })
+                })
+                .collect(),
+            Some(_) => Err(miette!(
+                "{}: output `{name}` is not a map of names",
+                self.origin
+            )),
+        }
     }
 
     /// The entry `key` of a map output (`table_names`, `dead_letter_queue_urls`, …).
