@@ -441,7 +441,6 @@ fn start_checkpointer(
                     r.get::<_, i64>(1)
                 })
             };
-            let restart_wanted = restart_wanted;
             while let Err(mpsc::RecvTimeoutError::Timeout) =
                 stopped.recv_timeout(CHECKPOINT_INTERVAL)
             {
