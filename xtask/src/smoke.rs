@@ -479,21 +479,6 @@ pub async fn secret_credentials(
         .ok_or_else(|| miette!("secret {secret_id} does not hold {{\"username\",\"password\"}}"))
 }
 
-/// The outputs the deployed check needs, from `terraform output -json`.
-#[derive(Debug)]
-pub struct Outputs {
-    pub api_url: String,
-    pub secret_arn: String,
-    pub region: Option<String>,
-    pub table_names: Value,
-    pub dead_letter_queue_urls: Value,
-}
-
-pub fn terraform_outputs(dir: &Path) -> miette::Result<Outputs> {
-    parse_outputs(&terraform_output_json(dir)?)
-        .wrap_err_with(|| format!("in {} (has `terraform apply` run there?)", dir.display()))
-}
-
 /// An AWS SDK config for `region` (else the environment's); honours `AWS_ENDPOINT_URL` and the usual
 /// credential chain. Every deployed command (`smoke-test`, `status`, `items`, `rotate`, `dlq`) loads it so.
 pub async fn sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
@@ -520,30 +505,6 @@ pub fn terraform_output_json(dir: &Path) -> miette::Result<String> {
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-pub fn parse_outputs(json_text: &str) -> miette::Result<Outputs> {
-    let v: Value = serde_json::from_str(json_text).into_diagnostic()?;
-    let get = |k: &str| {
-        v.get(k)
-            .and_then(|o| o.get("value"))
-            .cloned()
-            .ok_or_else(|| miette!("terraform output `{k}` is missing"))
-    };
-    let string = |k: &str| {
-        get(k).and_then(|x| {
-            x.as_str()
-                .map(str::to_string)
-                .ok_or_else(|| miette!("terraform output `{k}` is not a string"))
-        })
-    };
-    Ok(Outputs {
-        api_url: string("api_url")?,
-        secret_arn: string("credentials_secret_arn")?,
-        region: string("region").ok(),
-        table_names: get("table_names")?,
-        dead_letter_queue_urls: get("dead_letter_queue_urls")?,
-    })
 }
 
 fn report(checks: &[Check]) -> miette::Result<()> {
@@ -579,24 +540,12 @@ pub fn run(config: &Path, opts: SmokeArgs) -> miette::Result<()> {
             println!("smoke-testing the local pipeline at {}", target.base_url);
             report(&run_checks(&target, &probe).await)
         } else {
-            let outputs = terraform_outputs(&opts.terraform_dir)?;
-            let sdk = sdk_config(outputs.region.as_deref()).await;
-            let (username, password) = secret_credentials(&sdk, &outputs.secret_arn).await?;
-            let table_name = outputs
-                .table_names
-                .get(&probe.table)
-                .and_then(Value::as_str)
-                .ok_or_else(|| miette!("terraform output table_names has no `{}`", probe.table))?;
-            let queue_url = outputs
-                .dead_letter_queue_urls
-                .get(&probe.queue)
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    miette!(
-                        "terraform output dead_letter_queue_urls has no `{}`",
-                        probe.queue
-                    )
-                })?;
+            let outputs = crate::tf_outputs::TerraformOutputs::from_dir(&opts.terraform_dir)?;
+            let sdk = sdk_config(outputs.optional_string("region").as_deref()).await;
+            let secret_arn = outputs.string("credentials_secret_arn")?;
+            let (username, password) = secret_credentials(&sdk, &secret_arn).await?;
+            let table_name = outputs.entry("table_names", &probe.table)?;
+            let queue_url = outputs.entry("dead_letter_queue_urls", &probe.queue)?;
             let reader = |_: ()| {
                 AwsReader::new(
                     &sdk,
@@ -607,7 +556,7 @@ pub fn run(config: &Path, opts: SmokeArgs) -> miette::Result<()> {
                 )
             };
             let target = Target {
-                base_url: outputs.api_url.trim_end_matches('/').to_string(),
+                base_url: outputs.string("api_url")?.trim_end_matches('/').to_string(),
                 username,
                 password,
                 table: reader(()),
@@ -640,16 +589,6 @@ mod tests {
         );
         assert!(probe.fresh_id().starts_with("smoke-"));
         assert_ne!(probe.fresh_id(), probe.fresh_id());
-    }
-
-    #[test]
-    fn outputs_are_read_and_missing_ones_named() {
-        let text = r#"{"api_url":{"value":"https://x/prod"},"credentials_secret_arn":{"value":"arn:s"},"table_names":{"value":{"EventTable":"sluice-EventTable"}},"dead_letter_queue_urls":{"value":{"Q":"http://q"}}}"#;
-        let o = parse_outputs(text).unwrap();
-        assert_eq!(o.api_url, "https://x/prod");
-        assert_eq!(o.table_names["EventTable"], "sluice-EventTable");
-        let err = parse_outputs(r#"{"api_url":{"value":"u"}}"#).unwrap_err();
-        assert!(err.to_string().contains("credentials_secret_arn"), "{err}");
     }
 
     #[test]
