@@ -465,15 +465,11 @@ fn start_checkpointer(
     let thread = std::thread::Builder::new()
         .name("sluice-sqlite-checkpointer".into())
         .spawn(move || {
-            let checkpoint = |mode: &str| {
-                conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-                    r.get::<_, i64>(1)
-                })
-            };
             while let Err(mpsc::RecvTimeoutError::Timeout) =
                 stopped.recv_timeout(CHECKPOINT_INTERVAL)
             {
-                match checkpoint("PASSIVE") {
+                // The second column: the WAL's size in frames.
+                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
                     Ok(frames) if frames >= RESTART_AFTER_FRAMES => {
                         restart_wanted.store(true, Ordering::SeqCst);
                     }
