@@ -31,6 +31,17 @@ pub struct Deployed {
 }
 
 impl Deployed {
+    /// The names out of a root's outputs.
+    pub fn from_outputs(outputs: &TerraformOutputs) -> miette::Result<Deployed> {
+        Ok(Deployed {
+            region: outputs.optional_string("region"),
+            streams: outputs.string_map("stream_names")?,
+            tables: outputs.string_map("table_names")?,
+            queue_urls: outputs.string_map("dead_letter_queue_urls")?,
+            functions: outputs.string_map("writer_function_names")?,
+        })
+    }
+
     /// The stream's deployed name.
     pub fn stream<'a>(&'a self, p: &'a Pipeline, name: &str) -> &'a str {
         self.streams
@@ -70,19 +81,6 @@ impl OutputsArgs {
 /// Reads the outputs (`args.outputs` if given, else `terraform output -json` in `args.terraform_dir`).
 pub fn read(args: &OutputsArgs) -> miette::Result<Deployed> {
     Deployed::from_outputs(&args.load()?)
-}
-
-impl Deployed {
-    /// The names out of a root's outputs.
-    pub fn from_outputs(outputs: &TerraformOutputs) -> miette::Result<Deployed> {
-        Ok(Deployed {
-            region: outputs.optional_string("region"),
-            streams: outputs.string_map("stream_names")?,
-            tables: outputs.string_map("table_names")?,
-            queue_urls: outputs.string_map("dead_letter_queue_urls")?,
-            functions: outputs.string_map("writer_function_names")?,
-        })
-    }
 }
 
 /// An AWS SDK config for the deployed region (the outputs' `region`, else the environment's); honours

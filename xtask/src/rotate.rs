@@ -17,8 +17,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use miette::{IntoDiagnostic, WrapErr, miette};
-use serde_json::Value;
+use miette::{IntoDiagnostic, miette};
+
+use crate::tf_outputs::TerraformOutputs;
 
 /// The version stage of the previous password.
 const AWSPREVIOUS: &str = "AWSPREVIOUS";
@@ -86,15 +87,8 @@ pub fn run(config: &Path, args: RotateArgs) -> miette::Result<()> {
             Ok(())
         }
         (false, true) => {
-            let outputs = DeployedAuth::from_outputs(&crate::smoke::terraform_output_json(
-                &args.terraform_dir,
-            )?)
-            .wrap_err_with(|| {
-                format!(
-                    "in {} (has `terraform apply` run there?)",
-                    args.terraform_dir.display()
-                )
-            })?;
+            let outputs =
+                DeployedAuth::from_outputs(&TerraformOutputs::from_dir(&args.terraform_dir)?)?;
             let rt = tokio::runtime::Runtime::new().into_diagnostic()?;
             rt.block_on(revoke_and_report(&outputs, auth.cache_ttl_seconds))
         }
@@ -117,20 +111,12 @@ pub struct DeployedAuth {
 }
 
 impl DeployedAuth {
-    pub fn from_outputs(json_text: &str) -> miette::Result<Self> {
-        let v: Value = serde_json::from_str(json_text).into_diagnostic()?;
-        let string = |k: &str| {
-            v.get(k)
-                .and_then(|o| o.get("value"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| miette!("terraform output `{k}` is missing or not a string"))
-        };
+    pub fn from_outputs(outputs: &TerraformOutputs) -> miette::Result<Self> {
         Ok(DeployedAuth {
-            secret_arn: string("credentials_secret_arn")?,
-            api_id: string("api_id")?,
-            stage: string("api_stage_name")?,
-            region: string("region").ok(),
+            secret_arn: outputs.string("credentials_secret_arn")?,
+            api_id: outputs.string("api_id")?,
+            stage: outputs.string("api_stage_name")?,
+            region: outputs.optional_string("region"),
         })
     }
 }
@@ -246,11 +232,15 @@ fn rfc3339(t: SystemTime) -> String {
 mod tests {
     use super::*;
 
+    fn from_outputs(text: &str) -> miette::Result<DeployedAuth> {
+        DeployedAuth::from_outputs(&TerraformOutputs::parse(text, "test".into())?)
+    }
+
     #[test]
     fn outputs_name_what_is_missing() {
         let ok = r#"{"credentials_secret_arn":{"value":"arn:s"},"api_id":{"value":"a1"},"api_stage_name":{"value":"prod"},"region":{"value":"us-east-1"}}"#;
         assert_eq!(
-            DeployedAuth::from_outputs(ok).unwrap(),
+            from_outputs(ok).unwrap(),
             DeployedAuth {
                 secret_arn: "arn:s".into(),
                 api_id: "a1".into(),
@@ -258,8 +248,7 @@ mod tests {
                 region: Some("us-east-1".into())
             }
         );
-        let err = DeployedAuth::from_outputs(r#"{"credentials_secret_arn":{"value":"arn:s"}}"#)
-            .unwrap_err();
+        let err = from_outputs(r#"{"credentials_secret_arn":{"value":"arn:s"}}"#).unwrap_err();
         assert!(err.to_string().contains("api_id"), "{err}");
     }
 

@@ -5,7 +5,6 @@
 //! dead-letter reader — so the checks are written once.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use miette::{IntoDiagnostic, WrapErr, miette};
@@ -487,24 +486,6 @@ pub async fn sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }
     loader.load().await
-}
-
-/// The text of `terraform output -json` in `dir`.
-pub fn terraform_output_json(dir: &Path) -> miette::Result<String> {
-    let out = Command::new("terraform")
-        .arg(format!("-chdir={}", dir.display()))
-        .args(["output", "-json"])
-        .output()
-        .into_diagnostic()
-        .wrap_err("cannot run terraform (is it installed and on PATH?)")?;
-    if !out.status.success() {
-        return Err(miette!(
-            "`terraform output -json` in {} failed: {}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn report(checks: &[Check]) -> miette::Result<()> {

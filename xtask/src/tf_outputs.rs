@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::Command;
 
 use miette::{Context as _, IntoDiagnostic as _, miette};
 use serde_json::{Map, Value};
@@ -20,7 +21,7 @@ impl TerraformOutputs {
     /// Runs `terraform output -json` in `dir`.
     pub fn from_dir(dir: &Path) -> miette::Result<Self> {
         Self::parse(
-            &crate::smoke::terraform_output_json(dir)?,
+            &terraform_output_json(dir)?,
             format!("`terraform output` in {}", dir.display()),
         )
     }
@@ -97,6 +98,24 @@ impl TerraformOutputs {
             .map(str::to_owned)
             .ok_or_else(|| miette!("{}: output `{name}` has no entry `{key}`", self.origin))
     }
+}
+
+/// The text of `terraform output -json` in `dir`.
+fn terraform_output_json(dir: &Path) -> miette::Result<String> {
+    let out = Command::new("terraform")
+        .arg(format!("-chdir={}", dir.display()))
+        .args(["output", "-json"])
+        .output()
+        .into_diagnostic()
+        .wrap_err("cannot run terraform (is it installed and on PATH?)")?;
+    if !out.status.success() {
+        return Err(miette!(
+            "`terraform output -json` in {} failed: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[cfg(test)]
