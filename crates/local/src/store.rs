@@ -148,10 +148,31 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// Statements bind their values without the query planner looking at them (SQLite's query planner
+/// stability guarantee). Without it, a statement whose `LIMIT` (or range bound, with STAT4, which the bundled
+/// SQLite has) is a parameter is prepared again from its SQL whenever that value changes: profiled under
+/// `cargo xtask bench`, the shard readers' `LIMIT ?` re-parsed their query on almost every read.
+fn plan_once(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
+}
+
+/// Opens a read connection.
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    plan_once(&conn)?;
+    Ok(conn)
+}
+
 /// Opens a connection in WAL mode with `synchronous` set to `sync` (`FULL`, `NORMAL` or `OFF`).
 fn open_connection(path: &Path, sync: &str) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    plan_once(&conn)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", sync)?;
     // Savepoint sub-journals (every consumer write runs in one) stay in memory instead of spilling into
@@ -675,11 +696,7 @@ impl Store {
             let pooled = inner.readers.lock().ok().and_then(|mut pool| pool.pop());
             let conn = match pooled {
                 Some(conn) => conn,
-                None => {
-                    let conn = Connection::open(&inner.path)?;
-                    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-                    conn
-                }
+                None => open_reader(&inner.path)?,
             };
             let result = f(&conn);
             if let Ok(mut pool) = inner.readers.lock() {

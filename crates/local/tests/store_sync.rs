@@ -1,5 +1,6 @@
 //! The store's durable writes: with `Durability::Full` a write is answered only after the WAL was synced
-//! (on the syncer thread), and a failed sync refuses that write and every later one, as a failed COMMIT does.
+//! (on the syncer thread), and a failed sync refuses that write and every later one, as a failed COMMIT does;
+//! and its read connections, whose statements are planned once.
 
 mod dev_common;
 
@@ -141,4 +142,39 @@ async fn the_wal_starts_over_under_sustained_writes_instead_of_growing() {
         "the WAL reached {} MiB for 240 MiB written",
         largest >> 20
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_with_a_bound_limit_is_not_prepared_again_for_each_value() {
+    // The shard readers ask for `LIMIT ?` records, a different number each time; SQLite re-parses such a
+    // statement whenever the value changes unless the connection has the query planner stability guarantee.
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), Durability::Normal);
+    for i in 0..5 {
+        s.append(STREAM, 1, &format!("k{i}"), b"{}".to_vec(), now_ms())
+            .await
+            .unwrap();
+    }
+    let (counts, reprepared) = s
+        .read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT counter FROM _sluice_records WHERE stream = ?1 AND counter > ?2 ORDER BY counter LIMIT ?3",
+            )?;
+            let mut counts = Vec::new();
+            for limit in [1, 3, 2, 5] {
+                let rows: Vec<i64> = stmt
+                    .query_map(rusqlite::params![STREAM, 0, limit], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                counts.push(rows.len());
+            }
+            Ok((
+                counts,
+                stmt.get_status(rusqlite::StatementStatus::RePrepare),
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(counts, [1, 3, 2, 5]);
+    assert_eq!(reprepared, 0, "the statement was prepared again");
+    s.close().await;
 }
