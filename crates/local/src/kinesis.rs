@@ -70,7 +70,25 @@ pub const SEQUENCE_NUMBER_DIGITS: usize = 56;
 /// `49` + the shard index (3 digits) + the counter (51 digits, zero-padded), so that numeric order, lexical
 /// order and arrival order agree within a shard.
 pub fn sequence_number(shard: u32, counter: i64) -> String {
-    format!("49{:03}{:051}", shard % 1000, counter.max(0))
+    // Written digit by digit: `format!` pads with one `write_char` per zero, and every record, event and
+    // checkpoint carries one of these (it showed as 1.5% of the pipeline's CPU under `cargo xtask bench`).
+    let mut digits = [b'0'; SEQUENCE_NUMBER_DIGITS];
+    digits[..2].copy_from_slice(b"49");
+    write_decimal(&mut digits[2..5], u64::from(shard % 1000));
+    write_decimal(&mut digits[5..], u64::try_from(counter).unwrap_or(0));
+    digits.iter().copied().map(char::from).collect()
+}
+
+/// Writes `n` right-aligned into `field` (already zero-filled); a field too short keeps the low digits.
+fn write_decimal(field: &mut [u8], mut n: u64) {
+    for slot in field.iter_mut().rev() {
+        // `n % 10` is below 10.
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
 }
 
 /// The counter of a sequence number made by [`sequence_number`].
@@ -186,6 +204,20 @@ mod tests {
         assert_eq!(a.len(), SEQUENCE_NUMBER_DIGITS);
         assert!(a < b);
         assert_eq!(sequence_counter(&b), Some(10));
+        for (shard, counter) in [
+            (0, 0),
+            (3, 9),
+            (999, 1),
+            (1000, 7),
+            (1234, i64::MAX),
+            (7, -5),
+        ] {
+            assert_eq!(
+                sequence_number(shard, counter),
+                format!("49{:03}{:051}", shard % 1000, counter.max(0)),
+                "shard {shard}, counter {counter}"
+            );
+        }
         assert_eq!(sequence_counter("12"), None);
         assert_eq!(shard_index(&shard_id(42)), Some(42));
     }
