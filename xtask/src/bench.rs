@@ -11,6 +11,10 @@
 //! 3. `pipeline (--sync normal)`: the same with WAL's NORMAL sync (survives a crash of the process only), to
 //!    show what the fsync costs with group commit.
 //!
+//! Each row also gives the CPU time the whole process (clients included) used per acknowledged event — for a
+//! pipeline until its table holds every event — which moves less between runs than the rates do on a shared
+//! machine.
+//!
 //! For the pipelines it also prints how many items the consumer stored per second during the load, as a
 //! ratio of the events accepted per second (≥ 1 means it kept up), and the time until the table had every
 //! event. Then an open-loop run at half the default pipeline's rate measures the end-to-end lag: from each
@@ -57,6 +61,29 @@ struct LoadResult {
     elapsed: Duration,
     /// Latencies of the acknowledged requests, sorted.
     latencies: Vec<Duration>,
+    /// CPU time (user + system, every thread of this process: clients and server alike) per acknowledged
+    /// event; for a pipeline, until the table holds every event.
+    cpu_per_event: Option<Duration>,
+}
+
+/// CPU time this process has used so far, all threads, user + system: fields 14 and 15 of
+/// `/proc/self/stat`, in Linux's fixed 100 ticks per second (`USER_HZ`). `None` where there is no procfs.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces; fields 3 on follow the last `)`.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// CPU used since `start` (from [`process_cpu`]) per event.
+fn cpu_per_event(start: Option<Duration>, events: u64) -> Option<Duration> {
+    let used = process_cpu()?.checked_sub(start?)?;
+    u32::try_from(events)
+        .ok()
+        .filter(|n| *n > 0)
+        .map(|n| used / n)
 }
 
 impl LoadResult {
@@ -137,6 +164,7 @@ async fn drive(
         errors: errors.load(Ordering::Relaxed),
         elapsed,
         latencies,
+        cpu_per_event: None,
     }
 }
 
@@ -169,13 +197,21 @@ fn ms(d: Duration) -> String {
 
 fn print_row(name: &str, r: &LoadResult) {
     println!(
-        "{name:<26} {:>9.0} ev/s  p50 {:>9}  p99 {:>9}  ok {:>7}  errors {:>4}",
+        "{name:<26} {:>9.0} ev/s  p50 {:>9}  p99 {:>9}  ok {:>7}  errors {:>4}  cpu {}",
         r.rate(),
         ms(r.percentile(50.0)),
         ms(r.percentile(99.0)),
         r.ok,
         r.errors,
+        us_per_event(r.cpu_per_event),
     );
+}
+
+fn us_per_event(d: Option<Duration>) -> String {
+    d.map_or_else(
+        || "n/a".to_owned(),
+        |d| format!("{:.1} µs/ev", d.as_secs_f64() * 1e6),
+    )
 }
 
 /// What a pipeline run measured besides the load.
@@ -264,7 +300,8 @@ async fn bench_pipeline(
         running.credentials.username.clone(),
         running.credentials.password.clone(),
     );
-    let load = drive(
+    let cpu_start = process_cpu();
+    let mut load = drive(
         &url_base,
         &user,
         &pass,
@@ -281,6 +318,7 @@ async fn bench_pipeline(
     while Instant::now() < deadline {
         if count_items(&running, &table).await >= load.ok {
             drained = Some(load_end.elapsed());
+            load.cpu_per_event = cpu_per_event(cpu_start, load.ok);
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -459,6 +497,7 @@ async fn bench_lag(
         errors,
         elapsed: Duration::from_secs(opts.seconds),
         latencies: lags,
+        cpu_per_event: None,
     };
     println!(
         "end-to-end lag at {rate:.0} ev/s (half the pipeline's rate), 200 → item readable: p50 {}  p99 {}  max {}  ({} events, {} errors, {} never seen)",
@@ -481,7 +520,8 @@ async fn baseline(
 ) -> miette::Result<LoadResult> {
     let (addr, stop) = baseline_server().await?;
     let base = format!("http://{addr}/{stage}/submit/bench");
-    let load = drive(
+    let cpu_start = process_cpu();
+    let mut load = drive(
         &base,
         "u",
         "p",
@@ -491,6 +531,7 @@ async fn baseline(
         prefix,
     )
     .await;
+    load.cpu_per_event = cpu_per_event(cpu_start, load.ok);
     let _ = stop.send(());
     Ok(load)
 }
@@ -540,6 +581,20 @@ pub fn run(config: &Path, opts: BenchArgs) -> miette::Result<()> {
             ratio(&normal.load),
             full.load.percentile(99.0).as_secs_f64() / base_p99.max(f64::MIN_POSITIVE)
         );
+        // CPU per event is steadier than the rates on a shared machine: it does not move with how long a
+        // thread waits for a core.
+        let cpu = |r: &LoadResult| r.cpu_per_event.map(|d| d.as_secs_f64());
+        if let (Some(b1), Some(b2), Some(f), Some(n)) =
+            (cpu(&before), cpu(&after), cpu(&full.load), cpu(&normal.load))
+        {
+            let base_cpu = (b1 + b2) / 2.0;
+            println!(
+                "CPU per event (clients included), pipeline / baseline ({:.1} µs): {:.2}× (--sync normal: {:.2}×)",
+                base_cpu * 1e6,
+                f / base_cpu,
+                n / base_cpu
+            );
+        }
         bench_lag(&opts, &pipeline, full.load.rate() / 2.0, &body).await
     })
 }
