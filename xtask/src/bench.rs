@@ -598,3 +598,28 @@ pub fn run(config: &Path, opts: BenchArgs) -> miette::Result<()> {
         bench_lag(&opts, &pipeline, full.load.rate() / 2.0, &body).await
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_cpu_counts_the_cpu_this_process_burns() {
+        let start = process_cpu().expect("/proc/self/stat has utime and stime");
+        // Busy work until the kernel's 10 ms ticks show it, for at most 5 s of wall time.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut x = 0u64;
+        while process_cpu().is_some_and(|now| now < start + Duration::from_millis(50)) {
+            for i in 0..100_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "5 s of busy work did not show as 50 ms of CPU"
+            );
+        }
+        let per_event = cpu_per_event(Some(start), 10).unwrap();
+        assert!(per_event >= Duration::from_millis(5), "{per_event:?}");
+        assert_eq!(cpu_per_event(Some(start), 0), None);
+    }
+}
