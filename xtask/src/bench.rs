@@ -12,8 +12,8 @@
 //!    show what the fsync costs with group commit.
 //!
 //! Each row also gives the CPU time the whole process (clients included) used per acknowledged event — for a
-//! pipeline until its table holds every event — which moves less between runs than the rates do on a shared
-//! machine.
+//! pipeline until its table holds every event. It separates the work done per event from the time spent
+//! waiting (for a sync, for a core): a closed-loop pipeline that waits can be slow without being busy.
 //!
 //! For the pipelines it also prints how many items the consumer stored per second during the load, as a
 //! ratio of the events accepted per second (≥ 1 means it kept up), and the time until the table had every
@@ -581,8 +581,7 @@ pub fn run(config: &Path, opts: BenchArgs) -> miette::Result<()> {
             ratio(&normal.load),
             full.load.percentile(99.0).as_secs_f64() / base_p99.max(f64::MIN_POSITIVE)
         );
-        // CPU per event is steadier than the rates on a shared machine: it does not move with how long a
-        // thread waits for a core.
+        // The work per event, apart from waiting: how much of the gap in throughput is work.
         let cpu = |r: &LoadResult| r.cpu_per_event.map(|d| d.as_secs_f64());
         if let (Some(b1), Some(b2), Some(f), Some(n)) =
             (cpu(&before), cpu(&after), cpu(&full.load), cpu(&normal.load))
