@@ -160,7 +160,8 @@ fn plan_once(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Opens a read connection.
+/// Opens a connection that waits up to 10 s for a lock and plans its statements once: a read connection as
+/// it is, the base of the writer's and the checkpointer's.
 fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -170,9 +171,7 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
 
 /// Opens a connection in WAL mode with `synchronous` set to `sync` (`FULL`, `NORMAL` or `OFF`).
 fn open_connection(path: &Path, sync: &str) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    plan_once(&conn)?;
+    let conn = open_reader(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", sync)?;
     // Savepoint sub-journals (every consumer write runs in one) stay in memory instead of spilling into
