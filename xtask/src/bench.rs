@@ -587,11 +587,12 @@ pub fn run(config: &Path, opts: BenchArgs) -> miette::Result<()> {
             (cpu(&before), cpu(&after), cpu(&full.load), cpu(&normal.load))
         {
             let base_cpu = (b1 + b2) / 2.0;
+            let cpu_ratio = |x: f64| x / base_cpu.max(f64::MIN_POSITIVE);
             println!(
                 "CPU per event (clients included), pipeline / baseline ({:.1} µs): {:.2}× (--sync normal: {:.2}×)",
                 base_cpu * 1e6,
-                f / base_cpu,
-                n / base_cpu
+                cpu_ratio(f),
+                cpu_ratio(n)
             );
         }
         bench_lag(&opts, &pipeline, full.load.rate() / 2.0, &body).await
