@@ -1,14 +1,18 @@
 //! `cargo xtask bench`: a load benchmark of the local pipeline (not a test; nothing asserts a number).
 //!
-//! Starts, in this process on 127.0.0.1, three targets one after the other and drives each with the same
+//! Starts, in this process on 127.0.0.1, four targets one after the other and drives each with the same
 //! closed-loop load — `clients` concurrent keep-alive HTTP clients posting authenticated events with fresh
 //! ids for a fixed duration — then prints sustained events/s and p50/p99 ingest latency per target:
 //!
 //! 1. `baseline`: a trivial axum handler answering 200 with a PutRecord-shaped body, storing nothing (what
 //!    HTTP on loopback costs by itself);
-//! 2. `pipeline`: `cargo xtask dev`'s pipeline as it runs by default (a 200 only after the record's
+//! 2. `baseline + fdatasync`: a trivial handler that answers only once the body is appended to a file and
+//!    synced, one `write` and one `fdatasync` per group of waiting requests ([`synced`]): the ceiling of any
+//!    server that acknowledges only synced writes on this disk, in this closed loop. Before it, the bench
+//!    times one `fdatasync` on the same disk with nothing else running;
+//! 3. `pipeline`: `cargo xtask dev`'s pipeline as it runs by default (a 200 only after the record's
 //!    transaction is committed and synced: `synchronous = FULL`, survives a power loss);
-//! 3. `pipeline (--sync normal)`: the same with WAL's NORMAL sync (survives a crash of the process only), to
+//! 4. `pipeline (--sync normal)`: the same with WAL's NORMAL sync (survives a crash of the process only), to
 //!    show what the fsync costs with group commit.
 //!
 //! Each row also gives the CPU time the whole process (clients included) used per acknowledged event — for a
@@ -31,6 +35,7 @@ use miette::{IntoDiagnostic as _, miette};
 
 use sluice_local::{self as dev, Durability, StartOptions};
 
+mod synced;
 mod writes;
 
 /// `cargo xtask bench`.
@@ -519,6 +524,31 @@ async fn baseline(
     prefix: &str,
 ) -> miette::Result<LoadResult> {
     let (addr, stop) = baseline_server().await?;
+    let load = drive_baseline(opts, addr, stage, body, prefix).await;
+    let _ = stop.send(());
+    Ok(load)
+}
+
+/// The durable baseline ([`synced`]): the same clients against a handler that answers once the body is
+/// appended to a file and synced, in a state dir like the pipeline's (so on the same disk).
+async fn synced_baseline(opts: &BenchArgs, stage: &str, body: &str) -> miette::Result<LoadResult> {
+    let dir = state_dir("synced");
+    std::fs::create_dir_all(&dir).into_diagnostic()?;
+    let (addr, stop) = synced::server(&dir.join("bodies.log")).await?;
+    let load = drive_baseline(opts, addr, stage, body, "synced").await;
+    let _ = stop.send(());
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(load)
+}
+
+/// The closed-loop load against a baseline server, with the CPU it cost.
+async fn drive_baseline(
+    opts: &BenchArgs,
+    addr: SocketAddr,
+    stage: &str,
+    body: &str,
+    prefix: &str,
+) -> LoadResult {
     let base = format!("http://{addr}/{stage}/submit/bench");
     let cpu_start = process_cpu();
     let mut load = drive(
@@ -532,8 +562,7 @@ async fn baseline(
     )
     .await;
     load.cpu_per_event = cpu_per_event(cpu_start, load.ok);
-    let _ = stop.send(());
-    Ok(load)
+    load
 }
 
 /// `cargo xtask bench`.
@@ -561,6 +590,18 @@ pub fn run(config: &Path, opts: BenchArgs) -> miette::Result<()> {
         );
         let before = baseline(&opts, &pipeline.stage, &body, "base").await?;
         print_row("baseline (no storage)", &before);
+        let probe_dir = crate::project_root().join("target");
+        match synced::fdatasync_latency(&probe_dir, 200) {
+            Ok(median) => println!(
+                "{:<26} one fdatasync of a 4 KiB append in {}, idle: {:.0} µs (median of 200)",
+                "",
+                probe_dir.display(),
+                median.as_secs_f64() * 1e6
+            ),
+            Err(e) => println!("{:<26} cannot time fdatasync in {}: {e}", "", probe_dir.display()),
+        }
+        let synced = synced_baseline(&opts, &pipeline.stage, &body).await?;
+        print_row("baseline + fdatasync", &synced);
 
         let full = bench_pipeline(&opts, &pipeline, Durability::Full, "full", &body).await?;
         print_pipeline("pipeline", &full);
@@ -580,6 +621,13 @@ pub fn run(config: &Path, opts: BenchArgs) -> miette::Result<()> {
             ratio(&full.load),
             ratio(&normal.load),
             full.load.percentile(99.0).as_secs_f64() / base_p99.max(f64::MIN_POSITIVE)
+        );
+        // How much of that gap the disk sets: no server that answers only synced writes does better than the
+        // durable baseline in this closed loop.
+        println!(
+            "durable ceiling: baseline + fdatasync / baseline {:.2}×; pipeline / (baseline + fdatasync) {:.2}×",
+            ratio(&synced),
+            full.load.rate() / synced.rate().max(f64::MIN_POSITIVE)
         );
         // The work per event, apart from waiting: how much of the gap in throughput is work.
         let cpu = |r: &LoadResult| r.cpu_per_event.map(|d| d.as_secs_f64());
