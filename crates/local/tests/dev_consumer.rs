@@ -1,7 +1,8 @@
 //! The event source mapping emulator, one test per rule, with scripted functions in place of the writer:
 //! batching (size and window), bisect-on-error, retries then the on-failure message, maximum record age,
 //! partial batch responses (checkpoint just before the lowest failure; malformed responses fail the whole
-//! batch), parallelization (order kept per partition key), starting positions, restart and shutdown.
+//! batch), parallelization (order kept per partition key), starting positions, restart and shutdown, and
+//! the mapping's runtime of its own.
 
 mod dev_common;
 
@@ -123,6 +124,51 @@ async fn without_a_window_records_are_delivered_at_once() {
         started.elapsed() < Duration::from_millis(500),
         "took {:?}",
         started.elapsed()
+    );
+    running.shutdown().await;
+}
+
+/// The event source mapping runs on a runtime of its own, as on AWS the function runs apart from the API: it
+/// delivers records while the runtime that started the pipeline (the gateway's) cannot run anything. On a
+/// shared runtime its batches queued behind every ready HTTP connection, and under load the consumer fell
+/// behind the gateway (`cargo xtask bench --clients 128`: 0.32× of the accepted rate).
+#[tokio::test(flavor = "current_thread")]
+async fn the_mapping_delivers_while_the_runtime_that_started_it_is_blocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = Calls::default();
+    let running = start_in(
+        dir.path(),
+        &pipeline_toml(1, "batch_size = 10\nbatching_window_seconds = 0"),
+        handlers("event-writer", scripted(&calls, |_, _| ok())),
+    )
+    .await;
+    // Appended from another thread, so that nothing below gives this runtime a chance to run.
+    let store = running.store.clone();
+    let appender = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for i in 0..5 {
+                store
+                    .append(STREAM, 1, &format!("k{i}"), b"{}".to_vec(), now_ms())
+                    .await
+                    .expect("append");
+            }
+        });
+    });
+    // Blocks this runtime's only thread until the five are delivered or 10 s have passed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while delivered(&calls) < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    appender.join().unwrap();
+    assert_eq!(
+        delivered(&calls),
+        5,
+        "records not delivered while the starting runtime was blocked: {:?}",
+        snapshot(&calls)
     );
     running.shutdown().await;
 }
