@@ -173,14 +173,24 @@ async fn drive(
     }
 }
 
+/// The baselines' answer: shaped like a PutRecord reply, so the clients read as much as from the gateway.
+const PUT_RECORD_REPLY: &str = r#"{"SequenceNumber":"49000000000000000000000000000000000000000000000000000001","ShardId":"shardId-000000000000"}"#;
+
 /// A trivial axum server that acknowledges everything without storing it.
 async fn baseline_server() -> miette::Result<(SocketAddr, tokio::sync::oneshot::Sender<()>)> {
     let app = axum::Router::new().fallback(|_body: axum::body::Bytes| async {
         (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
-            r#"{"SequenceNumber":"49000000000000000000000000000000000000000000000000000001","ShardId":"shardId-000000000000"}"#,
+            PUT_RECORD_REPLY,
         )
     });
+    serve_on_loopback(app).await
+}
+
+/// Serves a baseline's `app` on a free loopback port until the returned sender is used or dropped.
+async fn serve_on_loopback(
+    app: axum::Router,
+) -> miette::Result<(SocketAddr, tokio::sync::oneshot::Sender<()>)> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .into_diagnostic()?;
@@ -249,10 +259,13 @@ fn first_table(pipeline: &sluice_config::Pipeline) -> miette::Result<(String, St
     Ok((table.name.clone(), table.partition_key.name.clone()))
 }
 
+/// Where the bench's state dirs (and its `fdatasync` probe) go: the project's `target/`.
+fn scratch_root() -> std::path::PathBuf {
+    crate::project_root().join("target")
+}
+
 fn state_dir(run: &str) -> std::path::PathBuf {
-    crate::project_root()
-        .join("target")
-        .join(format!("sluice-bench-{}-{run}", std::process::id()))
+    scratch_root().join(format!("sluice-bench-{}-{run}", std::process::id()))
 }
 
 /// Starts the pipeline with AWS's limits off (raw speed) in a fresh state dir.
@@ -591,8 +604,8 @@ pub fn run(config: &Path, opts: BenchArgs) -> miette::Result<()> {
         let before = baseline(&opts, &pipeline.stage, &body, "base").await?;
         print_row("baseline (no storage)", &before);
         // Timed before the durable baseline's load, with nothing else running, on the disk of the state dirs
-        // (see `state_dir`; created here if the build's target dir is elsewhere).
-        let probe_dir = crate::project_root().join("target");
+        // (created here if the build's target dir is elsewhere).
+        let probe_dir = scratch_root();
         let _ = std::fs::create_dir_all(&probe_dir);
         let probe = synced::fdatasync_latency(&probe_dir, 200);
         let synced = synced_baseline(&opts, &pipeline.stage, &body).await?;

@@ -60,7 +60,7 @@ async fn acknowledge_synced(
     match synced.await {
         Ok(Ok(())) => (
             [(header::CONTENT_TYPE, "application/json")],
-            r#"{"SequenceNumber":"49000000000000000000000000000000000000000000000000000001","ShardId":"shardId-000000000000"}"#,
+            super::PUT_RECORD_REPLY,
         )
             .into_response(),
         _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
@@ -79,19 +79,7 @@ pub async fn server(log: &Path) -> miette::Result<(SocketAddr, oneshot::Sender<(
     let app = axum::Router::new()
         .fallback(acknowledge_synced)
         .with_state(Arc::new(queue));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .into_diagnostic()?;
-    let addr = listener.local_addr().into_diagnostic()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Ok((addr, stop))
+    super::serve_on_loopback(app).await
 }
 
 /// The median time of `rounds` appends of 4 KiB, each followed by an `fdatasync`, to a scratch file in
