@@ -300,22 +300,21 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
             opts.timings,
             stop_rx.clone(),
         );
-        let started = consumers
+        let started = match consumers
             .spawn(
                 async move { event_source_mapping::start(&p, &c, s, handler, timings, stop).await },
             )
-            .await;
+            .await
+        {
+            Ok(started) => started.map_err(DevError::from),
+            Err(e) => Err(DevError::Runtime(std::io::Error::other(e.to_string()))),
+        };
         match started {
-            Ok(Ok(t)) => tasks.extend(t),
-            Ok(Err(e)) => {
-                let _ = stop_consumers.send(true);
-                store.close().await;
-                return Err(e.into());
-            }
+            Ok(t) => tasks.extend(t),
             Err(e) => {
                 let _ = stop_consumers.send(true);
                 store.close().await;
-                return Err(DevError::Runtime(std::io::Error::other(e.to_string())));
+                return Err(e);
             }
         }
     }
