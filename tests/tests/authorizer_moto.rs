@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use authorizer::{
+use base64::Engine as _;
+use sluice_authorizer::{
     ApiGatewayCustomAuthorizerRequestTypeRequest, Authorizer, AuthorizerError, CredentialsSource,
     Decision, SecretsManagerSource,
 };
-use base64::Engine as _;
+use sluice_ops::rotate::{DeployedAuth, revoke_deployed};
 use sluice_tests::Moto;
-use xtask::rotate::{DeployedAuth, revoke_deployed};
 
 fn basic(user: &str, pass: &str) -> String {
     format!(

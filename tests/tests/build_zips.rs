@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
+use sluice_build::FUNCTIONS;
 use sluice_tests::{XtaskRun, cargo_xtask, workspace_root};
-use xtask::build::FUNCTIONS;
 
 /// A cold release build of both functions takes several minutes on two cores.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(45 * 60);
@@ -39,7 +39,7 @@ fn built() -> &'static str {
 fn fingerprint(function: &str) -> (String, SystemTime) {
     let path = zip_path(function);
     let sha =
-        xtask::build::sha256_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        sluice_build::sha256_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mtime = std::fs::metadata(&path)
         .and_then(|m| m.modified())
         .expect("zip mtime");
@@ -85,7 +85,7 @@ fn each_zip_holds_exactly_an_executable_bootstrap_for_its_architecture() {
         .expect("pipeline.toml is valid");
     for function in FUNCTIONS {
         let path = zip_path(function);
-        let entries = xtask::build::zip_entries(&path).unwrap_or_else(|e| panic!("{e}"));
+        let entries = sluice_build::zip_entries(&path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(entries.len(), 1, "{}: {entries:?}", path.display());
         let entry = &entries[0];
         assert_eq!(entry.name, "bootstrap");
@@ -101,7 +101,7 @@ fn each_zip_holds_exactly_an_executable_bootstrap_for_its_architecture() {
         );
         assert_eq!(entry.compression, "Deflated");
 
-        let binary = xtask::build::read_bootstrap(&path).unwrap_or_else(|e| panic!("{e}"));
+        let binary = sluice_build::read_bootstrap(&path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(binary.len() as u64, entry.size);
         let architecture = match function {
             "authorizer" => pipeline.functions.authorizer.architecture,

@@ -1,6 +1,6 @@
 //! checkov (a standard IaC scanner) on the generated Terraform: no failed check, and every skipped one
 //! carries a reason in the generated file itself (`#checkov:skip=CKV_…:reason`, rendered from the templates
-//! under `xtask/templates/terraform/`). A new finding fails with what, where and how to answer it.
+//! under `crates/gen/templates/terraform/`). A new finding fails with what, where and how to answer it.
 //!
 //! checkov comes from its own venv (`cargo xtask test` installs it and sets `SLUICE_CHECKOV`); it runs
 //! offline (`--skip-download`: no policy metadata from the vendor's API).
@@ -135,7 +135,7 @@ fn assert_clean_at(root: &str, source: &Path) {
     assert!(
         failed.is_empty(),
         "checkov finds {} unexplained problem(s) in {root}:\n{}\n\nFix each in the template that renders the file \
-         (xtask/templates/terraform/<same path>), or, if it is not a problem here, add inside the resource \
+         (crates/gen/templates/terraform/<same path>), or, if it is not a problem here, add inside the resource \
          `#checkov:skip=<id>:<the reason a security reviewer would accept>`; then run `cargo xtask gen` (and \
          `cargo xtask gen --config examples/multi/pipeline.toml --out-dir examples/multi/terraform`).",
         failed.len(),
@@ -268,7 +268,7 @@ dead_letter_queue = "Dead"
     let pipeline = sluice_config::parse(PIPELINE, "pipeline.toml").expect("a valid pipeline");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("terraform");
-    let files = xtask::generate::render(&pipeline, &dir).expect("render");
+    let files = sluice_gen::render(&pipeline, &dir).expect("render");
     assert!(
         !files
             .keys()

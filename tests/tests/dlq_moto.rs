@@ -17,8 +17,8 @@ use aws_sdk_dynamodb::types::{
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sluice_tests::{Moto, workspace_root, xtask_bin};
-use writer::aws::{AwsDeadLetters, DynamoDbTable};
-use writer::{WriterConfig, handle_batch_with_stats, kinesis_event_from_json};
+use sluice_writer::aws::{AwsDeadLetters, DynamoDbTable};
+use sluice_writer::{WriterConfig, handle_batch_with_stats, kinesis_event_from_json};
 
 const TABLE: &str = "sluice-EventTable";
 const STREAM: &str = "sluice-GatewayEventsStream";

@@ -2,9 +2,9 @@
 //! examples/multi is exactly what the generator renders (this is `gen --check`), rendering is
 //! deterministic, `--check` reports drift, and a normal run repairs it without touching other files.
 
+use sluice_gen::{self as generate, Drift, GenArgs, MARKER};
 use sluice_tests::copy_dir;
 use sluice_tests::workspace_root;
-use xtask::generate::{self, Drift, GenArgs, MARKER};
 
 fn check_committed(config: &str, out_dir: &str) {
     let root = workspace_root();

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sluice_contract::ApiError;
+use sluice_gen as generate;
 use sluice_tests::workspace_root;
-use xtask::generate;
 
 /// What Terraform's `templatefile` does with the OpenAPI template: fills `${name}` from `vars`, turns
 /// `$${` and `%%{` back into `${` and `%{`, and refuses any other interpolation or directive.

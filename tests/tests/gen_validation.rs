@@ -15,7 +15,7 @@ const PASS: &str = "validation-test-password";
 fn rendered_gateway_response(template: &str, request_id: &str, validation: &str) -> Value {
     let escaped = serde_json::to_string(validation).unwrap();
     let text = template.replace("$context.requestId", request_id).replace(
-        xtask::generate::VALIDATION_ERROR_STRING,
+        sluice_gen::VALIDATION_ERROR_STRING,
         &escaped[1..escaped.len() - 1],
     );
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
@@ -26,8 +26,7 @@ async fn a_refused_body_gets_the_generated_gateway_response_and_nothing_is_writt
     let config = workspace_root().join("examples/multi/pipeline.toml");
     let pipeline = sluice_config::load(&config).unwrap();
     let files =
-        xtask::generate::render(&pipeline, std::path::Path::new("examples/multi/terraform"))
-            .unwrap();
+        sluice_gen::render(&pipeline, std::path::Path::new("examples/multi/terraform")).unwrap();
     let doc: Value = serde_json::from_str(
         &files["modules/api/openapi.json.tftpl"]
             .replace("$${", "${")

@@ -110,9 +110,9 @@ fn the_request_template_puts_the_contract_envelope_into_the_record() {
     let pipeline =
         sluice_config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
     let route = &pipeline.routes["events"];
-    let template = xtask::generate::request_template(&pipeline, route, "Orders").unwrap();
+    let template = sluice_gen::request_template(&pipeline, route, "Orders").unwrap();
     // The very template the generated OpenAPI document carries.
-    let doc = &xtask::generate::render(&pipeline, std::path::Path::new("terraform")).unwrap()["modules/api/openapi.json.tftpl"];
+    let doc = &sluice_gen::render(&pipeline, std::path::Path::new("terraform")).unwrap()["modules/api/openapi.json.tftpl"];
     let doc: Value = serde_json::from_str(&doc.replace("$${", "${").replace("%%{", "%{")).unwrap();
     assert_eq!(
         doc["paths"]["/events/Orders/{eventId}"]["post"]["x-amazon-apigateway-integration"]["requestTemplates"]
@@ -122,7 +122,7 @@ fn the_request_template_puts_the_contract_envelope_into_the_record() {
     assert_eq!(
         doc["paths"]["/events/Orders/{eventId}"]["post"]["x-amazon-apigateway-integration"]["responses"]
             ["4\\d{2}"]["responseTemplates"]["application/json"],
-        xtask::generate::error_template().unwrap().as_str()
+        sluice_gen::error_template().unwrap().as_str()
     );
     let keys = [
         "abc",
@@ -174,7 +174,7 @@ fn a_request_id_partition_key_is_the_request_id() {
     let pipeline =
         sluice_config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
     let template =
-        xtask::generate::request_template(&pipeline, &pipeline.routes["audit"], "Audit").unwrap();
+        sluice_gen::request_template(&pipeline, &pipeline.routes["audit"], "Audit").unwrap();
     let body = r#"{"who":"me"}"#;
     let rendered = render(&[json!({
         "template": template, "body": body, "path": {},
@@ -191,7 +191,7 @@ fn a_request_id_partition_key_is_the_request_id() {
 
 #[test]
 fn kinesis_errors_become_the_error_contract() {
-    let template = xtask::generate::error_template().unwrap();
+    let template = sluice_gen::error_template().unwrap();
     let cases = [
         (
             json!({"__type": "ProvisionedThroughputExceededException", "message": "Rate exceeded for shard shardId-000000000000"}),
@@ -242,7 +242,7 @@ fn kinesis_errors_become_the_error_contract() {
 
 #[test]
 fn the_success_template_answers_sequence_number_and_shard() {
-    let files = xtask::generate::render(
+    let files = sluice_gen::render(
         &sluice_config::load(&workspace_root().join("pipeline.toml")).unwrap(),
         std::path::Path::new("terraform"),
     )
@@ -291,7 +291,7 @@ fn a_body_cannot_forge_the_envelopes_members() {
     let pipeline =
         sluice_config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
     let template =
-        xtask::generate::request_template(&pipeline, &pipeline.routes["events"], "Orders").unwrap();
+        sluice_gen::request_template(&pipeline, &pipeline.routes["events"], "Orders").unwrap();
     let bodies = [
         r#"{"a":1},"requestId":"forged""#,
         r#"{"a":1},"receivedAt":0,"sourceIp":"10.0.0.1""#,

@@ -303,7 +303,7 @@ impl RunningFunction {
             .join("target/lambda")
             .join(name)
             .join("bootstrap.zip");
-        let bytes = xtask::build::read_bootstrap(&zip).unwrap_or_else(|e| panic!("{e}"));
+        let bytes = sluice_build::read_bootstrap(&zip).unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::tempdir().expect("temp dir");
         let bootstrap = dir.path().join("bootstrap");
         std::fs::write(&bootstrap, bytes).expect("write bootstrap");

@@ -3,10 +3,10 @@
 
 use serde_json::json;
 use sluice_config::KeyType;
-use sluice_tests::Moto;
-use xtask::smoke::{
+use sluice_ops::smoke::{
     AwsReader, DeadLetterReader, Probe, SqliteReader, TableReader, secret_credentials,
 };
+use sluice_tests::Moto;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_readers_read_items_queues_and_the_secret() {

@@ -987,7 +987,7 @@ dead_letter_queue = "Dead"
     );
     let pipeline = sluice_config::parse(&src, "pipeline.toml").expect("a valid pipeline");
     let generated = tmp.path().join("generated");
-    for (rel, text) in xtask::generate::render(&pipeline, &generated).expect("render") {
+    for (rel, text) in sluice_gen::render(&pipeline, &generated).expect("render") {
         let path = generated.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();

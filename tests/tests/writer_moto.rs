@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sluice_tests::Moto;
-use writer::aws::{AwsDeadLetters, DynamoDbTable};
-use writer::{
+use sluice_writer::aws::{AwsDeadLetters, DynamoDbTable};
+use sluice_writer::{
     BatchStats, DeadLetterMessage, KinesisEvent, KinesisEventResponse, RecordData, WriterConfig,
     handle_batch, handle_batch_with_stats, kinesis_event_from_json,
 };

@@ -3,11 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-/// The default port of `dev` and `smoke-test --local`.
-pub const DEFAULT_PORT: u16 = 4566;
-
-/// The default state dir of `dev` and `smoke-test --local`.
-pub const DEFAULT_STATE_DIR: &str = ".sluice";
+use sluice_local::{DEFAULT_PORT, DEFAULT_STATE_DIR};
 
 /// `cargo xtask dev`.
 #[derive(Debug, Clone, clap::Args)]

@@ -9,7 +9,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use xtask::{bench, build, dev, dlq, generate, items, plan, rotate, smoke, status};
+use sluice_bench as bench;
+use sluice_build as build;
+use sluice_gen as generate;
+use sluice_ops::{dlq, items, plan, rotate, smoke, status};
+
+mod dev;
+mod test;
 
 /// sluice: describe an authenticated HTTP → Kinesis → DynamoDB pipeline once in pipeline.toml,
 /// then generate its Terraform, build its Lambdas, run it locally, and smoke-test it.
@@ -53,16 +59,16 @@ enum Command {
 
 fn main() -> miette::Result<()> {
     let cli = Cli::parse();
-    std::env::set_current_dir(xtask::project_root())
+    std::env::set_current_dir(sluice_config::project_root())
         .map_err(|e| miette::miette!("cannot enter the project root: {e}"))?;
     let config = &cli.config;
     match cli.command {
-        Command::Validate => xtask::validate(config),
+        Command::Validate => sluice_ops::validate(config),
         Command::Gen(args) => generate::run(config, args),
         Command::Build(args) => build::run(config, args),
         Command::Dev(args) => dev::run(config, args),
         Command::SmokeTest(args) => smoke::run(config, args),
-        Command::Test => xtask::test::run(),
+        Command::Test => test::run(),
         Command::Bench(args) => bench::run(config, args),
         Command::Plan(args) => plan::run(config, args),
         Command::Status(args) => status::run(config, args),

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use miette::{IntoDiagnostic, miette};
 
-use crate::{build, tools};
+use sluice_build::{self as build, tools};
 
 /// Runs `cargo <args>` from the project root; an error names the step and how to see the problem.
 fn cargo(step: &str, args: &[&str], fix: &str) -> miette::Result<()> {
@@ -21,7 +21,7 @@ fn cargo(step: &str, args: &[&str], fix: &str) -> miette::Result<()> {
     println!("==> {step}: cargo {}", args.join(" "));
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(args)
-        .current_dir(crate::project_root())
+        .current_dir(sluice_config::project_root())
         .status()
         .into_diagnostic()?;
     if !status.success() {

@@ -11,6 +11,7 @@ mod compile;
 mod error;
 pub mod filter;
 pub mod json;
+pub mod layout;
 pub mod limits;
 mod raw;
 mod reference;
@@ -21,6 +22,7 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors, ConfigWarnings};
 pub use filter::EventFilter;
+pub use layout::{LAMBDA_DIR, project_root};
 pub use reference::reference_markdown;
 pub use sluice_contract::{KeyAttribute, KeyType};
 

@@ -13,7 +13,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use authorizer::{CredentialSets, CredentialsSource, SourceError, StoredCredentials};
+use sluice_authorizer::{CredentialSets, CredentialsSource, SourceError, StoredCredentials};
 
 use rand::distr::{Alphanumeric, SampleString as _};
 use serde::{Deserialize, Serialize};

@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authorizer::{Authorizer, Decision};
+use sluice_authorizer::{Authorizer, Decision};
 
 use crate::credentials::CredentialsFile;
 use axum::body::Body;

@@ -29,6 +29,12 @@ pub mod limits;
 pub mod sinks;
 mod store;
 
+/// The default port of `cargo xtask dev` and of the commands that talk to it (`smoke-test --local`).
+pub const DEFAULT_PORT: u16 = 4566;
+
+/// The default state dir of `cargo xtask dev` and of the commands that read it (`--local`).
+pub const DEFAULT_STATE_DIR: &str = ".sluice";
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -199,11 +205,11 @@ fn writer_handler(
     capacities: &TableCapacities,
 ) -> Option<Arc<dyn BatchHandler>> {
     let table = pipeline.tables.get(&consumer.table)?;
-    let config = Arc::new(writer::WriterConfig {
+    let config = Arc::new(sluice_writer::WriterConfig {
         table_name: table.name.clone(),
         partition_key: table.partition_key.clone(),
         sort_key: table.sort_key.clone(),
-        write: writer::WritePolicy::default(),
+        write: sluice_writer::WritePolicy::default(),
     });
     let capacity = capacities.get(&table.name).cloned();
     let table = sinks::SqliteTable::new(store.clone(), table).with_capacity(capacity);
@@ -212,9 +218,9 @@ fn writer_handler(
         consumer.dead_letter_queue.clone(),
         dead_letter_bucket(pipeline),
     );
-    let handler = move |event: writer::KinesisEvent| {
+    let handler = move |event: sluice_writer::KinesisEvent| {
         let (config, table, dead_letters) = (config.clone(), table.clone(), dead_letters.clone());
-        async move { Ok(writer::handle_batch(&config, &table, &dead_letters, event).await) }
+        async move { Ok(sluice_writer::handle_batch(&config, &table, &dead_letters, event).await) }
     };
     Some(Arc::new(handler))
 }

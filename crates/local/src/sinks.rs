@@ -4,7 +4,9 @@
 
 use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
-use writer::{DeadLetterMessage, DeadLetters, Item, PutResult, Table, WriteOutcome, WriterError};
+use sluice_writer::{
+    DeadLetterMessage, DeadLetters, Item, PutResult, Table, WriteOutcome, WriterError,
+};
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use dev_common::*;
 use sluice_local::now_ms;
 use sluice_local::{BatchHandler, InvokeResult, RunningPipeline};
-use writer::{KinesisEvent, KinesisEventResponse};
+use sluice_writer::{KinesisEvent, KinesisEventResponse};
 
 const STREAM: &str = "GatewayEventsStream";
 

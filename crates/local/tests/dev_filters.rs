@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use dev_common::*;
 use sluice_local::{BatchHandler, InvokeResult};
-use writer::{KinesisEvent, KinesisEventResponse};
+use sluice_writer::{KinesisEvent, KinesisEventResponse};
 
 const FILTERS: &str = r#"batch_size = 10
 batching_window_seconds = 1

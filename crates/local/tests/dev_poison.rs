@@ -16,7 +16,7 @@ use dev_common::*;
 use serde_json::Value;
 use sluice_local::sinks::{SqliteDeadLetters, SqliteTable};
 use sluice_local::{BatchHandler, now_ms};
-use writer::{Item, PutResult, Table, WriteOutcome};
+use sluice_writer::{Item, PutResult, Table, WriteOutcome};
 
 /// An object of the local dead-letter bucket: its data and stored SHA-256.
 fn object(state_dir: &std::path::Path, bucket: &str, key: &str) -> (Vec<u8>, String) {
@@ -183,15 +183,15 @@ async fn a_permanent_failure_behind_a_transient_one_is_dead_lettered_once() {
     let pipeline = parse(&toml);
     let sinks: Arc<OnceLock<(FlakyTable, SqliteDeadLetters)>> = Arc::default();
     let batches: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
-    let config = Arc::new(writer::WriterConfig {
+    let config = Arc::new(sluice_writer::WriterConfig {
         table_name: "EventTable".into(),
         partition_key: pipeline.tables["EventTable"].partition_key.clone(),
         sort_key: None,
-        write: writer::WritePolicy::default(),
+        write: sluice_writer::WritePolicy::default(),
     });
     let handler: Arc<dyn BatchHandler> = {
         let (sinks, batches) = (sinks.clone(), batches.clone());
-        Arc::new(move |event: writer::KinesisEvent| {
+        Arc::new(move |event: sluice_writer::KinesisEvent| {
             let (sinks, batches, config) = (sinks.clone(), batches.clone(), config.clone());
             async move {
                 batches.lock().unwrap().push(
@@ -202,7 +202,7 @@ async fn a_permanent_failure_behind_a_transient_one_is_dead_lettered_once() {
                         .collect(),
                 );
                 let (table, dead_letters) = sinks.get().expect("sinks are set before records");
-                Ok(writer::handle_batch(&config, table, dead_letters, event).await)
+                Ok(sluice_writer::handle_batch(&config, table, dead_letters, event).await)
             }
         })
     };

@@ -3,7 +3,7 @@
 //! Environment (set by the generated Terraform; names in `sluice_contract::env`): the secret's ARN
 //! or name, `{"username":"…","password":"…"}`, and how long after a rotation the previous password is
 //! accepted (default 3600 s, 0 = never). A warm container re-reads the secret at most, and at the latest on
-//! the first request after, every 10 s ([`authorizer::RECHECK`]). Logging follows Lambda's advanced logging controls (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`).
+//! the first request after, every 10 s ([`sluice_authorizer::RECHECK`]). Logging follows Lambda's advanced logging controls (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`).
 //!
 //! Every Secrets Manager call has a timeout ([`timeouts`]), so a hung call fails fast (the request is answered
 //! 500, or, for the previous version, only the current password is accepted) instead of running into the
@@ -11,10 +11,12 @@
 
 use std::time::Duration;
 
-use authorizer::{Authorizer, AuthorizerError, SecretsManagerSource, previous_password_grace_from};
 use aws_config::timeout::TimeoutConfig;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use sluice_authorizer::{
+    Authorizer, AuthorizerError, SecretsManagerSource, previous_password_grace_from,
+};
 use sluice_contract::env;
 
 /// The SDK timeouts of the Secrets Manager client: `GetSecretValue` answers in milliseconds, so an attempt

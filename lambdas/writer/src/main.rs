@@ -5,7 +5,7 @@
 //! bucket. Logging follows Lambda's advanced logging controls (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`).
 //!
 //! Every batch prints one line of CloudWatch Embedded Metric Format with its counts
-//! ([`writer::BatchStats::emf_line`]; the names are `sluice_contract::metrics`).
+//! ([`sluice_writer::BatchStats::emf_line`]; the names are `sluice_contract::metrics`).
 //!
 //! Every AWS call has a timeout ([`timeouts`]), so a hung connection fails that call (a transient failure:
 //! the event source mapping retries the record) instead of running into the function's timeout, which would
@@ -16,8 +16,8 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sluice_contract::env;
-use writer::aws::{AwsDeadLetters, DynamoDbTable};
-use writer::{WriterConfig, WriterError, handle_batch_with_stats, kinesis_event_from_json};
+use sluice_writer::aws::{AwsDeadLetters, DynamoDbTable};
+use sluice_writer::{WriterConfig, WriterError, handle_batch_with_stats, kinesis_event_from_json};
 
 /// The SDK timeouts of the writer's clients.
 ///

@@ -291,9 +291,7 @@ async fn missing_or_malformed_header_fails_with_the_exact_message_unauthorized()
             .await
             .unwrap_err();
         assert_eq!(err.to_string(), "Unauthorized", "{headers}");
-        let diagnostic: lambda_runtime::Diagnostic = err.into();
-        assert_eq!(diagnostic.error_message, "Unauthorized");
-        assert_eq!(diagnostic.error_type, "Unauthorized");
+        assert_eq!(err.error_type(), "Unauthorized");
     }
 }
 
@@ -513,10 +511,7 @@ async fn a_fetch_failure_fails_closed_is_remembered_briefly_then_retried() {
         .await
         .unwrap_err();
     assert!(matches!(err, AuthorizerError::CredentialsUnavailable(_)));
-    assert_eq!(
-        lambda_runtime::Diagnostic::from(err).error_type,
-        "CredentialsUnavailable"
-    );
+    assert_eq!(err.error_type(), "CredentialsUnavailable");
     assert_eq!(
         source.fetches(),
         1,

@@ -44,6 +44,7 @@ pub use sluice_contract::{
     DataLocation, DeadLetterMessage, KeyAttribute, KeyType, Permanent, Reason, RecordData,
 };
 
+#[cfg(feature = "aws")]
 pub mod aws;
 
 /// An item as a plain JSON object (the seam type). The AWS table converts it with `serde_dynamo`; the local
@@ -83,15 +84,6 @@ impl WriterError {
             WriterError::DeadLetter(_) | WriterError::DeadLetterData(_) => "Retryable",
             WriterError::DeadLetterTooLarge(_) => "MessageTooLarge",
             WriterError::InvalidEvent(_) => "InvalidEvent",
-        }
-    }
-}
-
-impl From<WriterError> for lambda_runtime::Diagnostic {
-    fn from(error: WriterError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: error.error_type().to_owned(),
-            error_message: error.to_string(),
         }
     }
 }

@@ -30,7 +30,7 @@ use sluice_config::{Consumer, Pipeline};
 use sluice_contract::consumer::{KinesisBatchInfo, QueueMessage};
 use sluice_contract::{DataLocation, DeadLetterMessage, RecordData};
 use sluice_local::dlq::LocalDeadLetters;
-use writer::{
+use sluice_writer::{
     BatchStats, DeadLetters, Item, KinesisEvent, KinesisEventRecord, PutResult, Table,
     WriteOutcome, WriterConfig, WriterError, compare_sequence_numbers,
 };
@@ -50,7 +50,7 @@ pub struct DlqArgs {
     #[arg(long)]
     pub local: bool,
     /// The local pipeline's state dir (with --local).
-    #[arg(long, default_value = crate::dev::DEFAULT_STATE_DIR)]
+    #[arg(long, default_value = sluice_local::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
     /// Where the deployed queues, bucket, streams and tables are named.
     #[command(flatten)]
@@ -591,7 +591,7 @@ impl Backend {
                     table_name: table.name.clone(),
                     partition_key: table.partition_key.clone(),
                     sort_key: table.sort_key.clone(),
-                    write: writer::WritePolicy::default(),
+                    write: sluice_writer::WritePolicy::default(),
                 };
                 let sink = local
                     .table(pipeline, consumer)
@@ -613,7 +613,7 @@ impl Backend {
                     table_name: name.clone(),
                     partition_key: table.partition_key.clone(),
                     sort_key: table.sort_key.clone(),
-                    write: writer::WritePolicy::default(),
+                    write: sluice_writer::WritePolicy::default(),
                 };
                 let queue_url = aws
                     .outputs
@@ -623,8 +623,8 @@ impl Backend {
                     .outputs
                     .string("dead_letter_bucket_name")
                     .map_err(|e| e.to_string())?;
-                let sink = writer::aws::DynamoDbTable::new(aws.dynamodb.clone(), name);
-                let dead_letters = writer::aws::AwsDeadLetters::new(
+                let sink = sluice_writer::aws::DynamoDbTable::new(aws.dynamodb.clone(), name);
+                let dead_letters = sluice_writer::aws::AwsDeadLetters::new(
                     aws.sqs.clone(),
                     queue_url,
                     aws.s3.clone(),
@@ -716,7 +716,8 @@ async fn run_writer<T: Table, D: DeadLetters>(
         inner: dead_letters,
         reason: Mutex::new(None),
     };
-    let (_, stats) = writer::handle_batch_with_stats(config, table, &dead_letters, event).await;
+    let (_, stats) =
+        sluice_writer::handle_batch_with_stats(config, table, &dead_letters, event).await;
     let reason = table
         .reason
         .lock()
@@ -1219,11 +1220,11 @@ async fn redrive_one(
             table_name: table.name.clone(),
             partition_key: table.partition_key.clone(),
             sort_key: table.sort_key.clone(),
-            write: writer::WritePolicy::default(),
+            write: sluice_writer::WritePolicy::default(),
         };
         let failing: Vec<String> = records
             .iter()
-            .filter_map(|r| writer::build_item(&config, &r.event_record()).err())
+            .filter_map(|r| sluice_writer::build_item(&config, &r.event_record()).err())
             .map(|p| p.to_string())
             .collect();
         return if failing.is_empty() {

@@ -31,7 +31,7 @@ pub struct ItemsArgs {
     #[arg(long)]
     pub local: bool,
     /// The local pipeline's state dir.
-    #[arg(long, default_value = crate::dev::DEFAULT_STATE_DIR)]
+    #[arg(long, default_value = sluice_local::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
     #[command(flatten)]
     pub outputs: OutputsArgs,

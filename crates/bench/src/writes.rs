@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::{
     ReturnConsumedCapacity, ScalarAttributeType, TransactWriteItem, WriteRequest,
 };
 use miette::{IntoDiagnostic as _, miette};
-use writer::aws::{ORDERING_CONDITION, ordered};
+use sluice_writer::aws::{ORDERING_CONDITION, ordered};
 
 type DynamoItem = HashMap<String, AttributeValue>;
 
@@ -43,7 +43,7 @@ impl Drop for Moto {
 }
 
 fn start_moto() -> miette::Result<(Moto, String)> {
-    let venv = crate::tools::venv()?;
+    let venv = sluice_build::tools::venv()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .into_diagnostic()?
@@ -96,14 +96,14 @@ fn item(key: &str, seq: &str, body_bytes: usize) -> DynamoItem {
         source_ip: "203.0.113.9",
         body: &body,
     });
-    let config = writer::WriterConfig::new(TABLE, "eventId");
-    let meta = writer::RecordMeta {
+    let config = sluice_writer::WriterConfig::new(TABLE, "eventId");
+    let meta = sluice_writer::RecordMeta {
         partition_key: key,
         sequence_number: seq,
         shard_id: Some("shardId-000000000000"),
         arrival_time: 1_732_752_000_500,
     };
-    let item = writer::item_from_envelope(&config, &data, meta)
+    let item = sluice_writer::item_from_envelope(&config, &data, meta)
         .map(|(_, item)| item)
         .unwrap_or_default();
     serde_dynamo::to_item(item).unwrap_or_default()
@@ -113,7 +113,7 @@ fn item(key: &str, seq: &str, body_bytes: usize) -> DynamoItem {
 fn units(item: &DynamoItem) -> f64 {
     let json: serde_json::Map<String, serde_json::Value> =
         serde_dynamo::from_item(item.clone()).unwrap_or_default();
-    writer::item_size(&json).div_ceil(1024).max(1) as f64
+    sluice_writer::item_size(&json).div_ceil(1024).max(1) as f64
 }
 
 fn sequence_number(item: &DynamoItem) -> String {
@@ -129,7 +129,7 @@ async fn batch_write(
     items: Vec<DynamoItem>,
 ) -> Cost {
     let mut cost = Cost::default();
-    for chunk in items.chunks(writer::MAX_BATCH_WRITE_ITEMS) {
+    for chunk in items.chunks(sluice_writer::MAX_BATCH_WRITE_ITEMS) {
         let mut requests = Vec::new();
         for item in chunk {
             cost.billed_units += units(item);

@@ -8,9 +8,9 @@
 //! missing, printing a line per package.
 //!
 //! ```no_run
-//! let venv = xtask::tools::venv()?;
+//! let venv = sluice_build::tools::venv()?;
 //! let status = venv.cargo_lambda_command().args(["build", "--release"]).status();
-//! # Ok::<(), xtask::tools::ToolError>(())
+//! # Ok::<(), sluice_build::tools::ToolError>(())
 //! ```
 
 use std::ffi::OsString;
@@ -150,7 +150,7 @@ pub struct Venv {
 /// Ensures the project venv at `<project root>/target/sluice-venv` exists and holds every package of
 /// [`REQUIREMENTS`], installing what is missing.
 pub fn venv() -> Result<Venv, ToolError> {
-    venv_at(&crate::project_root().join(VENV_DIR))
+    venv_at(&sluice_config::project_root().join(VENV_DIR))
 }
 
 /// [`venv`] at another place (tests; a CI cache).
@@ -161,7 +161,7 @@ pub fn venv_at(root: &Path) -> Result<Venv, ToolError> {
 /// Ensures checkov's venv at `<project root>/target/sluice-checkov-venv` holds [`CHECKOV_REQUIREMENTS`].
 pub fn checkov_venv() -> Result<Venv, ToolError> {
     venv_with(
-        &crate::project_root().join(CHECKOV_VENV_DIR),
+        &sluice_config::project_root().join(CHECKOV_VENV_DIR),
         CHECKOV_REQUIREMENTS,
     )
 }
@@ -299,7 +299,7 @@ impl Venv {
     }
 
     fn display_root(&self) -> String {
-        let root = crate::project_root();
+        let root = sluice_config::project_root();
         self.root
             .strip_prefix(&root)
             .unwrap_or(&self.root)

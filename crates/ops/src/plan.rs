@@ -1,6 +1,6 @@
 //! `cargo xtask plan`: whether the pipeline in pipeline.toml carries a target load, with what headroom, and
 //! what it would cost a month. The capacity model is `sluice_config::capacity` (the same findings
-//! `cargo xtask validate` warns about); the prices are `xtask/data/prices-us-east-1.toml`, a dated list-price
+//! `cargo xtask validate` warns about); the prices are `crates/ops/data/prices-us-east-1.toml`, a dated list-price
 //! table kept in the repository. Exits non-zero when any component cannot carry the load.
 
 use std::path::Path;
@@ -96,7 +96,7 @@ pub struct CloudWatchPrices {
 }
 
 /// The price table's path in the repository, for messages.
-pub const PRICES_FILE: &str = "xtask/data/prices-us-east-1.toml";
+pub const PRICES_FILE: &str = "crates/ops/data/prices-us-east-1.toml";
 
 /// The price table compiled into the tool.
 pub fn prices() -> Prices {
@@ -157,7 +157,7 @@ pub fn costs(p: &Pipeline, load: &Load, prices: &Prices) -> Vec<Cost> {
                 f.memory_mb
             ),
         });
-        // A warm authorizer re-reads the secret at most every 10 s (authorizer::RECHECK), plus AWSPREVIOUS
+        // A warm authorizer re-reads the secret at most every 10 s (sluice_authorizer::RECHECK), plus AWSPREVIOUS
         // during a rotation's grace period; a busy one, about that often.
         let api_calls = seconds / 10.0;
         out.push(Cost {
@@ -302,7 +302,7 @@ pub fn costs(p: &Pipeline, load: &Load, prices: &Prices) -> Vec<Cost> {
     // About 600 bytes of JSON access log per request, and a log line per writer batch.
     let log_gb = requests * 600.0 / GIB;
     // The generated alarms (a metric-math alarm is billed per metric it reads) and the one dashboard.
-    let generated = crate::generate::monitoring::alarms(p);
+    let generated = sluice_gen::monitoring::alarms(p);
     let alarm_metrics: usize = generated.iter().map(|a| a.metric.billed_metrics()).sum();
     out.push(Cost {
         component: "CloudWatch".into(),
@@ -543,7 +543,7 @@ mod tests {
 
     #[test]
     fn costs_follow_the_configuration() {
-        let root = crate::project_root();
+        let root = sluice_config::project_root();
         let p = sluice_config::load(&root.join("pipeline.toml")).unwrap();
         let load = Load {
             rate: 10.0,

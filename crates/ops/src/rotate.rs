@@ -35,7 +35,7 @@ pub struct RotateArgs {
     #[arg(long)]
     pub revoke_previous: bool,
     /// The local pipeline's state dir.
-    #[arg(long, default_value = crate::dev::DEFAULT_STATE_DIR)]
+    #[arg(long, default_value = sluice_local::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
     /// The Terraform root whose `terraform output -json` describes the deployed stack.
     #[arg(long, default_value = "terraform")]

@@ -224,10 +224,7 @@ fn arrival_timestamps_are_read_exactly() {
     );
 
     let err = kinesis_event_from_json(json!({"Records": "nope"})).unwrap_err();
-    assert_eq!(
-        lambda_runtime::Diagnostic::from(err).error_type,
-        "InvalidEvent"
-    );
+    assert_eq!(err.error_type(), "InvalidEvent");
 }
 
 // ---- item building ----
@@ -479,10 +476,7 @@ fn config_from_environment() {
         err.to_string().contains("PARTITION_KEY_TYPE") && err.to_string().contains("\"B\""),
         "{err}"
     );
-    assert_eq!(
-        lambda_runtime::Diagnostic::from(err).error_type,
-        "InvalidConfiguration"
-    );
+    assert_eq!(err.error_type(), "InvalidConfiguration");
 }
 
 // ---- the batch ----

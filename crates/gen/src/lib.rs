@@ -104,7 +104,7 @@ pub fn run(config: &Path, opts: GenArgs) -> miette::Result<()> {
     let pipeline = config::load(config)?;
     let files = render(&pipeline, &opts.out_dir)?;
     let mut drift = drift(&opts.out_dir, &files)?;
-    let readme_path = crate::project_root().join(README);
+    let readme_path = sluice_config::project_root().join(README);
     let readme = read(&readme_path)?;
     let readme_rendered = readme_with_reference(&readme)?;
     let readme_stale = readme_rendered != readme;
@@ -187,7 +187,7 @@ pub fn render(pipeline: &Pipeline, out_dir: &Path) -> Result<Files, GenError> {
     view::render_all(pipeline, &lambda_dir_from(out_dir))
 }
 
-/// Where `cargo xtask build` puts the zips ([`crate::build::LAMBDA_DIR`]) as a generated root sees it.
+/// Where `cargo xtask build` puts the zips ([`sluice_config::LAMBDA_DIR`]) as a generated root sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LambdaDir {
     /// The content of an HCL string: `${path.root}/../target/lambda` when the root is a folder inside the
@@ -199,7 +199,7 @@ pub struct LambdaDir {
 
 /// [`LambdaDir`] for a root generated into `out_dir` (relative to the project root, or absolute).
 pub fn lambda_dir_from(out_dir: &Path) -> LambdaDir {
-    let root = crate::project_root();
+    let root = sluice_config::project_root();
     let inside = if out_dir.is_absolute() {
         out_dir.strip_prefix(&root).ok().map(Path::to_path_buf)
     } else {
@@ -221,12 +221,12 @@ pub fn lambda_dir_from(out_dir: &Path) -> LambdaDir {
         Some(depth) => {
             let up = "../".repeat(depth);
             LambdaDir {
-                expression: format!("${{path.root}}/{up}{}", crate::build::LAMBDA_DIR),
-                text: format!("{up}{}", crate::build::LAMBDA_DIR),
+                expression: format!("${{path.root}}/{up}{}", sluice_config::LAMBDA_DIR),
+                text: format!("{up}{}", sluice_config::LAMBDA_DIR),
             }
         }
         None => {
-            let absolute = root.join(crate::build::LAMBDA_DIR).display().to_string();
+            let absolute = root.join(sluice_config::LAMBDA_DIR).display().to_string();
             // The inside of an HCL string literal: what hcl_string would put between its quotes.
             let quoted = hcl_string(&absolute);
             let inner = quoted[1..quoted.len() - 1].to_string();

@@ -261,7 +261,7 @@ fn first_table(pipeline: &sluice_config::Pipeline) -> miette::Result<(String, St
 
 /// Where the bench's state dirs (and its `fdatasync` probe) go: the project's `target/`.
 fn scratch_root() -> std::path::PathBuf {
-    crate::project_root().join("target")
+    sluice_config::project_root().join("target")
 }
 
 fn state_dir(run: &str) -> std::path::PathBuf {

@@ -23,12 +23,13 @@ use sha2::{Digest, Sha256};
 
 use sluice_config::{Architecture, Pipeline};
 
+pub mod tools;
+
 /// The Lambda functions, in build order: each is a bin of the same name in the workspace, and its zip
 /// is `<lambda dir>/<name>/bootstrap.zip`.
 pub const FUNCTIONS: [&str; 2] = ["authorizer", "writer"];
 
-/// The default output folder, relative to the project root (the generated Terraform points here).
-pub const LAMBDA_DIR: &str = "target/lambda";
+pub use sluice_config::LAMBDA_DIR;
 
 /// `cargo xtask build`.
 #[derive(Debug, Clone, clap::Args)]
@@ -181,7 +182,7 @@ fn build_lock(target_dir: &Path) -> miette::Result<std::fs::File> {
 
 /// [`run`], returning what it packaged (relative paths are taken from the project root).
 pub fn build_into(config: &Path, lambda_dir: &Path) -> miette::Result<Vec<Artifact>> {
-    let root = crate::project_root();
+    let root = sluice_config::project_root();
     let config = root.join(config);
     let lambda_dir = root.join(lambda_dir);
     let pipeline = sluice_config::load(&config)?;
@@ -189,7 +190,7 @@ pub fn build_into(config: &Path, lambda_dir: &Path) -> miette::Result<Vec<Artifa
 
     // Everything that can fail on the user's setup fails here, before anything is built or written.
     check_targets(&groups)?;
-    let venv = crate::tools::venv()?;
+    let venv = tools::venv()?;
     // Two builds at once (two terminals, or tests in parallel) would race on cargo-lambda's output
     // files: one builds, the others wait and then find everything fresh.
     let _lock = build_lock(&root.join("target"))?;
@@ -293,7 +294,7 @@ fn sysroot() -> Result<PathBuf, BuildError> {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
     let out = Command::new(&rustc)
         .args(["--print", "sysroot"])
-        .current_dir(crate::project_root())
+        .current_dir(sluice_config::project_root())
         .stdin(Stdio::null())
         .output()
         .map_err(|e| BuildError::Rustc {
@@ -310,7 +311,7 @@ fn sysroot() -> Result<PathBuf, BuildError> {
 }
 
 fn cargo_lambda_build(
-    venv: &crate::tools::Venv,
+    venv: &tools::Venv,
     root: &Path,
     lambda_dir: &Path,
     target: &str,
@@ -535,7 +536,7 @@ fn human_size(bytes: u64) -> String {
 mod tests {
     use super::*;
 
-    const SRC: &str = include_str!("../../pipeline.toml");
+    const SRC: &str = include_str!("../../../pipeline.toml");
 
     fn pipeline_with(authorizer: &str, writer: &str) -> Pipeline {
         let src = SRC

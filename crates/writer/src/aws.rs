@@ -194,3 +194,28 @@ impl DeadLetters for AwsDeadLetters {
         Ok(self.bucket.clone())
     }
 }
+
+impl From<WriterError> for lambda_runtime::Diagnostic {
+    fn from(error: WriterError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: error.error_type().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lambda_error_report_carries_the_stable_type_and_the_message() {
+        let error = WriterError::InvalidEvent("not a Kinesis event".into());
+        let diagnostic = lambda_runtime::Diagnostic::from(error);
+        assert_eq!(diagnostic.error_type, "InvalidEvent");
+        assert_eq!(
+            diagnostic.error_message,
+            "the invocation payload is not a Kinesis event: not a Kinesis event"
+        );
+    }
+}

@@ -20,10 +20,10 @@ pub struct SmokeArgs {
     #[arg(long)]
     pub local: bool,
     /// The local pipeline's port.
-    #[arg(long, default_value_t = crate::dev::DEFAULT_PORT)]
+    #[arg(long, default_value_t = sluice_local::DEFAULT_PORT)]
     pub port: u16,
     /// The local pipeline's state dir.
-    #[arg(long, default_value = crate::dev::DEFAULT_STATE_DIR)]
+    #[arg(long, default_value = sluice_local::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
     /// The Terraform root whose `terraform output -json` describes the deployed stack.
     #[arg(long, default_value = "terraform")]
@@ -556,7 +556,7 @@ mod tests {
 
     #[test]
     fn the_probe_follows_the_shipped_pipeline() {
-        let p = config::load(&crate::project_root().join("pipeline.toml")).unwrap();
+        let p = config::load(&sluice_config::project_root().join("pipeline.toml")).unwrap();
         let probe = Probe::from_pipeline(&p).unwrap();
         assert_eq!(probe.route_path, "/submit/GatewayEventsStream/{eventId}");
         assert_eq!(probe.path_for("abc"), "/submit/GatewayEventsStream/abc");

@@ -1,31 +1,17 @@
-//! sluice's developer tool, as a library: `cargo xtask <command>` is a thin `main` over these modules, one
-//! per command, each with its clap `Args` and one `run`. The config model lives in `sluice-config`, the
-//! contracts in `sluice-contract`, the local runtime in `sluice-local`.
+//! Reading and acting on a pipeline, local (`cargo xtask dev`'s state dir) or deployed (the Terraform
+//! outputs and the AWS APIs): `validate`, `plan`, `status`, `items`, `dlq`, `rotate`, `smoke-test`. Each
+//! command is a module with its clap `Args` and one `run`; `xtask` only parses and dispatches.
 
-pub mod bench;
-pub mod build;
-pub mod dev;
 pub mod dlq;
-pub mod generate;
 pub mod items;
 pub mod outputs;
 pub mod plan;
 pub mod rotate;
 pub mod smoke;
 pub mod status;
-pub mod test;
 pub mod tf_outputs;
-mod tools;
 
-use std::path::{Path, PathBuf};
-
-/// The project root: the folder holding the workspace `Cargo.toml` (xtask's parent).
-pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
-}
+use std::path::Path;
 
 /// `cargo xtask validate`: checks pipeline.toml, prints a one-line summary, and warns (located at the setting)
 /// about what cannot carry the stage's own throttle rate (see `cargo xtask plan`).
