@@ -4,14 +4,13 @@
 //! batch), parallelization (order kept per partition key), starting positions, restart and shutdown, and
 //! the mapping's runtime of its own.
 
-mod dev_common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dev_common::*;
+use crate::common::*;
 use sluice_local::now_ms;
 use sluice_local::{BatchHandler, InvokeResult, RunningPipeline};
 use sluice_writer::{KinesisEvent, KinesisEventResponse};

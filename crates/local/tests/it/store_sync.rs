@@ -2,9 +2,8 @@
 //! (on the syncer thread), and a failed sync refuses that write and every later one, as a failed COMMIT does;
 //! and its read connections, whose statements are planned once.
 
-mod dev_common;
 
-use dev_common::*;
+use crate::common::*;
 use sluice_local::{Durability, Store, StoreError, now_ms};
 
 const STREAM: &str = "GatewayEventsStream";

@@ -2,13 +2,12 @@
 //! one of the consumer's filter patterns matches (batches hold only those), never invokes the function with
 //! the others, never dead-letters them, and checkpoints past them; the writer stores only the matching ones.
 
-mod dev_common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dev_common::*;
+use crate::common::*;
 use sluice_local::{BatchHandler, InvokeResult};
 use sluice_writer::{KinesisEvent, KinesisEventResponse};
 

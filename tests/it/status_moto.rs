@@ -4,7 +4,6 @@
 //! Kinesis, SQS and DynamoDB figures are read from those services; the rates, ages and alarms from
 //! CloudWatch, into which the test puts the metrics AWS would have recorded.
 
-mod status_common;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
@@ -12,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_json::{Value, json};
 use sluice_tests::{Moto, xtask_bin};
-use status_common::*;
+use crate::status_common::*;
 
 async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, kind: ScalarAttributeType) {
     client

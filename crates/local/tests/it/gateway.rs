@@ -1,12 +1,11 @@
 //! The local gateway over real HTTP: the seed's example end to end (gateway → stream → writer → table), and
 //! every bad input answered with its documented status and JSON error, with nothing written.
 
-mod dev_common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use dev_common::*;
+use crate::common::*;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

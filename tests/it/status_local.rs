@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sluice_tests::{DevProcess, xtask_bin};
 
-mod status_common;
 
-use status_common::*;
+use crate::status_common::*;
 
 async fn submit(client: &reqwest::Client, port: u16, stream: &str, id: &str, body: &str) {
     let response = client

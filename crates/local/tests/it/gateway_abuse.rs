@@ -2,13 +2,12 @@
 //! off, one that never finishes its body gets 408, a declared body larger than any record is refused before
 //! it is sent, and no more than the connection limit is served at once.
 
-mod dev_common;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use base64::Engine as _;
-use dev_common::*;
+use crate::common::*;
 use serde_json::Value;
 use sluice_local::{RunningPipeline, ServeLimits, StartOptions};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

@@ -2,8 +2,6 @@
 //! every event that got a 200 is in the table exactly once, with the content that was sent. Then SIGTERM
 //! stops it cleanly (exit 0).
 
-#[path = "../../crates/local/tests/dev_common/mod.rs"]
-mod dev_common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,7 +9,7 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dev_common::*;
+use crate::dev_common::*;
 use serde_json::Value;
 use sluice_tests::{free_port, spawn_dev_with, workspace_root, xtask_bin};
 
