@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{
 };
 use base64::Engine as _;
 use serde_json::{Value, json};
-use sluice_tests::{Moto, workspace_root, xtask_bin};
+use sluice_tests::{Moto, create_table, envelope, workspace_root, xtask_bin};
 use sluice_writer::aws::{AwsDeadLetters, DynamoDbTable};
 use sluice_writer::{WriterConfig, handle_batch_with_stats, kinesis_event_from_json};
 
@@ -24,15 +24,6 @@ const TABLE: &str = "sluice-EventTable";
 const STREAM: &str = "sluice-GatewayEventsStream";
 const BUCKET: &str = "sluice-dead-letters-test";
 const QUEUE: &str = "sluice-LambdaDeadLetterQueue";
-
-fn envelope(body: &str) -> Vec<u8> {
-    sluice_contract::envelope::encode(&sluice_contract::envelope::Received {
-        received_at_ms: 1_732_752_000_123,
-        request_id: "req",
-        source_ip: "203.0.113.9",
-        body,
-    })
-}
 
 fn seq(n: u64) -> String {
     format!("4954511524144582150374595111132{n:025}")
@@ -57,30 +48,6 @@ fn dlq(moto: &Moto, outputs: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.code().unwrap_or(-1), text)
-}
-
-async fn create_table(client: &aws_sdk_dynamodb::Client, key_type: ScalarAttributeType) {
-    client
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("eventId")
-                .attribute_type(key_type)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("eventId")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
 }
 
 async fn queue_bodies(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
@@ -165,7 +132,7 @@ async fn dead_letters_are_listed_hydrated_and_redriven_exactly_once_after_the_ta
         .to_owned();
     // The mistake to repair: the table's key is a number, the pipeline's keys are strings. DynamoDB refuses
     // every item (ValidationException): the writer dead-letters them as `Rejected`.
-    create_table(&dynamodb, ScalarAttributeType::N).await;
+    create_table(&dynamodb, TABLE, ScalarAttributeType::N).await;
 
     let outputs_dir = tempfile::tempdir().unwrap();
     let outputs = outputs_dir.path().join("outputs.json");
@@ -302,7 +269,7 @@ async fn dead_letters_are_listed_hydrated_and_redriven_exactly_once_after_the_ta
         .send()
         .await
         .unwrap();
-    create_table(&dynamodb, ScalarAttributeType::S).await;
+    create_table(&dynamodb, TABLE, ScalarAttributeType::S).await;
     let newer = envelope(r#"{"n":"newer"}"#);
     let (_, stats) = handle_batch_with_stats(
         &config,

@@ -10,32 +10,8 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use serde_json::{Value, json};
-use sluice_tests::{Moto, xtask_bin};
+use sluice_tests::{Moto, create_table, xtask_bin};
 use crate::status_common::*;
-
-async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, kind: ScalarAttributeType) {
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("eventId")
-                .attribute_type(kind)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("eventId")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
-}
 
 async fn put(
     client: &aws_sdk_dynamodb::Client,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use serde_json::{Value, json};
-use sluice_tests::Moto;
+use sluice_tests::{Moto, envelope};
 use sluice_writer::aws::{AwsDeadLetters, DynamoDbTable};
 use sluice_writer::{
     BatchStats, DeadLetterMessage, KinesisEvent, KinesisEventResponse, RecordData, WriterConfig,
@@ -157,15 +157,6 @@ impl Env {
 
 fn seq(n: u64) -> String {
     format!("4954511524144582150374595111132{n:025}")
-}
-
-fn envelope(body: &str) -> Vec<u8> {
-    sluice_contract::envelope::encode(&sluice_contract::envelope::Received {
-        received_at_ms: 1_732_752_000_123,
-        request_id: "req",
-        source_ip: "203.0.113.9",
-        body,
-    })
 }
 
 /// A Kinesis event as Lambda delivers it, one record per `(partition key, data)`.

@@ -272,9 +272,21 @@ pub fn cargo_xtask(args: &[&str], timeout: Duration) -> XtaskRun {
 
 /// A moto DynamoDB table keyed by the string hash key `eventId` (the shipped pipeline's key), on demand.
 pub async fn create_event_table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
+    create_table(
+        client,
+        name,
+        aws_sdk_dynamodb::types::ScalarAttributeType::S,
+    )
+    .await;
+}
+
+/// A moto DynamoDB table keyed by the hash key `eventId` of the given type, on demand.
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    key_type: aws_sdk_dynamodb::types::ScalarAttributeType,
+) {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType};
     client
         .create_table()
         .table_name(name)
@@ -282,7 +294,7 @@ pub async fn create_event_table(client: &aws_sdk_dynamodb::Client, name: &str) {
         .attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name("eventId")
-                .attribute_type(ScalarAttributeType::S)
+                .attribute_type(key_type)
                 .build()
                 .expect("attribute definition"),
         )
@@ -296,4 +308,14 @@ pub async fn create_event_table(client: &aws_sdk_dynamodb::Client, name: &str) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("create the moto table {name}: {e:?}"));
+}
+
+/// A record's data as the gateway writes it: the envelope around `body`, with fixed metadata.
+pub fn envelope(body: &str) -> Vec<u8> {
+    sluice_contract::envelope::encode(&sluice_contract::envelope::Received {
+        received_at_ms: 1_732_752_000_123,
+        request_id: "req",
+        source_ip: "203.0.113.9",
+        body,
+    })
 }

@@ -4,7 +4,6 @@
 //! batch), parallelization (order kept per partition key), starting positions, restart and shutdown, and
 //! the mapping's runtime of its own.
 
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

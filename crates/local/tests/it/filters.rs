@@ -2,7 +2,6 @@
 //! one of the consumer's filter patterns matches (batches hold only those), never invokes the function with
 //! the others, never dead-letters them, and checkpoints past them; the writer stores only the matching ones.
 
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,7 +1,6 @@
 //! The local gateway over real HTTP: the seed's example end to end (gateway → stream → writer → table), and
 //! every bad input answered with its documented status and JSON error, with nothing written.
 
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -2,12 +2,11 @@
 //! off, one that never finishes its body gets 408, a declared body larger than any record is refused before
 //! it is sent, and no more than the connection limit is served at once.
 
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use base64::Engine as _;
 use crate::common::*;
+use base64::Engine as _;
 use serde_json::Value;
 use sluice_local::{RunningPipeline, ServeLimits, StartOptions};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

@@ -2,7 +2,6 @@
 //! 429 `Throttled` as the deployed API does (and nothing is written for them); with the limits off
 //! (`--unlimited`), the same load is all accepted.
 
-
 use crate::common::*;
 use serde_json::Value;
 use sluice_local::{RunningPipeline, StartOptions};

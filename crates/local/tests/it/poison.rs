@@ -3,15 +3,14 @@
 //! records of its shard keep flowing; it is dead-lettered once even behind a transient failure; a forged
 //! envelope is refused; a put older than the stored item is superseded, not written.
 
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use base64::Engine as _;
 use crate::common::*;
+use base64::Engine as _;
 use serde_json::Value;
 use sluice_local::sinks::{SqliteDeadLetters, SqliteTable};
 use sluice_local::{BatchHandler, now_ms};

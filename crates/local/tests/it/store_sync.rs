@@ -2,7 +2,6 @@
 //! (on the syncer thread), and a failed sync refuses that write and every later one, as a failed COMMIT does;
 //! and its read connections, whose statements are planned once.
 
-
 use crate::common::*;
 use sluice_local::{Durability, Store, StoreError, now_ms};
 
