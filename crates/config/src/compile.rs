@@ -4,7 +4,7 @@
 //!    structural error (an unknown key, a wrong type, a missing key), so the offending key is taken out of
 //!    the parsed document and serde runs again, until the rest reads cleanly.
 //! 2. [`build`]: every check is one small function that pushes errors and carries on. Bounds, choices and
-//!    defaults come from [`crate::limits`].
+//!    defaults come from [`crate::settings`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -17,7 +17,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, closest, line_col};
 use super::json::{self, Json, toml_string_offsets};
-use super::limits::{self as lim, LOG_RETENTION_DAYS, Limit, NameRule, Setting};
+use super::settings::{self as lim, LOG_RETENTION_DAYS, Limit, NameRule, Setting};
 use super::raw::*;
 use super::schema::Problem;
 use super::*;
