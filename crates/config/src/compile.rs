@@ -17,9 +17,9 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, closest, line_col};
 use super::json::{self, Json, toml_string_offsets};
-use super::settings::{self as lim, LOG_RETENTION_DAYS, Limit, NameRule, Setting};
+use super::problem::Problem;
 use super::raw::*;
-use super::schema::Problem;
+use super::settings::{self as lim, LOG_RETENTION_DAYS, Limit, NameRule, Setting};
 use super::*;
 use super::{filter, schema};
 

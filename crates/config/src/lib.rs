@@ -12,10 +12,11 @@ mod error;
 pub mod filter;
 pub mod json;
 pub mod layout;
-pub mod settings;
+pub mod problem;
 mod raw;
 mod reference;
 pub mod schema;
+pub mod settings;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use sluice_contract::writer::attribute;
 
-use crate::settings::{self, DefaultValue, LOG_RETENTION_DAYS, Limit, NameRule, Section, Setting};
 use crate::schema;
+use crate::settings::{self, DefaultValue, LOG_RETENTION_DAYS, Limit, NameRule, Section, Setting};
 
 fn default_text(s: &Setting) -> String {
     match s.default {
