@@ -1,0 +1,64 @@
+//! `[streams.*]`: Kinesis streams — names, capacity mode and shards, retention, KMS key.
+
+use std::collections::BTreeMap;
+
+use toml::Spanned;
+
+use super::checker::Checker;
+use crate::raw::RawStream;
+use crate::settings;
+use crate::{Stream, StreamCapacity};
+
+pub(super) fn streams(
+    c: &mut Checker,
+    raw: &BTreeMap<Spanned<String>, Spanned<RawStream>>,
+    prefix: &str,
+) -> BTreeMap<String, Stream> {
+    let mut out = BTreeMap::new();
+    for (k, v) in raw {
+        c.name(k, &settings::STREAM_NAME, prefix);
+        let s = v.get_ref();
+        let on_demand = c.choice_or_default(&s.mode, &settings::STREAM_MODE) == "on-demand";
+        let capacity = if on_demand {
+            if let Some(sc) = &s.shard_count {
+                c.err(
+                    sc.span(),
+                    format!(
+                        "stream \"{}\" is on-demand, so `shard_count` does not apply",
+                        k.get_ref()
+                    ),
+                    Some("remove `shard_count`, or set mode = \"provisioned\"".into()),
+                );
+            }
+            StreamCapacity::OnDemand
+        } else {
+            StreamCapacity::Provisioned {
+                shard_count: c.uint(&s.shard_count, &settings::SHARD_COUNT),
+            }
+        };
+        if let Some(arn) = &s.kms_key_arn {
+            let a = arn.get_ref();
+            if !(a.starts_with("arn:") && (a.contains(":key/") || a.contains(":alias/"))) {
+                c.err(
+                    arn.span(),
+                    format!("`kms_key_arn` is \"{a}\", which is not a KMS key or alias ARN"),
+                    Some(
+                        "e.g. \"arn:aws:kms:eu-west-1:123456789012:key/…\"; leave it out for the AWS-managed key"
+                            .into(),
+                    ),
+                );
+            }
+        }
+        out.insert(
+            k.get_ref().clone(),
+            Stream {
+                name: k.get_ref().clone(),
+                physical_name: format!("{prefix}{}", k.get_ref()),
+                capacity,
+                retention_hours: c.uint(&s.retention_hours, &settings::RETENTION_HOURS),
+                kms_key_arn: s.kms_key_arn.as_ref().map(|a| a.get_ref().clone()),
+            },
+        );
+    }
+    out
+}
