@@ -84,3 +84,53 @@ fn is_email(s: &str) -> bool {
         && !domain.ends_with('.')
         && !s.chars().any(|ch| ch.is_whitespace() || ch.is_control())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+
+    #[test]
+    fn addresses_and_a_standard_topic_are_taken() {
+        let p = valid(&base_and(
+            "\n[alerts]\nemails = [\"a@example.com\"]\nsns_topic_arn = \"arn:aws:sns:eu-west-1:123456789012:alarms\"\n",
+        ));
+        assert_eq!(p.alerts.emails, vec!["a@example.com".to_string()]);
+        assert!(p.alerts.sns_topic_arn.is_some());
+    }
+
+    #[test]
+    fn bad_and_repeated_addresses_and_fifo_topics_are_refused() {
+        let src = base_and(
+            "\n[alerts]\nemails = [\"a@example.com\", \"A@example.com\", \"oncall\"]\nsns_topic_arn = \"arn:aws:sns:eu-west-1:123456789012:alarms.fifo\"\n",
+        );
+        assert_eq!(
+            errors(&src),
+            vec![
+                at(18, 28, "`emails` has \"A@example.com\" twice"),
+                at(
+                    18,
+                    45,
+                    "`emails` has \"oncall\", which is not an e-mail address"
+                ),
+                at(
+                    19,
+                    17,
+                    "`sns_topic_arn` names the FIFO topic \"alarms.fifo\""
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_topic_arn_must_be_one() {
+        let src = base_and("\n[alerts]\nsns_topic_arn = \"alarms\"\n");
+        assert_eq!(
+            errors(&src),
+            vec![at(
+                18,
+                17,
+                "`sns_topic_arn` is \"alarms\", which is not an SNS topic ARN"
+            ),]
+        );
+    }
+}

@@ -161,3 +161,85 @@ pub(super) fn consumers(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    const CONSUMER: &str = "\n[consumers.writer]\nstream = \"Events\"\ntable = \"Items\"\ndead_letter_queue = \"Dead\"\n";
+
+    #[test]
+    fn a_consumer_takes_its_retries_and_filters() {
+        let p = valid(&base_and(&format!(
+            "{CONSUMER}allow_infinite_retries = true\nretry_attempts = -1\nfilters = ['{{\"body\": {{\"kind\": [\"a\"]}}}}']\n"
+        )));
+        let c = &p.consumers["writer"];
+        assert_eq!(c.retry_attempts, Attempts::Forever);
+        assert_eq!(c.maximum_record_age, RecordAge::Seconds(3600));
+        assert_eq!(
+            c.filters[0].aws_pattern,
+            r#"{"data":{"body":{"kind":["a"]}}}"#
+        );
+    }
+
+    #[test]
+    fn references_and_forever_are_checked() {
+        let src = base_and(
+            "\n[consumers.writer]\nstream = \"Event\"\ntable = \"Item\"\ndead_letter_queue = \"Nope\"\nretry_attempts = -1\nmaximum_record_age_seconds = 5\n",
+        );
+        assert_eq!(
+            errors(&src),
+            vec![
+                at(
+                    18,
+                    10,
+                    "`stream` refers to \"Event\", which is not declared in [streams]"
+                ),
+                at(
+                    19,
+                    9,
+                    "`table` refers to \"Item\", which is not declared in [tables]"
+                ),
+                at(
+                    20,
+                    21,
+                    "`dead_letter_queue` refers to \"Nope\", which is not declared in [queues]"
+                ),
+                at(
+                    21,
+                    18,
+                    "`retry_attempts = -1` retries a failing batch forever and blocks its shard"
+                ),
+                at(
+                    22,
+                    30,
+                    "`maximum_record_age_seconds` is 5, but must be -1 or between 60 and 604800 (Lambda's limit)"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn filters_are_located_in_pipeline_toml() {
+        let src = base_and(&format!(
+            "{CONSUMER}filters = ['{{\"body\": {{\"a\": [\"x\"]}}}}', '{{\"body\": {{\"a\": [\"x\"]}}}}', '{{\"kind\": [\"x\"]}}', '{{nope']\n"
+        ));
+        assert_eq!(
+            errors(&src),
+            vec![
+                at(21, 38, "this filter pattern is listed twice"),
+                at(
+                    21,
+                    66,
+                    "a filter pattern cannot name `kind`: patterns are written on the record's envelope and partition key"
+                ),
+                at(
+                    21,
+                    85,
+                    "the filter pattern is not JSON: expected a member name in double quotes"
+                ),
+            ]
+        );
+    }
+}

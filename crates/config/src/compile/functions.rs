@@ -62,3 +62,43 @@ pub(super) fn function_settings(
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+
+    #[test]
+    fn each_function_has_its_own_defaults() {
+        let p = valid(BASE);
+        assert_eq!(p.functions.authorizer.memory_mb, 128);
+        assert_eq!(p.functions.writer.memory_mb, 256);
+        assert_eq!(p.functions.writer.reserved_concurrency, None);
+    }
+
+    #[test]
+    fn architecture_memory_and_log_retention_are_checked() {
+        let src = base_and(
+            "\n[functions.writer]\narchitecture = \"arm\"\nmemory_mb = 64\nlog_retention_days = 2\n",
+        );
+        assert_eq!(
+            errors(&src),
+            vec![
+                at(
+                    18,
+                    16,
+                    "`architecture` is \"arm\", which is not a valid value"
+                ),
+                at(
+                    19,
+                    13,
+                    "`memory_mb` is 64, but must be between 128 and 10240 (Lambda's memory range, in MB)"
+                ),
+                at(
+                    20,
+                    22,
+                    "`log_retention_days` is 2, which CloudWatch Logs does not offer"
+                ),
+            ]
+        );
+    }
+}

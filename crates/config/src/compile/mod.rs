@@ -19,6 +19,8 @@ mod routes;
 mod security;
 mod streams;
 mod tables;
+#[cfg(test)]
+mod testing;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -133,3 +133,55 @@ pub(super) fn region(c: &mut Checker, region: &Spanned<String>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+
+    #[test]
+    fn defaults_fill_what_is_left_out() {
+        let p = valid(BASE);
+        assert_eq!((p.name.as_str(), p.stage.as_str()), ("demo", "prod"));
+        assert_eq!(p.api.throttle_rate_limit, 100.0);
+        assert!(p.tags.is_empty());
+    }
+
+    #[test]
+    fn name_region_stage_tags_and_api_settings_are_checked() {
+        let src = base_with(
+            "name = \"demo\"\nregion = \"eu-west-1\"\n",
+            "name = \"9demo\"\nregion = \"europe\"\nstage = \"a b\"\nthrottle_rate_limit = 0.0\naccess_log_retention_days = 2\ntags = { \"aws:x\" = \"y\" }\n",
+        );
+        assert_eq!(
+            errors(&src),
+            vec![
+                at(2, 8, "pipeline name \"9demo\" must start with a letter"),
+                at(
+                    3,
+                    10,
+                    "`region` is \"europe\", which is not an AWS region name"
+                ),
+                at(
+                    4,
+                    9,
+                    "stage name \"a b\" contains ' '; use letters, digits and '_'"
+                ),
+                at(
+                    5,
+                    23,
+                    "`throttle_rate_limit` is 0, but must be above 0 and at most 1000000 requests/s"
+                ),
+                at(
+                    6,
+                    29,
+                    "`access_log_retention_days` is 2, which CloudWatch Logs does not offer"
+                ),
+                at(
+                    7,
+                    10,
+                    "tag key \"aws:x\" must be 1 to 128 characters and not start with \"aws:\""
+                ),
+            ]
+        );
+    }
+}

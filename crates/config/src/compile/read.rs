@@ -139,3 +139,35 @@ pub(super) fn read_raw(src: &str) -> (Option<RawPipelineFile>, Vec<ConfigError>)
     }
     (None, errors)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+
+    #[test]
+    fn a_syntax_error_is_reported_alone() {
+        let src = base_with("name = \"demo\"", "name = = \"demo\"");
+        assert_eq!(errors(&src), vec![at(2, 8, "extra `=`, expected nothing"),]);
+    }
+
+    #[test]
+    fn structural_errors_come_together_with_the_rest() {
+        let src = base_with(
+            "[queues.Dead]\n",
+            "[queues.Dead]\nmessage_retention = 60\n\n[streams.Other]\nshard_count = \"two\"\n",
+        );
+        assert_eq!(
+            errors(&src),
+            vec![
+                at(11, 1, "unknown key `message_retention`"),
+                at(14, 15, "invalid type: string \"two\", expected an integer"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_required_key_is_named() {
+        let src = base_with("region = \"eu-west-1\"\n", "");
+        assert_eq!(errors(&src), vec![at(1, 1, "missing field `region`"),]);
+    }
+}

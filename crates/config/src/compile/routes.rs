@@ -447,3 +447,91 @@ fn normalised_path(segments: &[PathSegment]) -> String {
         .collect::<Vec<_>>()
         .join("/")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn a_route_takes_its_stream_and_key_from_the_path() {
+        let p = valid(&base_and(
+            "\n[routes.by_stream]\nmethod = \"PUT\"\npath = \"/in/{s}/{k}\"\nstream = { path_param = \"s\" }\npartition_key = { path_param = \"k\" }\nschema = '{\"type\": \"object\"}'\n",
+        ));
+        let r = &p.routes["by_stream"];
+        assert_eq!(
+            r.stream,
+            StreamTarget::PathParam {
+                param: "s".into(),
+                allowed: vec!["Events".into()]
+            }
+        );
+        assert_eq!(r.partition_key, PartitionKeySource::PathParam("k".into()));
+        assert_eq!(r.concrete_path("Events"), "/in/Events/{k}");
+    }
+
+    #[test]
+    fn paths_and_parameters_are_checked() {
+        let src = base_and(
+            "\n[routes.bad]\npath = \"in/{x}/{x}/a b\"\nstream = \"Event\"\npartition_key = { path_param = \"y\" }\nauth = \"basic\"\ncontent_type = \"text/plain\"\n",
+        );
+        assert_eq!(
+            errors(&src),
+            vec![
+                at(18, 8, "`path` \"in/{x}/{x}/a b\" must start with '/'"),
+                at(
+                    18,
+                    8,
+                    "path parameter `{x}` appears twice in \"in/{x}/{x}/a b\""
+                ),
+                at(
+                    18,
+                    8,
+                    "path segment \"a b\" must be a literal of letters, digits and -._~ or a whole `{param}`"
+                ),
+                at(
+                    19,
+                    10,
+                    "`stream` refers to \"Event\", which is not declared in [streams]"
+                ),
+                at(
+                    20,
+                    17,
+                    "`partition_key.path_param` uses path parameter `y`, which is not in the route's path \"in/{x}/{x}/a b\""
+                ),
+                at(
+                    21,
+                    8,
+                    "route \"bad\" uses auth \"basic\", but there is no [auth] section"
+                ),
+                at(
+                    22,
+                    16,
+                    "`content_type` is \"text/plain\"; the record contract carries JSON bodies"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn same_method_and_path_twice_and_a_bad_inline_schema() {
+        let src = base_and(
+            "\n[routes.again]\npath = \"/put/{other}\"\nstream = \"Events\"\npartition_key = \"request-id\"\nschema = '{\"type\": \"array\"}'\n",
+        );
+        assert_eq!(
+            errors(&src),
+            vec![
+                at(
+                    18,
+                    8,
+                    "route \"again\" has the same method and path as route \"put\""
+                ),
+                at(
+                    21,
+                    20,
+                    "a request schema must have \"type\": \"object\" (the record contract carries JSON objects)"
+                ),
+            ]
+        );
+    }
+}

@@ -88,3 +88,66 @@ pub(super) fn auth(c: &mut Checker, a: &RawAuth, pipeline_name: &str) -> BasicAu
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn kms_key_and_auth_defaults() {
+        let p = valid(
+            &base_with(
+                "region = \"eu-west-1\"\n",
+                "region = \"eu-west-1\"\nkms_key = \"create\"\n",
+            )
+            .replace(
+                "[streams.Events]",
+                "[auth]\ntype = \"basic\"\n\n[streams.Events]",
+            ),
+        );
+        assert_eq!(p.kms_key, KmsKey::Create);
+        let auth = p.auth.expect("[auth]");
+        assert_eq!(
+            (auth.secret_name.as_str(), auth.username.as_str()),
+            ("demo/basic-auth", "sluice")
+        );
+    }
+
+    #[test]
+    fn an_alias_is_not_a_key_arn() {
+        let src = base_with(
+            "region = \"eu-west-1\"\n",
+            "region = \"eu-west-1\"\nkms_key = \"arn:aws:kms:eu-west-1:123456789012:alias/mine\"\n",
+        );
+        assert_eq!(
+            errors(&src),
+            vec![at(
+                4,
+                11,
+                "`kms_key` is \"arn:aws:kms:eu-west-1:123456789012:alias/mine\", which is not \"aws-managed\", \"create\" or a KMS key ARN"
+            ),]
+        );
+    }
+
+    #[test]
+    fn auth_type_username_and_bounds_are_checked() {
+        let src = base_and("\n[auth]\ntype = \"basik\"\nusername = \"a:b\"\npassword_length = 3\n");
+        assert_eq!(
+            errors(&src),
+            vec![
+                at(18, 8, "`type` is \"basik\", which is not a valid value"),
+                at(
+                    19,
+                    12,
+                    "`username` must be non-empty and contain no ':' or control characters (HTTP Basic)"
+                ),
+                at(
+                    20,
+                    19,
+                    "`password_length` is 3, but must be between 16 and 4096 (Secrets Manager's random password, 16 at the least)"
+                ),
+            ]
+        );
+    }
+}

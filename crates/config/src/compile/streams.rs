@@ -62,3 +62,57 @@ pub(super) fn streams(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn a_provisioned_stream_takes_its_shards() {
+        let p = valid(&base_with(
+            "[streams.Events]\n",
+            "[streams.Events]\nshard_count = 3\n",
+        ));
+        assert_eq!(
+            p.streams["Events"].capacity,
+            StreamCapacity::Provisioned { shard_count: 3 }
+        );
+        assert_eq!(p.streams["Events"].physical_name, "demo-Events");
+    }
+
+    #[test]
+    fn on_demand_refuses_shards_and_the_key_must_be_an_arn() {
+        let src = base_and(
+            "\n[streams.Other]\nmode = \"on-demand\"\nshard_count = 2\nkms_key_arn = \"mine\"\n",
+        );
+        assert_eq!(
+            errors(&src),
+            vec![
+                at(
+                    19,
+                    15,
+                    "stream \"Other\" is on-demand, so `shard_count` does not apply"
+                ),
+                at(
+                    20,
+                    15,
+                    "`kms_key_arn` is \"mine\", which is not a KMS key or alias ARN"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stream_name_is_of_aws_characters() {
+        let src = base_and("\n[streams.\"a b\"]\n");
+        assert_eq!(
+            errors(&src),
+            vec![at(
+                17,
+                10,
+                "stream name \"a b\" contains ' '; Kinesis allows letters, digits, '-', '_' and '.'"
+            ),]
+        );
+    }
+}

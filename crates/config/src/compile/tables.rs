@@ -138,3 +138,77 @@ pub(super) fn tables(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn a_provisioned_table_takes_its_capacity() {
+        let p = valid(&base_with(
+            "partition_key = { name = \"id\" }\n",
+            "partition_key = { name = \"id\" }\nsort_key = { name = \"at\", type = \"N\" }\nbilling_mode = \"provisioned\"\nread_capacity = 2\nwrite_capacity = 3\n",
+        ));
+        let t = &p.tables["Items"];
+        assert_eq!(
+            t.billing,
+            Billing::Provisioned {
+                read_capacity: 2,
+                write_capacity: 3
+            }
+        );
+        assert_eq!(t.sort_key.as_ref().map(|k| k.kind), Some(KeyType::N));
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        let src = base_and(
+            "\n[tables.Other]\npartition_key = { name = \"receivedAt\" }\nsort_key = { name = \"receivedAt\", type = \"X\" }\n",
+        );
+        assert_eq!(
+            errors(&src),
+            vec![
+                at(
+                    18,
+                    26,
+                    "the partition key is named \"receivedAt\", an attribute the writer sets on every item (see docs/CONTRACTS.md)"
+                ),
+                at(
+                    19,
+                    21,
+                    "the sort key is named \"receivedAt\", an attribute the writer sets on every item (see docs/CONTRACTS.md)"
+                ),
+                at(19, 21, "the sort key must differ from the partition key"),
+                at(19, 42, "`type` is \"X\", which is not a valid value"),
+            ]
+        );
+    }
+
+    #[test]
+    fn capacity_goes_with_the_billing_mode() {
+        let src = base_and(
+            "\n[tables.P]\npartition_key = { name = \"id\" }\nbilling_mode = \"provisioned\"\n\n[tables.O]\npartition_key = { name = \"id\" }\nread_capacity = 5\n",
+        );
+        assert_eq!(
+            errors(&src),
+            vec![
+                at(
+                    19,
+                    16,
+                    "table \"P\" is provisioned, so it needs `read_capacity`"
+                ),
+                at(
+                    19,
+                    16,
+                    "table \"P\" is provisioned, so it needs `write_capacity`"
+                ),
+                at(
+                    23,
+                    17,
+                    "table \"O\" is on-demand, so `read_capacity` does not apply"
+                ),
+            ]
+        );
+    }
+}
