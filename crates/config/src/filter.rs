@@ -10,11 +10,10 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::ops::Range;
 
 use crate::error::closest;
 use crate::json::{Json, JsonValue, Member};
-use crate::schema::Problem;
+use crate::problem::{Problem, Problems};
 
 /// Lambda's default quota of filters per event source mapping (10 with a quota increase).
 pub const MAX_FILTERS: usize = 5;
@@ -102,28 +101,12 @@ const OPERATORS: &[&str] = &[
     "cidr",
 ];
 
-struct Checker {
-    problems: Vec<Problem>,
-}
-
-impl Checker {
-    fn err(&mut self, span: &Range<usize>, message: impl Into<String>, help: Option<String>) {
-        self.problems.push(Problem {
-            span: span.clone(),
-            message: message.into(),
-            help,
-        });
-    }
-}
-
 /// Checks a sluice pattern and compiles it for AWS and for the local matcher.
 pub fn compile(root: &Json) -> Result<EventFilter, Vec<Problem>> {
-    let mut c = Checker {
-        problems: Vec::new(),
-    };
+    let mut c = Problems::default();
     top(&mut c, root);
-    if !c.problems.is_empty() {
-        return Err(c.problems);
+    if !c.is_empty() {
+        return Err(c.list);
     }
     let aws = to_aws(root);
     let aws_pattern = render(&aws);
@@ -136,7 +119,7 @@ pub fn compile(root: &Json) -> Result<EventFilter, Vec<Problem>> {
             ),
             None,
         );
-        return Err(c.problems);
+        return Err(c.list);
     }
     Ok(EventFilter {
         aws_pattern,
@@ -145,7 +128,7 @@ pub fn compile(root: &Json) -> Result<EventFilter, Vec<Problem>> {
 }
 
 /// The top level: only the envelope's members, the partition key and `$or`.
-fn top(c: &mut Checker, root: &Json) {
+fn top(c: &mut Problems, root: &Json) {
     let JsonValue::Object(members) = &root.value else {
         c.err(
             &root.span,
@@ -203,7 +186,7 @@ fn top(c: &mut Checker, root: &Json) {
     }
 }
 
-fn duplicates(c: &mut Checker, members: &[Member]) {
+fn duplicates(c: &mut Problems, members: &[Member]) {
     let mut seen = BTreeSet::new();
     for m in members {
         if !seen.insert(m.key.as_str()) {
@@ -212,7 +195,7 @@ fn duplicates(c: &mut Checker, members: &[Member]) {
     }
 }
 
-fn or(c: &mut Checker, m: &Member, at_top: bool) {
+fn or(c: &mut Problems, m: &Member, at_top: bool) {
     match &m.value.value {
         JsonValue::Array(items) if items.len() >= 2 => {
             for item in items {
@@ -236,7 +219,7 @@ fn or(c: &mut Checker, m: &Member, at_top: bool) {
 }
 
 /// A pattern below the top level: any member names.
-fn pattern(c: &mut Checker, node: &Json) {
+fn pattern(c: &mut Problems, node: &Json) {
     let members = node.members();
     if members.is_empty() {
         c.err(
@@ -268,7 +251,7 @@ fn pattern(c: &mut Checker, node: &Json) {
 }
 
 /// A list of rules.
-fn rules(c: &mut Checker, list: &Json) {
+fn rules(c: &mut Problems, list: &Json) {
     let JsonValue::Array(items) = &list.value else {
         return;
     };
@@ -300,7 +283,7 @@ fn rules(c: &mut Checker, list: &Json) {
     }
 }
 
-fn operator(c: &mut Checker, m: &Member) {
+fn operator(c: &mut Problems, m: &Member) {
     let v = &m.value;
     match m.key.as_str() {
         "prefix" | "suffix" => match &v.value {
@@ -360,7 +343,7 @@ fn operator(c: &mut Checker, m: &Member) {
     }
 }
 
-fn wildcard(c: &mut Checker, v: &Json, w: &str) {
+fn wildcard(c: &mut Problems, v: &Json, w: &str) {
     let mut chars = w.chars().peekable();
     let mut previous_star = false;
     while let Some(ch) = chars.next() {
@@ -393,7 +376,7 @@ fn wildcard(c: &mut Checker, v: &Json, w: &str) {
     }
 }
 
-fn anything_but(c: &mut Checker, v: &Json) {
+fn anything_but(c: &mut Problems, v: &Json) {
     match &v.value {
         JsonValue::String(_) | JsonValue::Number(_) => {}
         JsonValue::Array(items) if !items.is_empty() => {
@@ -449,7 +432,7 @@ fn anything_but(c: &mut Checker, v: &Json) {
     }
 }
 
-fn numeric(c: &mut Checker, v: &Json) {
+fn numeric(c: &mut Problems, v: &Json) {
     let JsonValue::Array(items) = &v.value else {
         c.err(
             &v.span,
@@ -726,146 +709,4 @@ fn rule(item: &Json) -> Option<Rule> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::json::parse;
-
-    fn problems(text: &str) -> Vec<(String, String)> {
-        match compile(&parse(text).unwrap()) {
-            Ok(_) => Vec::new(),
-            Err(ps) => ps
-                .into_iter()
-                .map(|p| (text[p.span].to_string(), p.message))
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn envelope_members_go_under_data_and_numbers_keep_their_text() {
-        let f = compile(&parse(r#"{"partitionKey": ["a"], "body": {"n": [3.0e2]}, "sourceIp": [{"cidr": "10.0.0.0/8"}]}"#).unwrap()).unwrap();
-        assert_eq!(
-            f.aws_pattern,
-            r#"{"data":{"body":{"n":[3.0e2]},"sourceIp":[{"cidr":"10.0.0.0/8"}]},"partitionKey":["a"]}"#
-        );
-        let f = compile(
-            &parse(r#"{"$or": [{"body": {"a": ["x"]}}, {"partitionKey": [{"prefix": "p"}]}]}"#)
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(
-            f.aws_pattern,
-            r#"{"$or":[{"data":{"body":{"a":["x"]}}},{"partitionKey":[{"prefix":"p"}]}]}"#
-        );
-        assert_eq!(f.pattern.any_of[0].len(), 2);
-    }
-
-    #[test]
-    fn every_operator_of_the_grammar_compiles() {
-        let text = r#"{"body": {
-            "a": ["x", 1, true, null, ""],
-            "b": [{"prefix": "us-"}, {"prefix": {"equals-ignore-case": "US-"}}],
-            "c": [{"suffix": ".png"}, {"suffix": {"equals-ignore-case": ".PNG"}}],
-            "d": [{"equals-ignore-case": "Alice"}],
-            "e": [{"wildcard": "dir/*.png"}, {"wildcard": "a\\*b"}],
-            "f": [{"anything-but": "x"}, {"anything-but": 1}, {"anything-but": ["x", "y"]}, {"anything-but": [1, 2]}],
-            "g": [{"anything-but": {"prefix": "init"}}, {"anything-but": {"suffix": "ing"}},
-                  {"anything-but": {"equals-ignore-case": ["A", "b"]}}, {"anything-but": {"wildcard": "*.tmp"}}],
-            "h": [{"numeric": ["=", 100]}, {"numeric": [">", 0, "<=", 5]}, {"numeric": ["<", 10]}],
-            "i": [{"exists": true}], "j": [{"exists": false}],
-            "k": [{"cidr": "10.0.0.0/24"}, {"cidr": "2001:db8::/32"}],
-            "nested": {"deeper": ["y"]},
-            "$or": [{"p": ["1"]}, {"q": ["2"]}]
-        }}"#;
-        let f = compile(&parse(text).unwrap()).unwrap();
-        let Field::Nested(body) = &f.pattern.fields[0].1.clone() else {
-            panic!()
-        };
-        let Field::Nested(body) = &body.fields[0].1 else {
-            panic!()
-        };
-        assert_eq!(body.fields.len(), 12);
-        assert_eq!(body.any_of.len(), 1);
-    }
-
-    #[test]
-    fn grammar_errors_are_located() {
-        let cases: &[(&str, &str, &str)] = &[
-            (r#"{"kind": ["x"]}"#, "\"kind\"", "cannot name `kind`"),
-            (r#"{"body": {"a": "x"}}"#, "\"x\"", "must be in a list"),
-            (r#"{"body": {"a": []}}"#, "[]", "matches nothing"),
-            (
-                r#"{"body": {"a": [{"prefx": "x"}]}}"#,
-                "\"prefx\"",
-                "not a filter operator",
-            ),
-            (r#"{"body": {"a": [{"prefix": 1}]}}"#, "1", "takes a string"),
-            (
-                r#"{"body": {"a": [{"numeric": ["<", 5, ">", 1]}]}}"#,
-                "[\"<\", 5, \">\", 1]",
-                "lower bound",
-            ),
-            (
-                r#"{"body": {"a": [{"numeric": [">", 6e9]}]}}"#,
-                "[\">\", 6e9]",
-                "5e9",
-            ),
-            (
-                r#"{"body": {"a": [{"numeric": [">", 5, "<", 5]}]}}"#,
-                "[\">\", 5, \"<\", 5]",
-                "empty",
-            ),
-            (
-                r#"{"body": {"a": [{"anything-but": ["x", 1]}]}}"#,
-                "[\"x\", 1]",
-                "only strings or only numbers",
-            ),
-            (
-                r#"{"body": {"a": [{"wildcard": "a**b"}]}}"#,
-                "\"a**b\"",
-                "two `*`",
-            ),
-            (
-                r#"{"body": {"a": [{"wildcard": "a\\b"}]}}"#,
-                "\"a\\\\b\"",
-                "backslash",
-            ),
-            (
-                r#"{"body": {"a": [{"cidr": "10.0.0.0"}]}}"#,
-                "\"10.0.0.0\"",
-                "CIDR",
-            ),
-            (
-                r#"{"body": {"a": [{"exists": "yes"}]}}"#,
-                "\"yes\"",
-                "true or false",
-            ),
-            (
-                r#"{"body": {"$or": [{"a": ["x"]}]}}"#,
-                "[{\"a\": [\"x\"]}]",
-                "at least two",
-            ),
-            (
-                r#"{"body": {"a": [{"prefix": "x", "suffix": "y"}]}}"#,
-                "{\"prefix\": \"x\", \"suffix\": \"y\"}",
-                "exactly one",
-            ),
-            (r#"{"body": ["x"]}"#, "[\"x\"]", "request body"),
-            (r#"{}"#, "{}", "every record"),
-            (r#"{"body": {"a": ["x"], "a": ["y"]}}"#, "\"a\"", "twice"),
-        ];
-        for (text, at, fragment) in cases {
-            let ps = problems(text);
-            assert_eq!(ps.len(), 1, "{text}: {ps:?}");
-            assert_eq!(ps[0].0, *at, "{text}");
-            assert!(ps[0].1.contains(fragment), "{text}: {}", ps[0].1);
-        }
-    }
-
-    #[test]
-    fn a_pattern_over_the_aws_size_limit_is_refused() {
-        let values: Vec<String> = (0..800).map(|i| format!("\"v{i}\"")).collect();
-        let text = format!(r#"{{"body": {{"a": [{}]}}}}"#, values.join(","));
-        let ps = problems(&text);
-        assert!(ps[0].1.contains("4096"), "{ps:?}");
-    }
-}
+mod tests;

@@ -3,7 +3,7 @@
 //!
 //! Two stages, as in vector's config compiler: serde reads the raw model (`raw`), keeping spans, and keeps
 //! going past structural errors so that they are all reported together; `compile` checks names, limits and
-//! references against the one table of settings ([`limits`]) and builds this model. Generators never see
+//! references against the one table of settings ([`settings`]) and builds this model. Generators never see
 //! TOML.
 
 pub mod capacity;
@@ -12,10 +12,11 @@ mod error;
 pub mod filter;
 pub mod json;
 pub mod layout;
-pub mod limits;
+pub mod problem;
 mod raw;
 mod reference;
 pub mod schema;
+pub mod settings;
 
 use std::collections::BTreeMap;
 use std::path::Path;

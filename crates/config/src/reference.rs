@@ -1,12 +1,12 @@
-//! The README's "pipeline.toml reference", rendered from [`crate::limits`] (and the writer's attribute names
+//! The README's "pipeline.toml reference", rendered from [`crate::settings`] (and the writer's attribute names
 //! from the contract), so that what the README says is what the checks do.
 
 use std::fmt::Write as _;
 
 use sluice_contract::writer::attribute;
 
-use crate::limits::{self, DefaultValue, LOG_RETENTION_DAYS, Limit, NameRule, Section, Setting};
 use crate::schema;
+use crate::settings::{self, DefaultValue, LOG_RETENTION_DAYS, Limit, NameRule, Section, Setting};
 
 fn default_text(s: &Setting) -> String {
     match s.default {
@@ -61,7 +61,7 @@ fn name_line(rule: &NameRule) -> String {
 /// Text after a section's table.
 fn notes(section: Section) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(rule) = limits::name_rule(section)
+    if let Some(rule) = settings::name_rule(section)
         && rule.prefixed
     {
         out.push(name_line(rule));
@@ -71,7 +71,7 @@ fn notes(section: Section) -> Vec<String> {
             let names: Vec<String> = attribute::ALL.iter().map(|a| format!("`{a}`")).collect();
             out.push(format!(
                 "Key names ({}) may not be ones the writer sets itself: {}.",
-                limits::ATTRIBUTE_NAME.rule,
+                settings::ATTRIBUTE_NAME.rule,
                 names.join(", ")
             ));
         }
@@ -129,13 +129,13 @@ pub fn reference_markdown() -> String {
     out.push_str(
         "Names under `[streams]`, `[tables]`, `[queues]`, `[routes]` and `[consumers]` are yours; in AWS \
          they are\nprefixed with `pipeline.name` and `-`. Unknown keys are errors. Limits are AWS's; every \
-         error names the file,\nline and column. This section is generated from `crates/config/src/limits.rs` \
+         error names the file,\nline and column. This section is generated from `crates/config/src/settings.rs` \
          (the table the checks use)\nby `cargo xtask gen`.\n",
     );
     for section in Section::ALL {
         let _ = write!(out, "\n### {}\n\n", section.heading());
         out.push_str("| key | default | limits | meaning |\n|---|---|---|---|\n");
-        for s in limits::settings_of(section) {
+        for s in settings::settings_of(section) {
             let _ = writeln!(
                 out,
                 "| `{}` | {} | {} | {} |",
@@ -159,7 +159,7 @@ mod tests {
     #[test]
     fn every_key_is_in_the_reference() {
         let text = reference_markdown();
-        for s in limits::SETTINGS {
+        for s in settings::SETTINGS {
             assert!(text.contains(&format!("| `{}` |", s.key)), "{}", s.key);
         }
         assert!(text.contains("`payload`") && text.contains("`sequenceNumber`"));

@@ -9,20 +9,12 @@
 //! (`sluice-schema`).
 
 use std::collections::BTreeSet;
-use std::ops::Range;
 
 use serde_json::Value;
 
 use crate::error::closest;
 use crate::json::{Json, JsonValue};
-
-/// One problem in a schema, at a range of the JSON text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub span: Range<usize>,
-    pub message: String,
-    pub help: Option<String>,
-}
+use crate::problem::{Problem, Problems};
 
 /// The only `$schema` a model may name.
 pub const DRAFT_04: &str = "http://json-schema.org/draft-04/schema#";
@@ -111,25 +103,9 @@ pub fn refused(keyword: &str) -> Option<&'static str> {
     })
 }
 
-struct Checker {
-    problems: Vec<Problem>,
-}
-
-impl Checker {
-    fn err(&mut self, span: &Range<usize>, message: impl Into<String>, help: Option<String>) {
-        self.problems.push(Problem {
-            span: span.clone(),
-            message: message.into(),
-            help,
-        });
-    }
-}
-
 /// Checks a request schema; `Ok` with the schema as the OpenAPI document carries it (without `$schema`).
 pub fn check(root: &Json) -> Result<Value, Vec<Problem>> {
-    let mut c = Checker {
-        problems: Vec::new(),
-    };
+    let mut c = Problems::default();
     match &root.value {
         JsonValue::Object(_) => {
             match root.get("type").and_then(Json::as_str) {
@@ -156,8 +132,8 @@ pub fn check(root: &Json) -> Result<Value, Vec<Problem>> {
             None,
         ),
     }
-    if !c.problems.is_empty() {
-        return Err(c.problems);
+    if !c.is_empty() {
+        return Err(c.list);
     }
     let mut value = root.to_value();
     if let Value::Object(members) = &mut value {
@@ -170,12 +146,12 @@ pub fn check(root: &Json) -> Result<Value, Vec<Problem>> {
             format!("the schema does not compile: {e}"),
             None,
         );
-        return Err(c.problems);
+        return Err(c.list);
     }
     Ok(value)
 }
 
-fn schema(c: &mut Checker, node: &Json, top: bool) {
+fn schema(c: &mut Problems, node: &Json, top: bool) {
     let JsonValue::Object(members) = &node.value else {
         c.err(
             &node.span,
