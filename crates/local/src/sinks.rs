@@ -11,7 +11,7 @@ use sluice_writer::{
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::limits::TokenBucket;
+use super::throttle::TokenBucket;
 use super::store::{Store, StoreError, quote_ident};
 use sluice_config::{KeyAttribute, KeyType, Table as TableConfig};
 use sluice_contract::limits::WRITE_UNIT_BYTES;
