@@ -344,7 +344,7 @@ async fn answer(
         return bad_body(sluice_schema::NOT_JSON, request_id);
     };
     if let Err(validation_error) = sluice_schema::validate_text(&route.validator, text) {
-        return bad_body(&validation_error, request_id);
+        return bad_body(validation_error.validation_error_string(), request_id);
     }
     if let Err(error) = api::check_partition_key(&partition_key) {
         return error_response(error, request_id);
