@@ -155,19 +155,63 @@ struct WireDeadLetter {
     data_location: Option<DataLocation>,
 }
 
-impl TryFrom<WireDeadLetter> for DeadLetterMessage {
-    type Error = String;
+/// Why a queue message's body is not a message sluice knows: [`QueueMessage::from_json`], and the rule
+/// of [`DeadLetterMessage`]'s data members. (`Display` and `Error` by hand: this crate depends on serde
+/// alone.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageError {
+    /// The body is not JSON (the parser's message).
+    NotJson(String),
+    NotAnObject,
+    /// `"source"` says it is the writer's dead letter, but it does not read as one.
+    MalformedDeadLetter(String),
+    /// It has `KinesisBatchInfo`, but does not read as an on-failure message.
+    MalformedOnFailure(String),
+    /// Neither a dead letter nor an on-failure message.
+    Unknown,
+    /// A dead letter with both `data` and `dataLocation`.
+    BothData,
+    /// A dead letter with neither `data` nor `dataLocation`.
+    NoData,
+}
 
-    fn try_from(wire: WireDeadLetter) -> Result<Self, String> {
+impl std::fmt::Display for MessageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MessageError::NotJson(e) => write!(f, "the message body is not JSON: {e}"),
+            MessageError::NotAnObject => f.write_str("the message body is not a JSON object"),
+            MessageError::MalformedDeadLetter(e) => {
+                write!(f, "a dead-letter message of the writer, but malformed: {e}")
+            }
+            MessageError::MalformedOnFailure(e) => write!(
+                f,
+                "an on-failure message of an event source mapping, but malformed: {e}"
+            ),
+            MessageError::Unknown => write!(
+                f,
+                "neither a writer's dead letter (\"source\": \"{DEAD_LETTER_SOURCE}\") nor an event source mapping's on-failure message (\"KinesisBatchInfo\")"
+            ),
+            MessageError::BothData => {
+                f.write_str("a dead-letter message has `data` or `dataLocation`, not both")
+            }
+            MessageError::NoData => {
+                f.write_str("a dead-letter message needs `data` or `dataLocation`")
+            }
+        }
+    }
+}
+
+impl std::error::Error for MessageError {}
+
+impl TryFrom<WireDeadLetter> for DeadLetterMessage {
+    type Error = MessageError;
+
+    fn try_from(wire: WireDeadLetter) -> Result<Self, MessageError> {
         let data = match (wire.data, wire.data_location) {
             (Some(data), None) => RecordData::Inline(data),
             (None, Some(location)) => RecordData::Stored(location),
-            (Some(_), Some(_)) => {
-                return Err("a dead-letter message has `data` or `dataLocation`, not both".into());
-            }
-            (None, None) => {
-                return Err("a dead-letter message needs `data` or `dataLocation`".into());
-            }
+            (Some(_), Some(_)) => return Err(MessageError::BothData),
+            (None, None) => return Err(MessageError::NoData),
         };
         Ok(DeadLetterMessage {
             source: wire.source,
@@ -302,27 +346,23 @@ pub enum QueueMessage {
 impl QueueMessage {
     /// Reads a message body: a writer's dead letter (`"source": "sluice.writer"`) or an on-failure message
     /// (`KinesisBatchInfo`); anything else is refused, saying what it is not.
-    pub fn from_json(body: &str) -> Result<Self, String> {
+    pub fn from_json(body: &str) -> Result<Self, MessageError> {
         let value: serde_json::Value =
-            serde_json::from_str(body).map_err(|e| format!("the message body is not JSON: {e}"))?;
+            serde_json::from_str(body).map_err(|e| MessageError::NotJson(e.to_string()))?;
         let Some(object) = value.as_object() else {
-            return Err("the message body is not a JSON object".into());
+            return Err(MessageError::NotAnObject);
         };
         if object.get("source").and_then(serde_json::Value::as_str) == Some(DEAD_LETTER_SOURCE) {
             return DeadLetterMessage::deserialize(value)
                 .map(QueueMessage::DeadLetter)
-                .map_err(|e| format!("a dead-letter message of the writer, but malformed: {e}"));
+                .map_err(|e| MessageError::MalformedDeadLetter(e.to_string()));
         }
         if object.contains_key("KinesisBatchInfo") {
             return OnFailureMessage::deserialize(value)
                 .map(QueueMessage::OnFailure)
-                .map_err(|e| {
-                    format!("an on-failure message of an event source mapping, but malformed: {e}")
-                });
+                .map_err(|e| MessageError::MalformedOnFailure(e.to_string()));
         }
-        Err(format!(
-            "neither a writer's dead letter (\"source\": \"{DEAD_LETTER_SOURCE}\") nor an event source mapping's on-failure message (\"KinesisBatchInfo\")"
-        ))
+        Err(MessageError::Unknown)
     }
 
     /// The message body, as its writer writes it.
@@ -447,12 +487,13 @@ mod tests {
             QueueMessage::DeadLetter(dead)
         );
         let other = QueueMessage::from_json(r#"{"hello":1}"#).unwrap_err();
-        assert!(other.contains("neither"), "{other}");
+        assert!(other.to_string().contains("neither"), "{other}");
         let broken = QueueMessage::from_json(r#"{"source":"sluice.writer"}"#).unwrap_err();
-        assert!(broken.contains("malformed"), "{broken}");
+        assert!(broken.to_string().contains("malformed"), "{broken}");
         assert!(
             QueueMessage::from_json("[")
                 .unwrap_err()
+                .to_string()
                 .contains("not JSON")
         );
     }

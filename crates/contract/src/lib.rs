@@ -22,8 +22,8 @@ pub mod writer;
 
 pub use api::{ApiError, ErrorBody, PutRecordReply};
 pub use consumer::{
-    Condition, DataLocation, DeadLetterMessage, OnFailureMessage, Permanent, QueueMessage, Reason,
-    RecordData,
+    Condition, DataLocation, DeadLetterMessage, MessageError, OnFailureMessage, Permanent,
+    QueueMessage, Reason, RecordData,
 };
 pub use envelope::Envelope;
 pub use writer::{KeyAttribute, KeyType};

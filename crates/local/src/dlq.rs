@@ -1,5 +1,6 @@
 //! The local side of `cargo xtask dlq`: every SQL statement that reads or changes a dead-letter queue, the
-//! dead-letter bucket or a stream of `<state-dir>/pipeline.db` for it. It works while `cargo xtask dev` runs
+//! dead-letter bucket or a stream of `<state-dir>/pipeline.db` for it (a stream's records are read with
+//! [`inspect::records_between`], beside the one mapping of a stored record's row). It works while `cargo xtask dev` runs
 //! (WAL, busy timeout) and writes through the same [`Store`] writer and the same sinks the local writer uses
 //! ([`SqliteTable`]'s conditional upsert is the ordering rule), so a redrive obeys the writer's rules.
 
@@ -8,6 +9,7 @@ use std::path::Path;
 use rusqlite::{OptionalExtension as _, params};
 use sluice_config::{Consumer, Pipeline};
 
+use super::inspect;
 use super::kinesis::{self, EventSource, StoredRecord};
 use super::sinks::{SqliteDeadLetters, SqliteTable};
 use super::store::{Durability, Store, StoreError, quote_ident};
@@ -128,25 +130,7 @@ impl LocalDeadLetters {
         let stream = stream.to_owned();
         let records = self
             .store
-            .read(move |conn| {
-                let mut stmt = conn.prepare(
-                    "SELECT counter, partition_key, data, arrival_ms FROM _sluice_records
-                     WHERE stream = ?1 AND shard_id = ?2 AND counter BETWEEN ?3 AND ?4 ORDER BY counter",
-                )?;
-                let rows = stmt.query_map(
-                    params![stream, kinesis::shard_id(shard), first, last],
-                    |r| {
-                        Ok(StoredRecord {
-                            shard,
-                            counter: r.get(0)?,
-                            partition_key: r.get(1)?,
-                            data: r.get(2)?,
-                            arrival_ms: r.get(3)?,
-                        })
-                    },
-                )?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
-            })
+            .read(move |conn| inspect::records_between(conn, &stream, shard, first, last))
             .await?;
         let start_kept = records.first().is_some_and(|r| r.counter == first);
         Ok(StreamRange {

@@ -2,7 +2,7 @@
 //! [`sluice_contract`] so the local and the deployed gateway cannot drift.
 //!
 //! 0. (with AWS's limits on) the stage's throttle → 429 `Throttled` before anything else but routing, and
-//!    each shard's write limits → 429 `Throttled` just before the record is appended (see `limits`);
+//!    each shard's write limits → 429 `Throttled` just before the record is appended (see `throttle`);
 //! 1. routing — unknown path, wrong method, undeclared stream, empty path parameter → 404 `NotFound`;
 //! 2. auth, by the authorizer's library — no or malformed `Authorization` → 401 `Unauthorized` (with
 //!    `WWW-Authenticate: Basic realm="<pipeline name>"`), wrong credentials → 403 `AccessDenied`;
@@ -30,8 +30,8 @@ use axum::response::{IntoResponse as _, Response};
 
 use super::http::{ServeLimits, body_deadline};
 use super::kinesis;
-use super::limits::{Admission, GatewayLimits, WafLimit};
 use super::store::{Store, now_ms};
+use super::throttle::{Admission, GatewayLimits, WafLimit};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use sluice_config::{PartitionKeySource, PathSegment, Pipeline, StreamTarget};
 use sluice_contract::api::{self, ApiError, PutRecordReply};
@@ -344,7 +344,7 @@ async fn answer(
         return bad_body(sluice_schema::NOT_JSON, request_id);
     };
     if let Err(validation_error) = sluice_schema::validate_text(&route.validator, text) {
-        return bad_body(&validation_error, request_id);
+        return bad_body(validation_error.validation_error_string(), request_id);
     }
     if let Err(error) = api::check_partition_key(&partition_key) {
         return error_response(error, request_id);

@@ -1,6 +1,9 @@
 //! Reading the local pipeline's state from outside `cargo xtask dev`: what `cargo xtask status --local` and
 //! `cargo xtask items --local` show. Every read-side SQL query on `<state-dir>/pipeline.db` (layout in
-//! [`crate::store`]) lives here; callers get typed snapshots and format them.
+//! [`crate::store`]) lives here; callers get typed snapshots and format them. That includes the stream
+//! reads the running pipeline makes on the [`Store`](crate::store::Store)'s read connections
+//! ([`records_after`] for the event source mapping, [`records_between`] for `cargo xtask dlq`), and the one
+//! mapping of a stored record's row ([`stored_record`]).
 //!
 //! The database is opened read-only, so it can be read while `cargo xtask dev` runs: in WAL mode readers do
 //! not block the writer, nor it them; a busy timeout covers the moments a checkpoint holds a lock.
@@ -11,7 +14,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, params};
 use serde_json::Value;
 
-use crate::kinesis;
+use crate::kinesis::{self, StoredRecord};
 use crate::store::quote_ident;
 use sluice_config::{KeyType, Pipeline, Table};
 use sluice_contract::writer::attribute;
@@ -448,4 +451,59 @@ impl Inspector {
         }
         Ok(items)
     }
+}
+
+/// The columns of `_sluice_records` that make a [`StoredRecord`], in the order [`stored_record`] reads them.
+const RECORD_COLUMNS: &str = "counter, partition_key, data, arrival_ms";
+
+/// The one mapping of a `_sluice_records` row (selected as [`RECORD_COLUMNS`]) of shard `shard` to a
+/// [`StoredRecord`].
+pub(crate) fn stored_record(shard: u32, row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
+    Ok(StoredRecord {
+        shard,
+        counter: row.get(0)?,
+        partition_key: row.get(1)?,
+        data: row.get(2)?,
+        arrival_ms: row.get(3)?,
+    })
+}
+
+/// Up to `limit` records of a shard with a counter above `after`, in order (the event source mapping's
+/// shard reader; the statement is cached on the connection).
+pub(crate) fn records_after(
+    conn: &Connection,
+    stream: &str,
+    shard: u32,
+    after: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<StoredRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {RECORD_COLUMNS} FROM _sluice_records
+                 WHERE stream = ?1 AND shard_id = ?2 AND counter > ?3 ORDER BY counter LIMIT ?4"
+    ))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(
+        params![stream, kinesis::shard_id(shard), after, limit],
+        |r| stored_record(shard, r),
+    )?;
+    rows.collect()
+}
+
+/// The records of a shard with a counter from `first` to `last` (inclusive) that are still kept, in order.
+pub(crate) fn records_between(
+    conn: &Connection,
+    stream: &str,
+    shard: u32,
+    first: i64,
+    last: i64,
+) -> rusqlite::Result<Vec<StoredRecord>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {RECORD_COLUMNS} FROM _sluice_records
+                     WHERE stream = ?1 AND shard_id = ?2 AND counter BETWEEN ?3 AND ?4 ORDER BY counter"
+    ))?;
+    let rows = stmt.query_map(
+        params![stream, kinesis::shard_id(shard), first, last],
+        |r| stored_record(shard, r),
+    )?;
+    rows.collect()
 }

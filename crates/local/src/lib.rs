@@ -25,9 +25,9 @@ mod gateway;
 mod http;
 pub mod inspect;
 pub mod kinesis;
-pub mod limits;
 pub mod sinks;
 mod store;
+pub mod throttle;
 
 /// The default port of `cargo xtask dev` and of the commands that talk to it (`smoke-test --local`).
 pub const DEFAULT_PORT: u16 = 4566;
@@ -61,7 +61,7 @@ pub struct DevOptions {
     pub port: u16,
     pub state_dir: PathBuf,
     pub credentials: Option<String>,
-    /// Apply AWS's limits (see [`limits`]).
+    /// Apply AWS's limits (see [`throttle`]).
     pub aws_limits: bool,
     /// How hard a commit syncs (`--sync`).
     pub durability: Durability,
@@ -226,7 +226,7 @@ fn writer_handler(
 }
 
 /// Each provisioned table's write capacity (by table name), shared by every consumer writing it.
-type TableCapacities = BTreeMap<String, Arc<std::sync::Mutex<limits::TokenBucket>>>;
+type TableCapacities = BTreeMap<String, Arc<std::sync::Mutex<throttle::TokenBucket>>>;
 
 /// The write capacities of the pipeline's provisioned tables, when AWS's limits are on (else none).
 fn table_capacities(pipeline: &Pipeline, aws_limits: bool) -> TableCapacities {
@@ -237,7 +237,7 @@ fn table_capacities(pipeline: &Pipeline, aws_limits: bool) -> TableCapacities {
         .tables
         .values()
         .filter_map(|t| {
-            let bucket = limits::table_write_bucket(t.billing)?;
+            let bucket = throttle::table_write_bucket(t.billing)?;
             Some((t.name.clone(), Arc::new(std::sync::Mutex::new(bucket))))
         })
         .collect()
@@ -444,7 +444,7 @@ pub fn summary(running: &RunningPipeline, config: &Path) -> String {
             consumer.name, consumer.stream, consumer.table, consumer.dead_letter_queue
         ));
     }
-    out.push_str(&limits::summary(p, running.aws_limits));
+    out.push_str(&throttle::summary(p, running.aws_limits));
     let state = running.state_dir.display();
     out.push_str(&format!(
         "  state dir: {state} (database {state}/pipeline.db; {})\n",

@@ -11,8 +11,8 @@ use sluice_writer::{
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::limits::TokenBucket;
 use super::store::{Store, StoreError, quote_ident};
+use super::throttle::TokenBucket;
 use sluice_config::{KeyAttribute, KeyType, Table as TableConfig};
 use sluice_contract::limits::WRITE_UNIT_BYTES;
 
@@ -88,8 +88,21 @@ pub fn write_units(bytes: usize) -> usize {
     bytes.div_ceil(WRITE_UNIT_BYTES).max(1)
 }
 
+/// Why an item cannot be stored under its table's key.
+#[derive(Debug, thiserror::Error)]
+enum KeyError {
+    #[error("key attribute {name:?} must be of type {kind} but is {value}")]
+    WrongType {
+        name: String,
+        kind: &'static str,
+        value: Value,
+    },
+    #[error("the item has no key attribute {0:?}")]
+    Missing(String),
+}
+
 /// A key attribute's value as an SQLite value of the column's type, or why the item cannot be stored.
-fn key_value(item: &Item, key: &KeyAttribute) -> Result<SqlValue, String> {
+fn key_value(item: &Item, key: &KeyAttribute) -> Result<SqlValue, KeyError> {
     match (key.kind, item.get(&key.name)) {
         (KeyType::S, Some(Value::String(s))) if !s.is_empty() => Ok(SqlValue::Text(s.clone())),
         (KeyType::N, Some(Value::Number(n))) => Ok(match (n.as_i64(), n.as_f64()) {
@@ -97,12 +110,12 @@ fn key_value(item: &Item, key: &KeyAttribute) -> Result<SqlValue, String> {
             (None, Some(f)) => SqlValue::Real(f),
             (None, None) => SqlValue::Text(n.to_string()),
         }),
-        (kind, Some(other)) => Err(format!(
-            "key attribute {:?} must be of type {} but is {other}",
-            key.name,
-            kind.as_str()
-        )),
-        (_, None) => Err(format!("the item has no key attribute {:?}", key.name)),
+        (kind, Some(other)) => Err(KeyError::WrongType {
+            name: key.name.clone(),
+            kind: kind.as_str(),
+            value: other.clone(),
+        }),
+        (_, None) => Err(KeyError::Missing(key.name.clone())),
     }
 }
 
@@ -117,7 +130,7 @@ impl Table for SqliteTable {
             for key in keys {
                 match key_value(item, key) {
                     Ok(v) => row.push(v),
-                    Err(e) => bad = Some(e),
+                    Err(e) => bad = Some(e.to_string()),
                 }
             }
             if let Some(reason) = bad {

@@ -882,7 +882,7 @@ fn row(m: &Queued) -> [String; 7] {
         Err(e) => [
             m.id.clone(),
             "unreadable".into(),
-            e,
+            e.to_string(),
             String::new(),
             format!("{} B", m.body.len()),
             age(m.sent_at_ms),
@@ -990,7 +990,7 @@ async fn records_of(
     m: &Queued,
     chosen: Option<&str>,
 ) -> Result<(&'static str, Hydrated, Option<Consumer>), String> {
-    match QueueMessage::from_json(&m.body)? {
+    match QueueMessage::from_json(&m.body).map_err(|e| e.to_string())? {
         QueueMessage::DeadLetter(d) => {
             let consumer = consumer_for(pipeline, &m.queue, &d.stream, chosen)
                 .ok()

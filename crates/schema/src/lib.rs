@@ -23,6 +23,33 @@ use serde_json::Value;
 /// What the gateway says of a body that is not JSON at all (API Gateway's own wording is not documented).
 pub const NOT_JSON: &str = "[the request body is not valid JSON]";
 
+/// Why a schema cannot be a request model: the validator's compile error, as it words it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ModelError(String);
+
+/// Why API Gateway refuses a request body. Its `Display` is what API Gateway puts into
+/// `$context.error.validationErrorString` ([`BodyError::validation_error_string`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// Not JSON at all: [`NOT_JSON`].
+    #[error("{}", NOT_JSON)]
+    NotJson,
+    /// JSON the model refuses: the validator's messages as a Java list.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl BodyError {
+    /// The validation error string.
+    pub fn validation_error_string(&self) -> &str {
+        match self {
+            BodyError::NotJson => NOT_JSON,
+            BodyError::Invalid(s) => s,
+        }
+    }
+}
+
 /// A compiled request model.
 pub struct RequestValidator {
     schema: Value,
@@ -45,12 +72,12 @@ pub fn object_schema() -> Value {
 impl RequestValidator {
     /// Compiles a draft-4 schema. Formats are not checked (`sluice-config` refuses `format`: API Gateway's
     /// format checks cannot be reproduced exactly).
-    pub fn new(schema: &Value) -> Result<RequestValidator, String> {
+    pub fn new(schema: &Value) -> Result<RequestValidator, ModelError> {
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft4)
             .should_validate_formats(false)
             .build(schema)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ModelError(e.to_string()))?;
         Ok(RequestValidator {
             schema: schema.clone(),
             validator,
@@ -72,7 +99,7 @@ impl RequestValidator {
     }
 
     /// `Ok` for a valid body, else API Gateway's validation error string.
-    pub fn validate(&self, body: &Value) -> Result<(), String> {
+    pub fn validate(&self, body: &Value) -> Result<(), BodyError> {
         let mut found: Vec<Found> = Vec::new();
         for error in self.validator.iter_errors(body) {
             let pointer = error.instance_path().as_str().to_string();
@@ -136,7 +163,7 @@ impl RequestValidator {
             ia.cmp(&ib).then_with(|| a.keyword.cmp(&b.keyword))
         });
         let messages: Vec<String> = found.iter().map(|f| self.message(f)).collect();
-        Err(format!("[{}]", messages.join(", ")))
+        Err(BodyError::Invalid(format!("[{}]", messages.join(", "))))
     }
 
     /// The value of a keyword whose schema location is `schema_path` (`/properties/a/minimum`).
@@ -338,8 +365,8 @@ pub fn type_name(v: &Value) -> &'static str {
 }
 
 /// Validates a request body's text: not JSON → [`NOT_JSON`], else [`RequestValidator::validate`].
-pub fn validate_text(validator: &RequestValidator, body: &str) -> Result<Value, String> {
-    let value: Value = serde_json::from_str(body).map_err(|_| NOT_JSON.to_string())?;
+pub fn validate_text(validator: &RequestValidator, body: &str) -> Result<Value, BodyError> {
+    let value: Value = serde_json::from_str(body).map_err(|_| BodyError::NotJson)?;
     validator.validate(&value)?;
     Ok(value)
 }
@@ -355,6 +382,7 @@ mod tests {
             .unwrap()
             .validate(&body)
             .unwrap_err()
+            .to_string()
     }
 
     /// The validation error strings API Gateway is documented (and widely seen) to produce.
@@ -469,13 +497,13 @@ mod tests {
     fn valid_bodies_pass_and_text_that_is_not_json_is_named() {
         let v = RequestValidator::object();
         assert_eq!(v.validate(&json!({"any": [1, "thing"]})), Ok(()));
-        assert_eq!(validate_text(&v, "{").unwrap_err(), NOT_JSON);
+        assert_eq!(validate_text(&v, "{").unwrap_err().to_string(), NOT_JSON);
         assert_eq!(
-            validate_text(&v, "\"text\"").unwrap_err(),
+            validate_text(&v, "\"text\"").unwrap_err().to_string(),
             r#"[instance type (string) does not match any allowed primitive type (allowed: ["object"])]"#
         );
         assert_eq!(
-            validate_text(&v, "1.5").unwrap_err(),
+            validate_text(&v, "1.5").unwrap_err().to_string(),
             r#"[instance type (number) does not match any allowed primitive type (allowed: ["object"])]"#
         );
         assert!(RequestValidator::new(&json!({"pattern": "("})).is_err());

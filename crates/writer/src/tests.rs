@@ -1,9 +1,18 @@
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use serde_json::json;
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use sluice_contract::limits::{
+    MAX_DEAD_LETTER_DETAIL_CHARS, MAX_DEAD_LETTER_MESSAGE_BYTES, MAX_ITEM_BYTES,
+};
 
 use super::*;
+use crate::batch::backoff;
+use crate::dead_letters::hex;
 
 const FIXTURE: &str = include_str!("../tests/fixtures/kinesis-batch.json");
 

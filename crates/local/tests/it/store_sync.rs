@@ -67,7 +67,7 @@ async fn a_failed_sync_refuses_the_write_and_every_later_one() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&refused, StoreError::Commit(m) if m.contains("syncing") && m.contains("refuses writes")),
+        matches!(&refused, StoreError::Commit(m) if m.to_string().contains("syncing") && m.to_string().contains("refuses writes")),
         "{refused}"
     );
     let later = s

@@ -1,5 +1,5 @@
-//! AWS's limits, applied locally so that a local load test says what production will do (on by default;
-//! `cargo xtask dev --unlimited` turns them off):
+//! Token buckets: AWS's throttles and capacities, applied locally so that a local load test says what
+//! production will do (on by default; `cargo xtask dev --unlimited` turns them off):
 //!
 //! - the stage's throttle: API Gateway's token bucket per method and resource (`throttle_rate_limit` tokens a
 //!   second, `throttle_burst_limit` deep) → 429 `Throttled`, as API Gateway's THROTTLED gateway response;
