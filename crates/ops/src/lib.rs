@@ -1,17 +1,32 @@
 //! Reading and acting on a pipeline, local (`cargo xtask dev`'s state dir) or deployed (the Terraform
 //! outputs and the AWS APIs): `validate`, `plan`, `status`, `items`, `dlq`, `rotate`, `smoke-test`. Each
 //! command is a module with its clap `Args` and one `run`; `xtask` only parses and dispatches.
+//!
+//! The AWS SDK is behind the `aws` feature (off by default): without it the crate builds without the SDK,
+//! the local paths (`--local`, `plan`, `validate`) work, and a deployed path answers [`NO_AWS`]. Each
+//! command's `Args::needs_aws` says beforehand whether a run would call AWS.
 
+#[cfg(feature = "aws")]
+pub mod aws;
+pub mod deployment;
 pub mod dlq;
 pub mod items;
-pub mod outputs;
 pub mod plan;
 pub mod rotate;
 pub mod smoke;
 pub mod status;
-pub mod tf_outputs;
 
 use std::path::Path;
+
+/// What a deployed command answers in a build without the `aws` feature.
+pub const NO_AWS: &str =
+    "this build of sluice has no AWS support; run it through `cargo xtask`, which builds it";
+
+/// The error of a deployed command in a build without the `aws` feature.
+#[cfg(not(feature = "aws"))]
+pub(crate) fn no_aws() -> miette::Report {
+    miette::miette!("{NO_AWS}")
+}
 
 /// `cargo xtask validate`: checks pipeline.toml, prints a one-line summary, and warns (located at the setting)
 /// about what cannot carry the stage's own throttle rate (see `cargo xtask plan`).
