@@ -53,3 +53,60 @@ pub fn validate(config: &Path) -> miette::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    enum Cli {
+        SmokeTest(crate::smoke::SmokeArgs),
+        Status(crate::status::StatusArgs),
+        Items(crate::items::ItemsArgs),
+        Rotate(crate::rotate::RotateArgs),
+        Dlq(crate::dlq::DlqArgs),
+    }
+
+    fn needs_aws(args: &[&str]) -> bool {
+        match Cli::try_parse_from(std::iter::once("sluice").chain(args.iter().copied())).unwrap() {
+            Cli::SmokeTest(a) => a.needs_aws(),
+            Cli::Status(a) => a.needs_aws(),
+            Cli::Items(a) => a.needs_aws(),
+            Cli::Rotate(a) => a.needs_aws(),
+            Cli::Dlq(a) => a.needs_aws(),
+        }
+    }
+
+    #[test]
+    fn deployed_runs_and_only_they_need_aws() {
+        assert!(needs_aws(&["smoke-test"]));
+        assert!(!needs_aws(&["smoke-test", "--local"]));
+        assert!(needs_aws(&["status", "--outputs", "o.json"]));
+        assert!(!needs_aws(&["status", "--local"]));
+        assert!(needs_aws(&["items", "EventTable"]));
+        assert!(!needs_aws(&["items", "EventTable", "--local"]));
+        assert!(needs_aws(&["dlq", "list"]));
+        assert!(!needs_aws(&["dlq", "--local", "list"]));
+        assert!(needs_aws(&["rotate", "--revoke-previous"]));
+        assert!(!needs_aws(&["rotate"]));
+        assert!(!needs_aws(&["rotate", "--local"]));
+        assert!(!needs_aws(&["rotate", "--local", "--revoke-previous"]));
+    }
+
+    #[cfg(not(feature = "aws"))]
+    #[test]
+    fn without_aws_a_deployed_run_says_so() {
+        let config = sluice_config::project_root().join("pipeline.toml");
+        let Cli::Items(args) = Cli::try_parse_from(["sluice", "items", "EventTable"]).unwrap()
+        else {
+            unreachable!()
+        };
+        let err = crate::items::run(&config, args).unwrap_err();
+        assert_eq!(err.to_string(), crate::NO_AWS);
+        let Cli::Status(args) = Cli::try_parse_from(["sluice", "status"]).unwrap() else {
+            unreachable!()
+        };
+        let err = crate::status::run(&config, args).unwrap_err();
+        assert_eq!(err.to_string(), crate::NO_AWS);
+    }
+}

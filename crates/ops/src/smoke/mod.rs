@@ -409,12 +409,17 @@ pub fn run(config: &Path, opts: SmokeArgs) -> miette::Result<()> {
             println!("smoke-testing the local pipeline at {}", target.base_url);
             report(&run_checks(&target, &probe).await)
         } else {
-            #[cfg(feature = "aws")]
-            return deployed::run(&opts, &probe).await;
-            #[cfg(not(feature = "aws"))]
-            return Err(crate::no_aws());
+            run_deployed(&opts, &probe).await
         }
     })
+}
+
+#[cfg(feature = "aws")]
+use deployed::run as run_deployed;
+
+#[cfg(not(feature = "aws"))]
+async fn run_deployed(_: &SmokeArgs, _: &Probe) -> miette::Result<()> {
+    Err(crate::no_aws())
 }
 
 #[cfg(test)]
