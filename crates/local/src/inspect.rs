@@ -429,6 +429,45 @@ impl Inspector {
         Ok(text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t))))
     }
 
+    /// An item of `table` with this partition key, whatever its sort key (any one, for a table that has
+    /// one): what `cargo xtask smoke-test --local` waits for.
+    pub fn item_with_partition_key(
+        &self,
+        table: &Table,
+        partition_key: &str,
+    ) -> Result<Option<Value>, InspectError> {
+        let pk = &table.partition_key;
+        let value = key_param(table, &pk.name, pk.kind, partition_key)?;
+        self.require_table(table)?;
+        let sql = format!(
+            "SELECT item FROM {} WHERE {} = ?1 LIMIT 1",
+            quote_ident(&table.name),
+            quote_ident(&pk.name)
+        );
+        let text: Option<String> = self
+            .conn
+            .query_row(&sql, [value], |r| r.get(0))
+            .optional()
+            .map_err(self.sqlite())?;
+        Ok(text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t))))
+    }
+
+    /// The messages waiting in the dead-letter queue `queue` (none while its table is not created).
+    pub fn queue_messages(&self, queue: &str) -> Result<u64, InspectError> {
+        if !self.has_table(queue).map_err(self.sqlite())? {
+            return Ok(0);
+        }
+        let n: i64 = self
+            .conn
+            .query_row(
+                &format!("SELECT count(*) FROM {}", quote_ident(queue)),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.sqlite())?;
+        Ok(n.max(0) as u64)
+    }
+
     /// The newest `limit` items of `table` by `receivedAt` (then by key), newest first.
     pub fn newest_items(&self, table: &Table, limit: usize) -> Result<Vec<Value>, InspectError> {
         self.require_table(table)?;

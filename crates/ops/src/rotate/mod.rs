@@ -11,18 +11,20 @@
 //!   `FlushStageAuthorizersCache` drops the Allows API Gateway cached for it. Names come from
 //!   `terraform output -json`.
 //!
-//! Neither reads the secret's value: `DescribeSecret` and `UpdateSecretVersionStage` are not
+//! The AWS calls are in `deployed` (feature `aws`). Neither reads the secret's value: `DescribeSecret` and `UpdateSecretVersionStage` are not
 //! `GetSecretValue`, which the secret's resource policy keeps from everyone but its readers.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use miette::{IntoDiagnostic, miette};
+use miette::miette;
 
-use crate::tf_outputs::TerraformOutputs;
+use crate::deployment::{Deployment, DeploymentError, OutputsArgs};
 
-/// The version stage of the previous password.
-const AWSPREVIOUS: &str = "AWSPREVIOUS";
+#[cfg(feature = "aws")]
+mod deployed;
+#[cfg(feature = "aws")]
+pub use deployed::{Revocation, revoke_deployed};
 
 /// `cargo xtask rotate`.
 #[derive(Debug, Clone, clap::Args)]
@@ -42,7 +44,27 @@ pub struct RotateArgs {
     pub terraform_dir: PathBuf,
 }
 
+impl RotateArgs {
+    /// Whether this run would call AWS: `--revoke-previous` without `--local` (without either, rotate only
+    /// explains that Terraform rotates on AWS).
+    pub fn needs_aws(&self) -> bool {
+        !self.local && self.revoke_previous
+    }
+}
+
+/// What `rotate` could not do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RotateError {
+    /// API Gateway did not flush the stage's authorizer cache (the revocation stands).
+    #[error("{0}")]
+    FlushFailed(String),
+}
+
 pub fn run(config: &Path, args: RotateArgs) -> miette::Result<()> {
+    #[cfg(not(feature = "aws"))]
+    if args.needs_aws() {
+        return Err(crate::no_aws());
+    }
     let pipeline = sluice_config::load(config)?;
     let auth = pipeline.auth.as_ref().ok_or_else(|| {
         miette!(
@@ -87,10 +109,10 @@ pub fn run(config: &Path, args: RotateArgs) -> miette::Result<()> {
             Ok(())
         }
         (false, true) => {
-            let outputs =
-                DeployedAuth::from_outputs(&TerraformOutputs::from_dir(&args.terraform_dir)?)?;
-            let rt = tokio::runtime::Runtime::new().into_diagnostic()?;
-            rt.block_on(revoke_and_report(&outputs, auth.cache_ttl_seconds))
+            let deployed = DeployedAuth::from_outputs(
+                &OutputsArgs::terraform_dir(&args.terraform_dir).read()?,
+            )?;
+            revoke(&deployed, auth.cache_ttl_seconds)
         }
         (false, false) => Err(miette!(
             help = "bump auth.password_version in pipeline.toml, run `cargo xtask gen` and `terraform apply`; \
@@ -111,116 +133,27 @@ pub struct DeployedAuth {
 }
 
 impl DeployedAuth {
-    pub fn from_outputs(outputs: &TerraformOutputs) -> miette::Result<Self> {
+    pub fn from_outputs(outputs: &Deployment) -> Result<Self, DeploymentError> {
         Ok(DeployedAuth {
-            secret_arn: outputs.string("credentials_secret_arn")?,
-            api_id: outputs.string("api_id")?,
-            stage: outputs.string("api_stage_name")?,
-            region: outputs.optional_string("region"),
+            secret_arn: outputs.credentials_secret_arn()?,
+            api_id: outputs.api_id()?,
+            stage: outputs.api_stage_name()?,
+            region: outputs.region().map(str::to_owned),
         })
     }
 }
 
-/// What [`revoke_deployed`] did.
-#[derive(Debug)]
-pub struct Revocation {
-    /// The version `AWSPREVIOUS` was removed from; `None` if no version had it.
-    pub revoked_version: Option<String>,
-    /// Whether API Gateway flushed the stage's authorizer cache, or why not.
-    pub flushed: Result<(), String>,
+/// Revokes the previous password on AWS and says what happened.
+#[cfg(feature = "aws")]
+fn revoke(auth: &DeployedAuth, cache_ttl_seconds: u32) -> miette::Result<()> {
+    use miette::IntoDiagnostic as _;
+    let rt = tokio::runtime::Runtime::new().into_diagnostic()?;
+    rt.block_on(deployed::revoke_and_report(auth, cache_ttl_seconds))
 }
 
-/// Removes `AWSPREVIOUS` from the secret's previous version and flushes the stage's authorizer cache. A
-/// Secrets Manager failure is an error (nothing was revoked); a failed flush is reported in the result (the
-/// revocation stands; API Gateway's cached Allows then end with their TTL).
-pub async fn revoke_deployed(
-    sdk: &aws_config::SdkConfig,
-    auth: &DeployedAuth,
-) -> miette::Result<Revocation> {
-    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-    let revoked_version = previous_version(&secrets, &auth.secret_arn).await?;
-    if let Some(version_id) = &revoked_version {
-        secrets
-            .update_secret_version_stage()
-            .secret_id(&auth.secret_arn)
-            .version_stage(AWSPREVIOUS)
-            .remove_from_version_id(version_id)
-            .send()
-            .await
-            .map_err(|e| {
-                miette!(
-                    "UpdateSecretVersionStage on {} failed: {}",
-                    auth.secret_arn,
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                )
-            })?;
-    }
-    let flushed = aws_sdk_apigateway::Client::new(sdk)
-        .flush_stage_authorizers_cache()
-        .rest_api_id(&auth.api_id)
-        .stage_name(&auth.stage)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| aws_sdk_apigateway::error::DisplayErrorContext(&e).to_string());
-    Ok(Revocation {
-        revoked_version,
-        flushed,
-    })
-}
-
-async fn revoke_and_report(auth: &DeployedAuth, cache_ttl_seconds: u32) -> miette::Result<()> {
-    let sdk = crate::smoke::sdk_config(auth.region.as_deref()).await;
-    let revocation = revoke_deployed(&sdk, auth).await?;
-    match &revocation.revoked_version {
-        Some(version_id) => eprintln!(
-            "removed {AWSPREVIOUS} from version {version_id} of {}: warm authorizers refuse the previous password within 10 s",
-            auth.secret_arn
-        ),
-        None => eprintln!(
-            "{} has no {AWSPREVIOUS} version: nothing to revoke in Secrets Manager",
-            auth.secret_arn
-        ),
-    }
-    match &revocation.flushed {
-        Ok(()) => eprintln!(
-            "flushed the authorizer cache of stage {} of API {}: no Allow cached before the revocation is used again",
-            auth.stage, auth.api_id
-        ),
-        Err(e) => eprintln!(
-            "warning: could not flush the authorizer cache of stage {stage} of API {api} ({e}); API Gateway may \
-             keep allowing a client it cached for up to auth.cache_ttl_seconds = {cache_ttl_seconds} s. Retry with \
-             `aws apigateway flush-stage-authorizers-cache --rest-api-id {api} --stage-name {stage}` (moto does \
-             not implement this call)",
-            stage = auth.stage,
-            api = auth.api_id,
-        ),
-    }
-    Ok(())
-}
-
-/// The id of the version labelled `AWSPREVIOUS`, if any (from `DescribeSecret`, which does not read the value).
-async fn previous_version(
-    secrets: &aws_sdk_secretsmanager::Client,
-    secret_id: &str,
-) -> miette::Result<Option<String>> {
-    let described = secrets
-        .describe_secret()
-        .secret_id(secret_id)
-        .send()
-        .await
-        .map_err(|e| {
-            miette!(
-                "DescribeSecret on {secret_id} failed: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-            )
-        })?;
-    Ok(described
-        .version_ids_to_stages()
-        .into_iter()
-        .flatten()
-        .find(|(_, stages)| stages.iter().any(|s| s == AWSPREVIOUS))
-        .map(|(id, _)| id.clone()))
+#[cfg(not(feature = "aws"))]
+fn revoke(_: &DeployedAuth, _: u32) -> miette::Result<()> {
+    Err(crate::no_aws())
 }
 
 /// `2026-12-06T01:02:03Z` for a time.
@@ -232,8 +165,8 @@ fn rfc3339(t: SystemTime) -> String {
 mod tests {
     use super::*;
 
-    fn from_outputs(text: &str) -> miette::Result<DeployedAuth> {
-        DeployedAuth::from_outputs(&TerraformOutputs::parse(text, "test".into())?)
+    fn from_outputs(text: &str) -> Result<DeployedAuth, DeploymentError> {
+        DeployedAuth::from_outputs(&Deployment::parse(text, "test".into())?)
     }
 
     #[test]

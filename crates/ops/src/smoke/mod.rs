@@ -2,7 +2,8 @@
 //! `cargo xtask dev`) or deployed (default: `terraform output -json` + Secrets Manager + DynamoDB + SQS).
 //!
 //! Both targets sit behind one small interface — an endpoint, credentials, a table reader and a
-//! dead-letter reader — so the checks are written once.
+//! dead-letter reader — so the checks are written once. The deployed target is in `deployed` (feature
+//! `aws`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -10,8 +11,14 @@ use std::time::{Duration, Instant};
 use miette::{IntoDiagnostic, WrapErr, miette};
 use serde_json::{Value, json};
 
-use sluice_config::{self as config, KeyType, PartitionKeySource, Pipeline};
+use sluice_config::{self as config, KeyType, PartitionKeySource, Pipeline, Table};
 use sluice_contract::writer::attribute;
+use sluice_local::inspect::{InspectError, Inspector};
+
+#[cfg(feature = "aws")]
+mod deployed;
+#[cfg(feature = "aws")]
+pub use deployed::{AwsReader, secret_credentials};
 
 /// `cargo xtask smoke-test`.
 #[derive(Debug, Clone, clap::Args)]
@@ -63,6 +70,8 @@ pub struct Probe {
     pub table_key: String,
     pub queue: String,
     pub content_type: String,
+    /// The table as pipeline.toml declares it.
+    pub table_spec: Table,
 }
 
 impl Probe {
@@ -82,6 +91,7 @@ impl Probe {
                         table_key: table.partition_key.name.clone(),
                         queue: c.dead_letter_queue.clone(),
                         content_type: route.content_type.clone(),
+                        table_spec: table.clone(),
                     });
                 }
             }
@@ -273,73 +283,62 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(
     checks
 }
 
-// ---- local target: the SQLite file of `cargo xtask dev` ----
+// ---- local target: the state dir of `cargo xtask dev`, read through `sluice_local::inspect` ----
 
-/// Reads `<state-dir>/pipeline.db`: a table per DynamoDB table (`item` column), a table per queue.
+/// Reads `<state-dir>/pipeline.db` with [`Inspector`]: the probe's table and dead-letter queue. Opens it
+/// afresh for each read (a read-only connection is cheap, and `cargo xtask dev` may start after this does).
 pub struct SqliteReader {
-    db: PathBuf,
-    table: String,
-    key_column: String,
+    state_dir: PathBuf,
+    table: Table,
     queue: String,
 }
 
 impl SqliteReader {
     pub fn new(state_dir: &Path, probe: &Probe) -> SqliteReader {
         SqliteReader {
-            db: state_dir.join("pipeline.db"),
-            table: probe.table.clone(),
-            key_column: probe.table_key.clone(),
+            state_dir: state_dir.to_owned(),
+            table: probe.table_spec.clone(),
             queue: probe.queue.clone(),
         }
     }
 
-    fn open(&self) -> miette::Result<rusqlite::Connection> {
-        rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    fn open(&self) -> miette::Result<Inspector> {
+        Inspector::open(&self.state_dir)
             .into_diagnostic()
             .wrap_err_with(|| {
                 format!(
                     "cannot open {} (is `cargo xtask dev` running with this --state-dir?)",
-                    self.db.display()
+                    self.state_dir.join("pipeline.db").display()
                 )
             })
     }
 }
 
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
 impl TableReader for SqliteReader {
     async fn get(&self, key: &str) -> miette::Result<Option<Value>> {
-        let conn = self.open()?;
-        let sql = format!(
-            "SELECT item FROM {} WHERE {} = ?1",
-            quote_ident(&self.table),
-            quote_ident(&self.key_column)
-        );
-        let item: Option<String> = match conn.query_row(&sql, [key], |r| r.get(0)) {
-            Ok(s) => Some(s),
-            Err(rusqlite::Error::QueryReturnedNoRows) => None,
-            Err(e) => {
-                return Err(miette!(
-                    "reading {} from {}: {e}",
-                    self.table,
-                    self.db.display()
-                ));
-            }
-        };
-        item.map(|s| serde_json::from_str(&s).into_diagnostic())
-            .transpose()
+        let inspector = self.open()?;
+        inspector
+            .item_with_partition_key(&self.table, key)
+            .map_err(|e| match e {
+                InspectError::Sqlite { path, source } => {
+                    miette!(
+                        "reading {} from {}: {source}",
+                        self.table.name,
+                        path.display()
+                    )
+                }
+                e => miette!("{e}"),
+            })
     }
 }
 
 impl DeadLetterReader for SqliteReader {
     async fn count(&self) -> miette::Result<u64> {
-        let conn = self.open()?;
-        let sql = format!("SELECT count(*) FROM {}", quote_ident(&self.queue));
-        conn.query_row(&sql, [], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
-            .map_err(|e| miette!("counting {}: {e}", self.queue))
+        let inspector = self.open()?;
+        inspector.queue_messages(&self.queue).map_err(|e| match e {
+            InspectError::Sqlite { source, .. } => miette!("counting {}: {source}", self.queue),
+            e => miette!("{e}"),
+        })
     }
 }
 
@@ -358,7 +357,7 @@ pub fn local_credentials(state_dir: &Path) -> miette::Result<(String, String)> {
         .ok_or_else(|| miette!("{} has no username/password", path.display()))
 }
 
-fn credentials_from_json(text: &str) -> Option<(String, String)> {
+pub(crate) fn credentials_from_json(text: &str) -> Option<(String, String)> {
     let v: Value = serde_json::from_str(text).ok()?;
     Some((
         v.get("username")?.as_str()?.to_string(),
@@ -366,129 +365,7 @@ fn credentials_from_json(text: &str) -> Option<(String, String)> {
     ))
 }
 
-// ---- deployed target: DynamoDB, SQS, Secrets Manager ----
-
-/// Reads a DynamoDB table (consistent reads) and counts an SQS queue's messages.
-pub struct AwsReader {
-    dynamodb: aws_sdk_dynamodb::Client,
-    sqs: aws_sdk_sqs::Client,
-    table_name: String,
-    key: String,
-    key_type: KeyType,
-    queue_url: String,
-}
-
-impl AwsReader {
-    pub fn new(
-        sdk: &aws_config::SdkConfig,
-        table_name: String,
-        key: String,
-        key_type: KeyType,
-        queue_url: String,
-    ) -> AwsReader {
-        AwsReader {
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            table_name,
-            key,
-            key_type,
-            queue_url,
-        }
-    }
-}
-
-impl TableReader for AwsReader {
-    async fn get(&self, key: &str) -> miette::Result<Option<Value>> {
-        use aws_sdk_dynamodb::types::AttributeValue;
-        let value = match self.key_type {
-            KeyType::S => AttributeValue::S(key.to_string()),
-            KeyType::N => AttributeValue::N(key.to_string()),
-        };
-        let out = self
-            .dynamodb
-            .get_item()
-            .table_name(&self.table_name)
-            .key(&self.key, value)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| {
-                miette!(
-                    "GetItem on {}: {}",
-                    self.table_name,
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                )
-            })?;
-        match out.item {
-            None => Ok(None),
-            Some(item) => serde_dynamo::from_item(item)
-                .map(Some)
-                .map_err(|e| miette!("item of {} is not JSON-convertible: {e}", self.table_name)),
-        }
-    }
-}
-
-impl DeadLetterReader for AwsReader {
-    async fn count(&self) -> miette::Result<u64> {
-        use aws_sdk_sqs::types::QueueAttributeName as A;
-        let out = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&self.queue_url)
-            .attribute_names(A::ApproximateNumberOfMessages)
-            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-            .send()
-            .await
-            .map_err(|e| {
-                miette!(
-                    "GetQueueAttributes on {}: {}",
-                    self.queue_url,
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                )
-            })?;
-        let attrs = out.attributes.unwrap_or_default();
-        let n = |a: A| {
-            attrs
-                .get(&a)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        Ok(n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible))
-    }
-}
-
-/// Username and password from the credentials secret (`{"username":…,"password":…}`).
-pub async fn secret_credentials(
-    sdk: &aws_config::SdkConfig,
-    secret_id: &str,
-) -> miette::Result<(String, String)> {
-    let out = aws_sdk_secretsmanager::Client::new(sdk)
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
-        .await
-        .map_err(|e| {
-            miette!(
-                "GetSecretValue on {secret_id}: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-            )
-        })?;
-    out.secret_string()
-        .and_then(credentials_from_json)
-        .ok_or_else(|| miette!("secret {secret_id} does not hold {{\"username\",\"password\"}}"))
-}
-
-/// An AWS SDK config for `region` (else the environment's); honours `AWS_ENDPOINT_URL` and the usual
-/// credential chain. Every deployed command (`smoke-test`, `status`, `items`, `rotate`, `dlq`) loads it so.
-pub async fn sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(region) = region {
-        loader = loader.region(aws_config::Region::new(region.to_owned()));
-    }
-    loader.load().await
-}
-
-fn report(checks: &[Check]) -> miette::Result<()> {
+pub(crate) fn report(checks: &[Check]) -> miette::Result<()> {
     let failed = checks.iter().filter(|c| !c.passed).count();
     println!("{} passed, {} failed", checks.len() - failed, failed);
     if failed == 0 {
@@ -501,7 +378,18 @@ fn report(checks: &[Check]) -> miette::Result<()> {
     }
 }
 
+impl SmokeArgs {
+    /// Whether this run would call AWS (it tests the deployed stack).
+    pub fn needs_aws(&self) -> bool {
+        !self.local
+    }
+}
+
 pub fn run(config: &Path, opts: SmokeArgs) -> miette::Result<()> {
+    #[cfg(not(feature = "aws"))]
+    if opts.needs_aws() {
+        return Err(crate::no_aws());
+    }
     let pipeline = config::load(config)?;
     let probe = Probe::from_pipeline(&pipeline)?;
     let rt = tokio::runtime::Runtime::new().into_diagnostic()?;
@@ -521,33 +409,17 @@ pub fn run(config: &Path, opts: SmokeArgs) -> miette::Result<()> {
             println!("smoke-testing the local pipeline at {}", target.base_url);
             report(&run_checks(&target, &probe).await)
         } else {
-            let outputs = crate::tf_outputs::TerraformOutputs::from_dir(&opts.terraform_dir)?;
-            let sdk = sdk_config(outputs.optional_string("region").as_deref()).await;
-            let secret_arn = outputs.string("credentials_secret_arn")?;
-            let (username, password) = secret_credentials(&sdk, &secret_arn).await?;
-            let table_name = outputs.entry("table_names", &probe.table)?;
-            let queue_url = outputs.entry("dead_letter_queue_urls", &probe.queue)?;
-            let reader = |_: ()| {
-                AwsReader::new(
-                    &sdk,
-                    table_name.to_string(),
-                    probe.table_key.clone(),
-                    probe.key_type,
-                    queue_url.to_string(),
-                )
-            };
-            let target = Target {
-                base_url: outputs.string("api_url")?.trim_end_matches('/').to_string(),
-                username,
-                password,
-                table: reader(()),
-                dead_letters: reader(()),
-                patience: Duration::from_secs(90),
-            };
-            println!("smoke-testing the deployed pipeline at {}", target.base_url);
-            report(&run_checks(&target, &probe).await)
+            run_deployed(&opts, &probe).await
         }
     })
+}
+
+#[cfg(feature = "aws")]
+use deployed::run as run_deployed;
+
+#[cfg(not(feature = "aws"))]
+async fn run_deployed(_: &SmokeArgs, _: &Probe) -> miette::Result<()> {
+    Err(crate::no_aws())
 }
 
 #[cfg(test)]

@@ -1,45 +1,16 @@
-//! `cargo xtask items TABLE [KEY [SORT_KEY]]`: what landed in a table, as JSON, without `sqlite3` or the AWS
-//! CLI. With a key, the one item (exit 1 when there is none); without, the newest items by `receivedAt`.
-//! Locally from the state dir (`sluice_local::inspect`), deployed with DynamoDB `GetItem` / `Scan`.
+//! `items` of the deployed table: DynamoDB `GetItem` for one key, a `Scan` (at most
+//! [`MAX_SCANNED_ITEMS`]) for the newest. Compiled with the `aws` feature.
 
-use std::path::{Path, PathBuf};
-
-use miette::{IntoDiagnostic as _, miette};
+use miette::miette;
 use serde_json::Value;
+use sluice_config::{KeyType, Pipeline};
+use sluice_local::inspect::InspectError;
 
-use crate::outputs::{self, OutputsArgs};
-use sluice_config::{KeyType, Pipeline, Table};
+use sluice_config::Table;
 use sluice_contract::writer::attribute;
-use sluice_local::inspect::{InspectError, Inspector};
 
-/// Most items a deployed `items TABLE` scans to find the newest (a Scan reads the whole table).
-pub const MAX_SCANNED_ITEMS: usize = 10_000;
-
-/// `cargo xtask items`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ItemsArgs {
-    /// The table, by its pipeline.toml name (or its deployed name).
-    pub table: String,
-    /// The item's partition key; without it, the newest items are listed.
-    pub key: Option<String>,
-    /// The item's sort key, for a table that has one.
-    pub sort_key: Option<String>,
-    /// How many of the newest items to list (by `receivedAt`).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub limit: u32,
-    /// Read the pipeline `cargo xtask dev` runs (its state dir) instead of the deployed one.
-    #[arg(long)]
-    pub local: bool,
-    /// The local pipeline's state dir.
-    #[arg(long, default_value = sluice_local::DEFAULT_STATE_DIR)]
-    pub state_dir: PathBuf,
-    #[command(flatten)]
-    pub outputs: OutputsArgs,
-}
-
-fn table<'p>(pipeline: &'p Pipeline, name: &str) -> miette::Result<&'p Table> {
-    Inspector::table(pipeline, name).map_err(|e| miette!("{e}"))
-}
+use super::{ItemsArgs, MAX_SCANNED_ITEMS, not_found, table};
+use crate::deployment::Deployment;
 
 /// What is wrong with a key value for an attribute of type `kind`, if anything.
 fn check_key(table: &Table, attribute: &str, kind: KeyType, value: &str) -> miette::Result<()> {
@@ -62,45 +33,16 @@ fn received_at(item: &Value) -> f64 {
         .unwrap_or(f64::MIN)
 }
 
-/// The item (or the newest items) locally.
-pub fn local_items(
-    pipeline: &Pipeline,
-    state_dir: &Path,
-    args: &ItemsArgs,
-) -> miette::Result<Value> {
-    let table = table(pipeline, &args.table)?;
-    let inspector = Inspector::open(state_dir).map_err(|e| miette!("{e}"))?;
-    match &args.key {
-        Some(key) => inspector
-            .get_item(table, key, args.sort_key.as_deref())
-            .map_err(|e| miette!("{e}"))?
-            .ok_or_else(|| not_found(table, key, args.sort_key.as_deref())),
-        None => Ok(Value::Array(
-            inspector
-                .newest_items(table, args.limit as usize)
-                .map_err(|e| miette!("{e}"))?,
-        )),
-    }
-}
-
-fn not_found(table: &Table, key: &str, sort_key: Option<&str>) -> miette::Report {
-    let mut what = format!("{} = {key:?}", table.partition_key.name);
-    if let (Some(sk), Some(v)) = (&table.sort_key, sort_key) {
-        what.push_str(&format!(", {} = {v:?}", sk.name));
-    }
-    miette!("no item with {what} in {}", table.name)
-}
-
 /// The item (or the newest items) on AWS.
 pub async fn deployed_items(
     pipeline: &Pipeline,
-    deployed: &outputs::Deployed,
+    deployed: &Deployment,
     args: &ItemsArgs,
 ) -> miette::Result<Value> {
     use aws_sdk_dynamodb::types::AttributeValue;
     let table = table(pipeline, &args.table)?;
     let physical = deployed.table(pipeline, &table.name).to_owned();
-    let sdk = outputs::sdk_config(deployed).await;
+    let sdk = deployed.sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let to_json = |item| -> miette::Result<Value> {
         serde_dynamo::from_item(item)
@@ -194,20 +136,4 @@ pub async fn deployed_items(
             Ok(Value::Array(items))
         }
     }
-}
-
-pub fn run(config: &Path, args: ItemsArgs) -> miette::Result<()> {
-    let pipeline = sluice_config::load(config)?;
-    let value = if args.local {
-        local_items(&pipeline, &args.state_dir, &args)?
-    } else {
-        let deployed = outputs::read(&args.outputs)?;
-        let rt = tokio::runtime::Runtime::new().into_diagnostic()?;
-        rt.block_on(deployed_items(&pipeline, &deployed, &args))?
-    };
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&value).into_diagnostic()?
-    );
-    Ok(())
 }
