@@ -117,7 +117,8 @@ impl Drop for Moto {
 }
 
 /// `$SLUICE_XTASK_BIN`, else `target/debug/xtask`, built first (`cargo build -p xtask`, a no-op when
-/// fresh) so tests run the current code.
+/// fresh) so tests run the current code. Its AWS build `xtask-aws`, to which `xtask` hands the commands
+/// that talk to AWS, is built first too, so that no test's output holds cargo's progress.
 pub fn xtask_bin() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
@@ -126,12 +127,20 @@ pub fn xtask_bin() -> PathBuf {
                 return PathBuf::from(binary);
             }
             let root = workspace_root();
-            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .args(["build", "--quiet", "-p", "xtask", "--bin", "xtask"])
-                .current_dir(&root)
-                .status()
-                .expect("run cargo build -p xtask");
-            assert!(status.success(), "cargo build -p xtask failed");
+            for args in [
+                &["build", "--quiet", "-p", "xtask", "--bin", "xtask"][..],
+                &[
+                    "build", "--quiet", "-p", "xtask", "--features", "aws", "--bin", "xtask-aws",
+                ],
+            ] {
+                let status =
+                    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                        .args(args)
+                        .current_dir(&root)
+                        .status()
+                        .expect("run cargo build -p xtask");
+                assert!(status.success(), "cargo {args:?} failed");
+            }
             let target = std::env::var_os("CARGO_TARGET_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| root.join("target"));

@@ -36,6 +36,7 @@ use miette::{IntoDiagnostic as _, miette};
 use sluice_local::{self as dev, Durability, StartOptions};
 
 mod synced;
+#[cfg(feature = "aws")]
 mod writes;
 
 /// `cargo xtask bench`.
@@ -57,6 +58,14 @@ pub struct BenchArgs {
     /// Batches per way with --writes.
     #[arg(long, default_value_t = 30)]
     pub rounds: usize,
+}
+
+impl BenchArgs {
+    /// Whether this run talks to AWS's APIs (`--writes`, against moto): the command line then runs the
+    /// build of sluice that has the AWS SDK.
+    pub fn needs_aws(&self) -> bool {
+        self.writes
+    }
 }
 
 /// What one load run measured.
@@ -586,7 +595,12 @@ pub fn run(config: &Path, opts: BenchArgs) -> miette::Result<()> {
         .build()
         .into_diagnostic()?;
     if opts.writes {
+        #[cfg(feature = "aws")]
         return runtime.block_on(writes::run(opts.rounds, opts.body_bytes));
+        #[cfg(not(feature = "aws"))]
+        return Err(miette!(
+            "this build of the bench has no AWS support (--writes talks to DynamoDB); run it as `cargo xtask bench --writes`, which builds it"
+        ));
     }
     runtime.block_on(async {
         let body = format!(r#"{{"message":"{}"}}"#, "x".repeat(opts.body_bytes));

@@ -1,0 +1,169 @@
+//! sluice's command line: clap parses the arguments and each command calls one library function
+//! (`sluice-gen`, `sluice-build`, `sluice-local`, `sluice-ops`, `sluice-bench`); `dev` and `test` are
+//! the only commands whose few lines of glue live here.
+//!
+//! Two binaries share this code: `xtask` (what `cargo xtask` runs) is built without the AWS SDK, so a fresh
+//! clone's first `cargo xtask dev` compiles none of it; a command that talks to AWS (a deployed
+//! `status`, `items`, `dlq`, `rotate`, `smoke-test`, or `bench --writes`) is handed to `xtask-aws`, the same
+//! command line built with `--features aws`.
+
+use std::path::PathBuf;
+use std::process::Command as Process;
+
+use clap::{Parser, Subcommand};
+use sluice_bench as bench;
+use sluice_build as build;
+use sluice_gen as generate;
+use sluice_ops::{dlq, items, plan, rotate, smoke, status};
+
+mod dev;
+mod test;
+
+/// sluice: describe an authenticated HTTP → Kinesis → DynamoDB pipeline once in pipeline.toml,
+/// then generate its Terraform, build its Lambdas, run it locally, and smoke-test it.
+#[derive(Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    /// The pipeline file (relative paths are taken from the project root).
+    #[arg(long, global = true, default_value = "pipeline.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate pipeline.toml and print a summary; exits non-zero when it is invalid.
+    Validate,
+    /// Render terraform/ (root, modules, OpenAPI document) and the README's reference from pipeline.toml.
+    Gen(generate::GenArgs),
+    /// Build the Lambda functions with cargo-lambda into target/lambda/<function>/bootstrap.zip.
+    Build(build::BuildArgs),
+    /// Run the whole pipeline locally on 127.0.0.1 (gateway, authorizer, streams, consumers, tables).
+    Dev(dev::DevArgs),
+    /// Prove a running pipeline end to end: the deployed stack (default) or `cargo xtask dev` (--local).
+    SmokeTest(smoke::SmokeArgs),
+    /// Run every check and test (installs the tools they need into target/sluice-venv first).
+    Test,
+    /// Load-test the local pipeline: sustained events/s and ingest latency, against a no-storage baseline.
+    Bench(bench::BenchArgs),
+    /// Whether the pipeline carries a target load (stage, shards, consumers, tables), and a monthly cost estimate.
+    Plan(plan::PlanArgs),
+    /// The pipeline at a glance: shards and incoming rate, consumer lag, dead letters, table writes, alarms.
+    Status(status::StatusArgs),
+    /// Print what landed in a table as JSON: one item by its key, or the newest items.
+    Items(items::ItemsArgs),
+    /// Rotate the local credentials (--local), or end the previous password now (--revoke-previous).
+    Rotate(rotate::RotateArgs),
+    /// The dead-letter queues, local (--local) or deployed: list, show, hydrate and redrive their messages.
+    Dlq(dlq::DlqArgs),
+}
+
+impl Command {
+    /// Whether this run calls AWS's APIs (a deployed stack, or moto): only the `xtask-aws` build can.
+    fn needs_aws(&self) -> bool {
+        match self {
+            Command::SmokeTest(args) => args.needs_aws(),
+            Command::Bench(args) => args.needs_aws(),
+            Command::Status(args) => args.needs_aws(),
+            Command::Items(args) => args.needs_aws(),
+            Command::Rotate(args) => args.needs_aws(),
+            Command::Dlq(args) => args.needs_aws(),
+            Command::Validate
+            | Command::Gen(_)
+            | Command::Build(_)
+            | Command::Dev(_)
+            | Command::Test
+            | Command::Plan(_) => false,
+        }
+    }
+}
+
+/// Parses the command line and runs the command, from the project root.
+pub fn main() -> miette::Result<()> {
+    let cli = Cli::parse();
+    std::env::set_current_dir(sluice_config::project_root())
+        .map_err(|e| miette::miette!("cannot enter the project root: {e}"))?;
+    if cli.command.needs_aws() && !cfg!(feature = "aws") {
+        return run_aws_build();
+    }
+    let config = &cli.config;
+    match cli.command {
+        Command::Validate => sluice_ops::validate(config),
+        Command::Gen(args) => generate::run(config, args),
+        Command::Build(args) => build::run(config, args),
+        Command::Dev(args) => dev::run(config, args),
+        Command::SmokeTest(args) => smoke::run(config, args),
+        Command::Test => test::run(),
+        Command::Bench(args) => bench::run(config, args),
+        Command::Plan(args) => plan::run(config, args),
+        Command::Status(args) => status::run(config, args),
+        Command::Items(args) => items::run(config, args),
+        Command::Rotate(args) => rotate::run(config, args),
+        Command::Dlq(args) => dlq::run(config, args),
+    }
+}
+
+/// Runs this same command line as `xtask-aws`, the build with the AWS SDK, through cargo (which builds it
+/// the first time, and again only when the code changed), and exits with its status.
+fn run_aws_build() -> miette::Result<()> {
+    let built = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("xtask-aws")))
+        .is_some_and(|aws| aws.exists());
+    if !built {
+        eprintln!(
+            "this command talks to AWS: building sluice's AWS commands once (the AWS SDK; a few minutes on a fresh clone)…"
+        );
+    }
+    let mut cargo = Process::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo.args(["run", "--package", "xtask", "--features", "aws", "--bin", "xtask-aws"]);
+    if built {
+        cargo.arg("--quiet");
+    }
+    let status = cargo
+        .arg("--")
+        .args(std::env::args_os().skip(1))
+        .status()
+        .map_err(|e| miette::miette!("cannot run cargo to build the AWS commands: {e}"))?;
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needs_aws(args: &[&str]) -> bool {
+        let cli = Cli::try_parse_from(std::iter::once("cargo xtask").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        cli.command.needs_aws()
+    }
+
+    #[test]
+    fn only_the_commands_that_call_aws_go_to_the_aws_build() {
+        for local in [
+            &["dev"][..],
+            &["validate"],
+            &["gen", "--check"],
+            &["plan", "--rate", "50"],
+            &["bench"],
+            &["status", "--local"],
+            &["items", "EventTable", "--local"],
+            &["dlq", "--local", "list"],
+            &["rotate", "--local"],
+            &["smoke-test", "--local"],
+        ] {
+            assert!(!needs_aws(local), "{local:?} runs without the AWS SDK");
+        }
+        for deployed in [
+            &["status"][..],
+            &["items", "EventTable"],
+            &["dlq", "list"],
+            &["rotate", "--revoke-previous"],
+            &["smoke-test"],
+            &["bench", "--writes"],
+        ] {
+            assert!(needs_aws(deployed), "{deployed:?} talks to AWS");
+        }
+    }
+}
