@@ -117,7 +117,15 @@ fn run_aws_build() -> miette::Result<()> {
         );
     }
     let mut cargo = Process::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo.args(["run", "--package", "xtask", "--features", "aws", "--bin", "xtask-aws"]);
+    cargo.args([
+        "run",
+        "--package",
+        "xtask",
+        "--features",
+        "aws",
+        "--bin",
+        "xtask-aws",
+    ]);
     if built {
         cargo.arg("--quiet");
     }
