@@ -130,7 +130,14 @@ pub fn xtask_bin() -> PathBuf {
             for args in [
                 &["build", "--quiet", "-p", "xtask", "--bin", "xtask"][..],
                 &[
-                    "build", "--quiet", "-p", "xtask", "--features", "aws", "--bin", "xtask-aws",
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "xtask",
+                    "--features",
+                    "aws",
+                    "--bin",
+                    "xtask-aws",
                 ],
             ] {
                 let status =
