@@ -2,7 +2,6 @@
 //! every event that got a 200 is in the table exactly once, with the content that was sent. Then SIGTERM
 //! stops it cleanly (exit 0).
 
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command};

@@ -10,10 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sluice_tests::{Moto, create_table, envelope, workspace_root, xtask_bin};

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sluice_tests::{DevProcess, xtask_bin};
 
-
 use crate::status_common::*;
 
 async fn submit(client: &reqwest::Client, port: u16, stream: &str, id: &str, body: &str) {

@@ -4,14 +4,10 @@
 //! Kinesis, SQS and DynamoDB figures are read from those services; the rates, ages and alarms from
 //! CloudWatch, into which the test puts the metrics AWS would have recorded.
 
-
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use crate::status_common::*;
+use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use serde_json::{Value, json};
 use sluice_tests::{Moto, create_table, xtask_bin};
-use crate::status_common::*;
 
 async fn put(
     client: &aws_sdk_dynamodb::Client,
