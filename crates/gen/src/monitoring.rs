@@ -9,8 +9,7 @@ use sluice_config::{Pipeline, RecordAge};
 use sluice_contract::consumer::Reason;
 use sluice_contract::metrics;
 
-use super::escape::hcl_string;
-use super::openapi::escape_for_templatefile;
+use super::escape::{escape_for_templatefile, hcl_string};
 
 /// API Gateway's integration timeout: the generated integrations keep the default (29 s), after which API
 /// Gateway answers 504 without waiting for Kinesis.

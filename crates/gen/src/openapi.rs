@@ -11,7 +11,7 @@ use sluice_config::{Pipeline, Route};
 use sluice_contract::{ApiError, api};
 
 use super::GenError;
-use super::escape::tftpl_escape;
+use super::escape::escape_for_templatefile;
 use super::view::{
     GatewayResponseBody, KINESIS_ERRORS, PutRecordOk, error_template, render_template,
     request_template,
@@ -30,25 +30,6 @@ pub fn render(p: &Pipeline) -> Result<String, GenError> {
     escape_for_templatefile(&mut doc);
     insert_terraform_references(&mut doc);
     Ok(serde_json::to_string_pretty(&doc).unwrap_or_default())
-}
-
-/// Doubles `${` and `%{` in every string and key, so that `templatefile` gives them back literally.
-pub fn escape_for_templatefile(value: &mut Value) {
-    match value {
-        Value::String(s) => *s = tftpl_escape(s),
-        Value::Array(items) => items.iter_mut().for_each(escape_for_templatefile),
-        Value::Object(members) => {
-            let escaped: Map<String, Value> = std::mem::take(members)
-                .into_iter()
-                .map(|(k, mut v)| {
-                    escape_for_templatefile(&mut v);
-                    (tftpl_escape(&k), v)
-                })
-                .collect();
-            *members = escaped;
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
 }
 
 /// Puts the Terraform references into an escaped document: each operation's integration URI and

@@ -3,27 +3,12 @@
 
 use askama::Template;
 
-use super::escape::{hcl_string, json_string};
+use super::escape::{filters, hcl_string, json_string};
 use super::{Files, GenError, HEADER, LambdaDir, MANIFEST};
 use sluice_config::{Billing, KeyAttribute, KmsKey, PartitionKeySource, Pipeline, StreamCapacity};
 use sluice_contract::envelope::{self, Field, VERSION as ENVELOPE_VERSION};
 use sluice_contract::limits::{MAX_DEAD_LETTER_MESSAGE_BYTES, MAX_RECORD_BYTES};
 use sluice_contract::{ApiError, env};
-
-/// askama filters for the output languages (see `escape`).
-mod filters {
-    use std::fmt::Display;
-
-    /// A quoted HCL string.
-    pub fn hcl<T: Display>(s: T, _: &dyn askama::Values) -> askama::Result<String> {
-        Ok(super::hcl_string(&s.to_string()))
-    }
-
-    /// A quoted JSON string.
-    pub fn jstr<T: Display>(s: T, _: &dyn askama::Values) -> askama::Result<String> {
-        Ok(super::json_string(&s.to_string()))
-    }
-}
 
 /// `null` or the HCL string.
 fn opt_str(v: Option<&str>) -> String {
