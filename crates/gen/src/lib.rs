@@ -6,6 +6,7 @@
 //! header (or, for the OpenAPI template, which cannot carry a comment, by the manifest in README.md).
 
 mod escape;
+mod mapping;
 pub mod monitoring;
 mod openapi;
 mod view;
@@ -14,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use escape::{hcl_string, json_string, tftpl_escape};
-pub use view::{KINESIS_ERRORS, VALIDATION_ERROR_STRING, error_template, request_template};
+pub use mapping::{KINESIS_ERRORS, VALIDATION_ERROR_STRING, error_template, request_template};
 
 use sluice_config::{self as config, Pipeline};
 

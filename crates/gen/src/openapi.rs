@@ -12,7 +12,7 @@ use sluice_contract::{ApiError, api};
 
 use super::GenError;
 use super::escape::escape_for_templatefile;
-use super::view::{
+use super::mapping::{
     GatewayResponseBody, KINESIS_ERRORS, PutRecordOk, error_template, render_template,
     request_template,
 };
