@@ -9,8 +9,8 @@ use sluice_contract::ApiError;
 use sluice_contract::envelope::{self, Field, VERSION as ENVELOPE_VERSION};
 use sluice_contract::limits::MAX_RECORD_BYTES;
 
-use crate::GenError;
 use crate::escape::{filters, json_string};
+use crate::output::GenError;
 
 /// The `error`/`message` members of one error, as JSON string literals, and its status.
 struct ErrorView {

@@ -10,12 +10,12 @@ use serde_json::{Map, Value, json};
 use sluice_config::{Pipeline, Route};
 use sluice_contract::{ApiError, api};
 
-use super::GenError;
 use super::escape::escape_for_templatefile;
 use super::mapping::{
     GatewayResponseBody, KINESIS_ERRORS, PutRecordOk, error_template, render_template,
     request_template,
 };
+use super::output::GenError;
 
 /// The integration's target: Kinesis's PutRecord action, in the deployment's partition and region.
 const PUT_RECORD_URI: &str = "arn:${partition}:apigateway:${region}:kinesis:action/PutRecord";

@@ -4,7 +4,7 @@
 use askama::Template;
 
 use super::escape::{filters, hcl_string};
-use super::{Files, GenError, HEADER, LambdaDir, MANIFEST};
+use super::output::{Files, GenError, HEADER, LambdaDir, MANIFEST};
 use sluice_config::{Billing, KeyAttribute, KmsKey, Pipeline, StreamCapacity};
 use sluice_contract::limits::MAX_DEAD_LETTER_MESSAGE_BYTES;
 use sluice_contract::{ApiError, env};
