@@ -1,5 +1,24 @@
-//! Escaping of user strings for each output language. Templates call these through askama filters
-//! (`view::filters`); nothing else builds quoted strings.
+//! Escaping of user strings for each output language: HCL and JSON string literals, Terraform
+//! `templatefile` text (a string, or every string of a JSON document). Templates call these through the
+//! askama [`filters`]; nothing else builds quoted strings.
+
+use serde_json::{Map, Value};
+
+/// askama filters for the output languages. A module defining a template brings them into scope with
+/// `use crate::escape::filters;`.
+pub mod filters {
+    use std::fmt::Display;
+
+    /// A quoted HCL string.
+    pub fn hcl<T: Display>(s: T, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(super::hcl_string(&s.to_string()))
+    }
+
+    /// A quoted JSON string.
+    pub fn jstr<T: Display>(s: T, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(super::json_string(&s.to_string()))
+    }
+}
 
 /// A quoted HCL string literal holding exactly `s`: quotes, backslashes and control characters escaped,
 /// and the template sequences `${` and `%{` doubled so Terraform takes them literally.
@@ -42,6 +61,25 @@ pub fn tftpl_escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// Doubles `${` and `%{` in every string and key, so that `templatefile` gives them back literally.
+pub fn escape_for_templatefile(value: &mut Value) {
+    match value {
+        Value::String(s) => *s = tftpl_escape(s),
+        Value::Array(items) => items.iter_mut().for_each(escape_for_templatefile),
+        Value::Object(members) => {
+            let escaped: Map<String, Value> = std::mem::take(members)
+                .into_iter()
+                .map(|(k, mut v)| {
+                    escape_for_templatefile(&mut v);
+                    (tftpl_escape(&k), v)
+                })
+                .collect();
+            *members = escaped;
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
 }
 
 #[cfg(test)]

@@ -10,12 +10,12 @@ use serde_json::{Map, Value, json};
 use sluice_config::{Pipeline, Route};
 use sluice_contract::{ApiError, api};
 
-use super::GenError;
-use super::escape::tftpl_escape;
-use super::view::{
+use super::escape::escape_for_templatefile;
+use super::mapping::{
     GatewayResponseBody, KINESIS_ERRORS, PutRecordOk, error_template, render_template,
     request_template,
 };
+use super::output::GenError;
 
 /// The integration's target: Kinesis's PutRecord action, in the deployment's partition and region.
 const PUT_RECORD_URI: &str = "arn:${partition}:apigateway:${region}:kinesis:action/PutRecord";
@@ -30,25 +30,6 @@ pub fn render(p: &Pipeline) -> Result<String, GenError> {
     escape_for_templatefile(&mut doc);
     insert_terraform_references(&mut doc);
     Ok(serde_json::to_string_pretty(&doc).unwrap_or_default())
-}
-
-/// Doubles `${` and `%{` in every string and key, so that `templatefile` gives them back literally.
-pub fn escape_for_templatefile(value: &mut Value) {
-    match value {
-        Value::String(s) => *s = tftpl_escape(s),
-        Value::Array(items) => items.iter_mut().for_each(escape_for_templatefile),
-        Value::Object(members) => {
-            let escaped: Map<String, Value> = std::mem::take(members)
-                .into_iter()
-                .map(|(k, mut v)| {
-                    escape_for_templatefile(&mut v);
-                    (tftpl_escape(&k), v)
-                })
-                .collect();
-            *members = escaped;
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
 }
 
 /// Puts the Terraform references into an escaped document: each operation's integration URI and

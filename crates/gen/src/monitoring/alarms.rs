@@ -1,16 +1,12 @@
-//! The pipeline's alarms and its dashboard, from pipeline.toml. Each alarm's threshold comes from the
-//! setting it guards where there is one (a stream's retention, a consumer's maximum record age, a queue's
-//! retention); docs/ALARMS.md says what each alarm means, why its threshold is what it is, and what to do
-//! first. The dashboard is built as a `serde_json::Value` (like the OpenAPI document) and written as a
-//! Terraform `templatefile` whose only reference is the region.
+//! The pipeline's alarms (the root's `alarms` map and the 4XX rate alarm render them). Each alarm's
+//! threshold comes from the setting it guards where there is one (a stream's retention, a consumer's maximum
+//! record age, a queue's retention); docs/ALARMS.md says what each alarm means, why its threshold is what it
+//! is, and what to do first.
 
-use serde_json::{Value, json};
 use sluice_config::{Pipeline, RecordAge};
-use sluice_contract::consumer::Reason;
 use sluice_contract::metrics;
 
-use super::escape::hcl_string;
-use super::openapi::escape_for_templatefile;
+use crate::escape::hcl_string;
 
 /// API Gateway's integration timeout: the generated integrations keep the default (29 s), after which API
 /// Gateway answers 504 without waiting for Kinesis.
@@ -148,10 +144,21 @@ fn lambda(metric: &str, expression: &str) -> Metric {
     )
 }
 
-/// Every alarm of the pipeline, in a stable order.
+/// Every alarm of the pipeline, in a stable order: the streams', the writers', the authorizer's, the
+/// API's, the tables' and the dead-letter queues'.
 pub fn alarms(p: &Pipeline) -> Vec<Alarm> {
-    let mut out = Vec::new();
+    let mut out = stream_alarms(p);
+    out.extend(consumer_alarms(p));
+    out.extend(authorizer_alarms(p));
+    out.extend(api_alarms(p));
+    out.extend(table_alarms(p));
+    out.extend(queue_alarms(p));
+    out
+}
 
+/// Each stream's: its readers falling behind, and its writes or reads throttled.
+fn stream_alarms(p: &Pipeline) -> Vec<Alarm> {
+    let mut out = Vec::new();
     for s in p.streams.values() {
         let stream = format!("module.stream[{}].stream_name", hcl_string(&s.name));
         let readers: Vec<_> = p
@@ -208,7 +215,12 @@ pub fn alarms(p: &Pipeline) -> Vec<Alarm> {
             3,
         ));
     }
+    out
+}
 
+/// Each consumer's writer function: records getting old, failures, throttles, dead letters and retries.
+fn consumer_alarms(p: &Pipeline) -> Vec<Alarm> {
+    let mut out = Vec::new();
     for c in p.consumers.values() {
         let function = format!("module.consumer[{}].function_name", hcl_string(&c.name));
         let retention = p.streams.get(&c.stream).map_or(24, |s| s.retention_hours);
@@ -262,7 +274,12 @@ pub fn alarms(p: &Pipeline) -> Vec<Alarm> {
             3,
         ));
     }
+    out
+}
 
+/// The authorizer function's failures and throttles (with `[auth]` only).
+fn authorizer_alarms(p: &Pipeline) -> Vec<Alarm> {
+    let mut out = Vec::new();
     if p.auth.is_some() {
         let name = format!("{}-authorizer", p.name);
         let function = "module.auth.function_name";
@@ -279,7 +296,12 @@ pub fn alarms(p: &Pipeline) -> Vec<Alarm> {
             lambda("Throttles", function),
         ));
     }
+    out
+}
 
+/// The API stage's: 5XX answers, a high 4XX rate, and slow answers.
+fn api_alarms(p: &Pipeline) -> Vec<Alarm> {
+    let mut out = Vec::new();
     let api = |metric: &str, statistic| {
         single(
             "AWS/ApiGateway",
@@ -321,7 +343,12 @@ pub fn alarms(p: &Pipeline) -> Vec<Alarm> {
             3,
         )
     });
+    out
+}
 
+/// Each table's: the writer's puts throttled or failed by DynamoDB.
+fn table_alarms(p: &Pipeline) -> Vec<Alarm> {
+    let mut out = Vec::new();
     for t in p.tables.values() {
         let table = format!("module.table[{}].table_name", hcl_string(&t.name));
         let name = &t.physical_name;
@@ -349,7 +376,12 @@ pub fn alarms(p: &Pipeline) -> Vec<Alarm> {
             ),
         ));
     }
+    out
+}
 
+/// Each dead-letter queue's: letters waiting, and the oldest nearing its retention.
+fn queue_alarms(p: &Pipeline) -> Vec<Alarm> {
+    let mut out = Vec::new();
     for q in p.queues.values() {
         let queue = format!("module.queue[{}].queue_name", hcl_string(&q.name));
         let name = &q.physical_name;
@@ -389,314 +421,12 @@ pub fn hcl_number(n: f64) -> String {
     }
 }
 
-/// The dashboard's body, ready for `templatefile` (its only reference is `${region}`).
-pub fn dashboard(p: &Pipeline) -> String {
-    let mut widgets: Vec<Value> = Vec::new();
-    let mut y: u32 = 0;
-    let api_dims = || {
-        vec![
-            "ApiName".to_string(),
-            p.name.clone(),
-            "Stage".into(),
-            p.stage.clone(),
-        ]
-    };
-    let metric = |namespace: &str, name: &str, dims: &[String], options: Value| -> Value {
-        let mut row = vec![Value::from(namespace), Value::from(name)];
-        row.extend(dims.iter().map(|d| Value::from(d.as_str())));
-        row.push(options);
-        Value::Array(row)
-    };
-    let row = |title: String,
-               stat: &str,
-               series: Vec<Value>,
-               widgets: &mut Vec<Value>,
-               x: u32,
-               y: u32| {
-        widgets.push(widget(title, stat, series, x, y));
-    };
-
-    let dims = api_dims();
-    row(
-        "API requests".into(),
-        "Sum",
-        vec![metric(
-            "AWS/ApiGateway",
-            "Count",
-            &dims,
-            json!({"label": "requests"}),
-        )],
-        &mut widgets,
-        0,
-        y,
-    );
-    row(
-        "API 4XX / 5XX".into(),
-        "Sum",
-        vec![
-            metric("AWS/ApiGateway", "4XXError", &dims, json!({"label": "4XX"})),
-            metric("AWS/ApiGateway", "5XXError", &dims, json!({"label": "5XX"})),
-        ],
-        &mut widgets,
-        8,
-        y,
-    );
-    row(
-        "API latency (ms)".into(),
-        "p99",
-        vec![
-            metric(
-                "AWS/ApiGateway",
-                "Latency",
-                &dims,
-                json!({"stat": "p50", "label": "p50"}),
-            ),
-            metric(
-                "AWS/ApiGateway",
-                "Latency",
-                &dims,
-                json!({"stat": "p99", "label": "p99"}),
-            ),
-        ],
-        &mut widgets,
-        16,
-        y,
-    );
-
-    for s in p.streams.values() {
-        y += 6;
-        let dims = vec!["StreamName".to_string(), s.physical_name.clone()];
-        row(
-            format!("{}: incoming records", s.physical_name),
-            "Sum",
-            vec![metric(
-                "AWS/Kinesis",
-                "IncomingRecords",
-                &dims,
-                json!({"label": "records"}),
-            )],
-            &mut widgets,
-            0,
-            y,
-        );
-        row(
-            format!("{}: iterator age (ms)", s.physical_name),
-            "Maximum",
-            vec![metric(
-                "AWS/Kinesis",
-                "GetRecords.IteratorAgeMilliseconds",
-                &dims,
-                json!({"label": "oldest record read"}),
-            )],
-            &mut widgets,
-            8,
-            y,
-        );
-        row(
-            format!("{}: throttled", s.physical_name),
-            "Sum",
-            vec![
-                metric(
-                    "AWS/Kinesis",
-                    "WriteProvisionedThroughputExceeded",
-                    &dims,
-                    json!({"label": "writes"}),
-                ),
-                metric(
-                    "AWS/Kinesis",
-                    "ReadProvisionedThroughputExceeded",
-                    &dims,
-                    json!({"label": "reads"}),
-                ),
-            ],
-            &mut widgets,
-            16,
-            y,
-        );
-    }
-
-    for c in p.consumers.values() {
-        y += 6;
-        let name = &c.function_name;
-        let dims = vec!["FunctionName".to_string(), name.clone()];
-        let writer_dims = vec![metrics::DIMENSION.to_string(), name.clone()];
-        row(
-            format!("{name}: duration (ms), iterator age (ms)"),
-            "Maximum",
-            vec![
-                metric(
-                    "AWS/Lambda",
-                    "Duration",
-                    &dims,
-                    json!({"stat": "Average", "label": "duration, average"}),
-                ),
-                metric(
-                    "AWS/Lambda",
-                    "Duration",
-                    &dims,
-                    json!({"label": "duration, maximum"}),
-                ),
-                metric(
-                    "AWS/Lambda",
-                    "IteratorAge",
-                    &dims,
-                    json!({"label": "iterator age", "yAxis": "right"}),
-                ),
-            ],
-            &mut widgets,
-            0,
-            y,
-        );
-        row(
-            format!("{name}: errors, throttles"),
-            "Sum",
-            vec![
-                metric("AWS/Lambda", "Errors", &dims, json!({"label": "errors"})),
-                metric(
-                    "AWS/Lambda",
-                    "Throttles",
-                    &dims,
-                    json!({"label": "throttles"}),
-                ),
-                metric(
-                    metrics::NAMESPACE,
-                    metrics::RETRIED,
-                    &writer_dims,
-                    json!({"label": "records retried"}),
-                ),
-            ],
-            &mut widgets,
-            8,
-            y,
-        );
-        let mut records = vec![
-            metric(
-                metrics::NAMESPACE,
-                metrics::WRITTEN,
-                &writer_dims,
-                json!({"label": "written"}),
-            ),
-            metric(
-                metrics::NAMESPACE,
-                metrics::SUPERSEDED,
-                &writer_dims,
-                json!({"label": "superseded"}),
-            ),
-        ];
-        records.extend(Reason::ALL.iter().map(|r| {
-            metric(
-                metrics::NAMESPACE,
-                &metrics::dead_lettered(*r),
-                &writer_dims,
-                json!({"label": format!("dead-lettered: {}", r.as_str())}),
-            )
-        }));
-        row(
-            format!("{name}: records written, superseded, dead-lettered by reason"),
-            "Sum",
-            records,
-            &mut widgets,
-            16,
-            y,
-        );
-    }
-
-    y += 6;
-    let mut x = 0;
-    for q in p.queues.values() {
-        let dims = vec!["QueueName".to_string(), q.physical_name.clone()];
-        row(
-            format!("{}: dead letters waiting, oldest (s)", q.physical_name),
-            "Maximum",
-            vec![
-                metric(
-                    "AWS/SQS",
-                    "ApproximateNumberOfMessagesVisible",
-                    &dims,
-                    json!({"label": "messages"}),
-                ),
-                metric(
-                    "AWS/SQS",
-                    "ApproximateAgeOfOldestMessage",
-                    &dims,
-                    json!({"label": "oldest (s)", "yAxis": "right"}),
-                ),
-            ],
-            &mut widgets,
-            x,
-            y,
-        );
-        x = (x + 8) % 24;
-        if x == 0 {
-            y += 6;
-        }
-    }
-    for t in p.tables.values() {
-        let dims = vec!["TableName".to_string(), t.physical_name.clone()];
-        row(
-            format!("{}: write throttles, system errors", t.physical_name),
-            "Sum",
-            vec![
-                metric(
-                    "AWS/DynamoDB",
-                    "WriteThrottleEvents",
-                    &dims,
-                    json!({"label": "write throttles"}),
-                ),
-                metric(
-                    "AWS/DynamoDB",
-                    "SystemErrors",
-                    &[
-                        dims[0].clone(),
-                        dims[1].clone(),
-                        "Operation".into(),
-                        "PutItem".into(),
-                    ],
-                    json!({"label": "PutItem system errors"}),
-                ),
-            ],
-            &mut widgets,
-            x,
-            y,
-        );
-        x = (x + 8) % 24;
-        if x == 0 {
-            y += 6;
-        }
-    }
-
-    let mut body = json!({ "widgets": widgets });
-    escape_for_templatefile(&mut body);
-    let text = serde_json::to_string_pretty(&body).unwrap_or_default();
-    text.replace(&format!("\"{REGION_MARKER}\""), "\"${region}\"")
-}
-
-fn widget(title: String, stat: &str, series: Vec<Value>, x: u32, y: u32) -> Value {
-    json!({
-        "type": "metric",
-        "x": x,
-        "y": y,
-        "width": 8,
-        "height": 6,
-        "properties": {
-            "title": title,
-            "region": REGION_MARKER,
-            "view": "timeSeries",
-            "stat": stat,
-            "period": PERIOD,
-            "metrics": series,
-        },
-    })
-}
-
-/// Stands for the region until the body is escaped (it has no `${`, so escaping leaves it alone).
-const REGION_MARKER: &str = "@@region@@";
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn pipeline(extra: &str) -> Pipeline {
+    /// A pipeline of one stream, table, queue, route and consumer; `extra` goes into the consumer.
+    pub(in crate::monitoring) fn pipeline(extra: &str) -> Pipeline {
         let src = format!(
             r#"[pipeline]
 name = "demo"
@@ -826,47 +556,6 @@ dead_letter_queue = "Dead"
             panic!("not a single metric")
         };
         assert_eq!(statistic, &Statistic::Extended("p99"));
-    }
-
-    #[test]
-    fn the_dashboard_is_json_with_the_region_as_its_only_reference() {
-        let text = dashboard(&pipeline(""));
-        assert_eq!(
-            text.matches("${").count(),
-            text.matches("\"${region}\"").count()
-        );
-        let rendered = text.replace("${region}", "eu-west-1");
-        let body: Value = serde_json::from_str(&rendered).unwrap();
-        let widgets = body["widgets"].as_array().unwrap();
-        let titles: Vec<&str> = widgets
-            .iter()
-            .map(|w| w["properties"]["title"].as_str().unwrap())
-            .collect();
-        for expected in [
-            "API requests",
-            "API 4XX / 5XX",
-            "API latency (ms)",
-            "demo-Events: incoming records",
-            "demo-Events: iterator age (ms)",
-            "demo-writer: errors, throttles",
-            "demo-writer: records written, superseded, dead-lettered by reason",
-            "demo-Dead: dead letters waiting, oldest (s)",
-            "demo-Items: write throttles, system errors",
-        ] {
-            assert!(
-                titles.contains(&expected),
-                "{expected} missing from {titles:?}"
-            );
-        }
-        for w in widgets {
-            assert_eq!(w["properties"]["region"], "eu-west-1");
-            let x = w["x"].as_u64().unwrap();
-            assert!(
-                x + w["width"].as_u64().unwrap() <= 24,
-                "widget off the grid"
-            );
-        }
-        assert!(rendered.contains(&metrics::dead_lettered(Reason::ItemTooLarge)));
     }
 
     #[test]

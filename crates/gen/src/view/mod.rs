@@ -1,0 +1,65 @@
+//! Every generated file, rendered in memory: the root module ([`root`]), the child modules ([`modules`]),
+//! the dashboard and the OpenAPI document (Terraform `templatefile`s), and the manifest (`README.md`).
+//! The view models turn the pipeline model into plain fields (names, numbers, pre-escaped literals) so
+//! that the askama templates only loop and branch.
+
+mod alarm_map;
+mod modules;
+mod root;
+mod shared;
+
+use askama::Template;
+
+use sluice_config::Pipeline;
+
+use crate::output::{Files, GenError, HEADER, LambdaDir, MANIFEST};
+use crate::{monitoring, openapi};
+use shared::put;
+
+/// Every file for `p`, keyed by its path under the output folder.
+pub(crate) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, GenError> {
+    let mut files = Files::new();
+    root::render(p, lambda_dir, &mut files)?;
+    modules::render(p, &mut files)?;
+    files.insert(
+        "modules/alerts/dashboard.json.tftpl".into(),
+        with_newline(monitoring::dashboard(p)),
+    );
+    files.insert(
+        "modules/api/openapi.json.tftpl".into(),
+        with_newline(openapi::render(p)?),
+    );
+    manifest(p, &mut files)?;
+    Ok(files)
+}
+
+/// A JSON document as a text file: ending with a newline.
+fn with_newline(mut text: String) -> String {
+    text.push('\n');
+    text
+}
+
+#[derive(Template)]
+#[template(path = "terraform/README.md", escape = "none")]
+struct Readme {
+    header: &'static str,
+    name: String,
+    files: Vec<String>,
+}
+
+/// `README.md`: the manifest naming every generated file, itself included (the OpenAPI document and the
+/// dashboard cannot carry a header, so a later `gen` knows them from here).
+fn manifest(p: &Pipeline, files: &mut Files) -> Result<(), GenError> {
+    let mut listed: Vec<String> = files.keys().cloned().collect();
+    listed.push(MANIFEST.to_string());
+    listed.sort();
+    put(
+        files,
+        MANIFEST,
+        Readme {
+            header: HEADER,
+            name: p.name.clone(),
+            files: listed,
+        },
+    )
+}
