@@ -415,18 +415,7 @@ impl Inspector {
             }
             (None, None) => {}
         }
-        self.require_table(table)?;
-        let sql = format!(
-            "SELECT item FROM {} WHERE {}",
-            quote_ident(&table.name),
-            conditions.join(" AND ")
-        );
-        let text: Option<String> = self
-            .conn
-            .query_row(&sql, rusqlite::params_from_iter(values), |r| r.get(0))
-            .optional()
-            .map_err(self.sqlite())?;
-        Ok(text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t))))
+        self.first_item(table, &conditions, values)
     }
 
     /// An item of `table` with this partition key, whatever its sort key (any one, for a table that has
@@ -438,15 +427,30 @@ impl Inspector {
     ) -> Result<Option<Value>, InspectError> {
         let pk = &table.partition_key;
         let value = key_param(table, &pk.name, pk.kind, partition_key)?;
+        self.first_item(
+            table,
+            &[format!("{} = ?1", quote_ident(&pk.name))],
+            vec![value],
+        )
+    }
+
+    /// The first item of `table` whose key columns meet `conditions` (`?1`, `?2`… bound to `values`), the
+    /// one query behind [`Inspector::get_item`] and [`Inspector::item_with_partition_key`].
+    fn first_item(
+        &self,
+        table: &Table,
+        conditions: &[String],
+        values: Vec<rusqlite::types::Value>,
+    ) -> Result<Option<Value>, InspectError> {
         self.require_table(table)?;
         let sql = format!(
-            "SELECT item FROM {} WHERE {} = ?1 LIMIT 1",
+            "SELECT item FROM {} WHERE {} LIMIT 1",
             quote_ident(&table.name),
-            quote_ident(&pk.name)
+            conditions.join(" AND ")
         );
         let text: Option<String> = self
             .conn
-            .query_row(&sql, [value], |r| r.get(0))
+            .query_row(&sql, rusqlite::params_from_iter(values), |r| r.get(0))
             .optional()
             .map_err(self.sqlite())?;
         Ok(text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t))))
