@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use base64::Engine;
 use serde_json::{Value, json};
 use sluice_contract::{self as contract, ApiError};
+use sluice_tests::envelope_of as envelope;
 use sluice_tests::workspace_root;
 
 /// The project venv's python with airspeed-ext, installed on first use. nextest runs each test in its own
@@ -273,16 +274,6 @@ fn contract_messages_need_no_velocity_escaping() {
     for e in ApiError::ALL {
         assert!(!e.message().contains(['$', '#']), "{e:?}");
     }
-}
-
-/// The record contract's envelope for a request, as the gateway writes it.
-fn envelope(received_at_ms: i64, request_id: &str, source_ip: &str, body: &str) -> Vec<u8> {
-    sluice_contract::envelope::encode(&sluice_contract::envelope::Received {
-        received_at_ms,
-        request_id,
-        source_ip,
-        body,
-    })
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{Value, json};
+use sluice_tests::envelope_of as envelope;
 use sluice_tests::{Moto, workspace_root};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -704,14 +705,4 @@ async fn the_authorizer_bootstrap_allows_with_the_secret_and_refuses_without_a_h
         !output.contains("wonder:land") && !output.contains("YWxpY2U6"),
         "credentials leaked into the logs:\n{output}"
     );
-}
-
-/// The record contract's envelope for a request, as the gateway writes it.
-fn envelope(received_at_ms: i64, request_id: &str, source_ip: &str, body: &str) -> Vec<u8> {
-    sluice_contract::envelope::encode(&sluice_contract::envelope::Received {
-        received_at_ms,
-        request_id,
-        source_ip,
-        body,
-    })
 }

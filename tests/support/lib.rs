@@ -328,10 +328,15 @@ pub async fn create_table(
 
 /// A record's data as the gateway writes it: the envelope around `body`, with fixed metadata.
 pub fn envelope(body: &str) -> Vec<u8> {
+    envelope_of(1_732_752_000_123, "req", "203.0.113.9", body)
+}
+
+/// The record contract's envelope for a request, as the gateway writes it.
+pub fn envelope_of(received_at_ms: i64, request_id: &str, source_ip: &str, body: &str) -> Vec<u8> {
     sluice_contract::envelope::encode(&sluice_contract::envelope::Received {
-        received_at_ms: 1_732_752_000_123,
-        request_id: "req",
-        source_ip: "203.0.113.9",
+        received_at_ms,
+        request_id,
+        source_ip,
         body,
     })
 }
