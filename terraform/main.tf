@@ -241,8 +241,8 @@ module "api" {
     name                      = "sluice"
     stage                     = "prod"
     access_log_retention_days = 30
-    throttle_rate_limit       = 100
-    throttle_burst_limit      = 200
+    throttle_rate_limit       = 4
+    throttle_burst_limit      = 20
     manage_account            = true
     xray_tracing              = false
   }

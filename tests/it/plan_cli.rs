@@ -20,14 +20,30 @@ fn xtask(args: &[&str]) -> (bool, String) {
 }
 
 #[test]
-fn the_shipped_pipeline_carries_a_small_load_and_not_its_own_throttle_rate() {
-    let (ok, out) = xtask(&["plan", "--rate", "4", "--record-bytes", "500"]);
+fn the_shipped_pipeline_carries_its_own_stage_rate_and_not_much_more() {
+    // No --rate: the stage's own throttle rate, which the shipped table (10 write units) must carry.
+    let (ok, out) = xtask(&["plan"]);
     assert!(ok, "{out}");
     assert!(
         out.contains("EventTable") && out.contains("monthly cost estimate"),
         "{out}"
     );
-    assert!(!out.contains("FAILS"), "{out}");
+    assert!(
+        out.contains("4 events/s steady (the stage's throttle rate"),
+        "{out}"
+    );
+    assert!(!out.contains("FAILS") && !out.contains("TIGHT"), "{out}");
+    // The stream's headroom is counted by use: 4 records/s are a sliver of one shard.
+    assert!(out.contains("0.0045 shards"), "{out}");
+
+    let (ok, out) = xtask(&["validate"]);
+    assert!(
+        ok && !out.contains('⚠'),
+        "the shipped file validates without a warning:\n{out}"
+    );
+
+    let (ok, out) = xtask(&["plan", "--rate", "4", "--body-bytes", "500"]);
+    assert!(ok && !out.contains("FAILS"), "{out}");
 
     let (ok, out) = xtask(&["plan", "--rate", "100"]);
     assert!(!ok, "100 events/s of 1 KiB into 10 WCU must fail:\n{out}");
@@ -106,10 +122,22 @@ parallelization_factor = {factor}
 }
 
 #[test]
-fn validate_warns_about_the_shipped_table_at_its_line() {
-    let (ok, out) = xtask(&["validate"]);
-    assert!(ok, "warnings do not fail validation:\n{out}");
+fn validate_warns_at_the_line_of_a_table_that_cannot_carry_the_stage_rate() {
+    // The shipped file with the stage opened to 100 requests/s: its 10 write units no longer carry it.
     let shipped = std::fs::read_to_string(workspace_root().join("pipeline.toml")).unwrap();
+    assert!(
+        shipped.contains("throttle_rate_limit = 4\n"),
+        "the shipped stage rate"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pipeline.toml");
+    std::fs::write(
+        &config,
+        shipped.replace("throttle_rate_limit = 4\n", "throttle_rate_limit = 100\n"),
+    )
+    .unwrap();
+    let (ok, out) = xtask(&["validate", "--config", config.to_str().unwrap()]);
+    assert!(ok, "warnings do not fail validation:\n{out}");
     let line = shipped
         .lines()
         .position(|l| l.starts_with("write_capacity"))

@@ -18,12 +18,13 @@ pub const DEFAULT_BATCH_MS: f64 = 100.0;
 /// `cargo xtask plan`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlanArgs {
-    /// Steady events per second arriving at the API (all routes together).
+    /// Steady events per second arriving at the API (all routes together); default: the stage's own
+    /// throttle rate (`throttle_rate_limit`), the most the stage admits.
     #[arg(long)]
-    pub rate: f64,
-    /// Size of each request body, in bytes.
+    pub rate: Option<f64>,
+    /// Size of each request body, in bytes (the same flag as `bench --body-bytes`).
     #[arg(long, default_value_t = 1024)]
-    pub record_bytes: u64,
+    pub body_bytes: u64,
     /// Peak over the steady rate: the configuration must carry rate × peak (e.g. 2 for twice the rate).
     #[arg(long, default_value_t = 1.0)]
     pub peak: f64,
@@ -318,19 +319,19 @@ pub fn costs(p: &Pipeline, load: &Load, prices: &Prices) -> Vec<Cost> {
 }
 
 /// Checks the arguments: every bad value named.
-fn load_from(args: &PlanArgs) -> miette::Result<Load> {
+fn load_from(args: &PlanArgs, stage_rate: f64) -> miette::Result<Load> {
     let max = sluice_contract::limits::MAX_RECORD_BYTES as u64;
-    if !(args.rate.is_finite() && args.rate > 0.0) {
+    let rate = args.rate.unwrap_or(stage_rate);
+    if !(rate.is_finite() && rate > 0.0) {
         return Err(miette!(
-            "--rate must be a number of events per second above 0, not {}",
-            args.rate
+            "--rate must be a number of events per second above 0, not {rate}"
         ));
     }
-    if args.record_bytes == 0 || capacity::record_bytes(args.record_bytes) > max {
+    if args.body_bytes == 0 || capacity::record_bytes(args.body_bytes) > max {
         return Err(miette!(
-            "--record-bytes must be between 1 and {} (a larger body does not fit in a Kinesis record with its envelope), not {}",
+            "--body-bytes must be between 1 and {} (a larger body does not fit in a Kinesis record with its envelope), not {}",
             max - capacity::record_bytes(0),
-            args.record_bytes
+            args.body_bytes
         ));
     }
     if !(args.peak.is_finite() && args.peak >= 1.0) {
@@ -343,8 +344,8 @@ fn load_from(args: &PlanArgs) -> miette::Result<Load> {
         return Err(miette!("--batch-ms must be above 0, not {}", args.batch_ms));
     }
     Ok(Load {
-        rate: args.rate,
-        body_bytes: args.record_bytes,
+        rate,
+        body_bytes: args.body_bytes,
         peak: args.peak,
         batch_ms: args.batch_ms,
     })
@@ -362,8 +363,12 @@ fn amount(x: f64, unit: &str) -> String {
         format!("{:.1}k", x / 1e3)
     } else if x.fract() == 0.0 || x >= 100.0 {
         format!("{x:.0}")
-    } else {
+    } else if x >= 1.0 {
         format!("{x:.1}")
+    } else {
+        // Two significant digits: 50 records/s on a shard are "0.05 shards", 4 are "0.0045 shards".
+        let decimals = (1 - x.log10().floor() as i32).max(2) as usize;
+        format!("{x:.decimals$}")
     };
     format!("{n} {unit}")
 }
@@ -436,15 +441,29 @@ pub fn findings_table(findings: &[Finding]) -> String {
 
 pub fn run(config: &Path, args: PlanArgs) -> miette::Result<()> {
     let pipeline = sluice_config::load(config)?;
-    let load = load_from(&args)?;
-    let findings = capacity::assess(&pipeline, &load);
+    let load = load_from(&args, pipeline.api.throttle_rate_limit)?;
+    let mut findings = capacity::assess(&pipeline, &load);
+    if args.rate.is_none() {
+        // Planned at the stage's own throttle rate: the stage admits exactly that, by definition.
+        for f in findings
+            .iter_mut()
+            .filter(|f| f.component == capacity::Component::Stage)
+        {
+            f.verdict = Verdict::Ok;
+        }
+    }
     let record = capacity::record_bytes(load.body_bytes);
     let item = capacity::item_bytes(load.body_bytes);
     println!(
-        "plan for pipeline \"{}\" ({}): {} events/s steady, peak ×{} = {} events/s, {}-byte bodies",
+        "plan for pipeline \"{}\" ({}): {} events/s steady{}, peak ×{} = {} events/s, {}-byte bodies",
         pipeline.name,
         config.display(),
         load.rate,
+        if args.rate.is_none() {
+            " (the stage's throttle rate; --rate to plan another)"
+        } else {
+            ""
+        },
         load.peak,
         load.peak_rate(),
         load.body_bytes
@@ -568,17 +587,33 @@ mod tests {
     #[test]
     fn bad_arguments_are_named() {
         let args = |rate: f64, bytes: u64, peak: f64| PlanArgs {
-            rate,
-            record_bytes: bytes,
+            rate: Some(rate),
+            body_bytes: bytes,
             peak,
             batch_ms: 100.0,
         };
-        assert!(format!("{:?}", load_from(&args(0.0, 10, 1.0)).unwrap_err()).contains("--rate"));
         assert!(
-            format!("{:?}", load_from(&args(1.0, 2_000_000, 1.0)).unwrap_err())
-                .contains("--record-bytes")
+            format!("{:?}", load_from(&args(0.0, 10, 1.0), 100.0).unwrap_err()).contains("--rate")
         );
-        assert!(format!("{:?}", load_from(&args(1.0, 10, 0.5)).unwrap_err()).contains("--peak"));
-        assert!(load_from(&args(1.0, 10, 1.0)).is_ok());
+        assert!(
+            format!(
+                "{:?}",
+                load_from(&args(1.0, 2_000_000, 1.0), 100.0).unwrap_err()
+            )
+            .contains("--body-bytes")
+        );
+        assert!(
+            format!("{:?}", load_from(&args(1.0, 10, 0.5), 100.0).unwrap_err()).contains("--peak")
+        );
+        assert!(load_from(&args(1.0, 10, 1.0), 100.0).is_ok());
+        let stage = PlanArgs {
+            rate: None,
+            ..args(1.0, 10, 1.0)
+        };
+        assert_eq!(
+            load_from(&stage, 4.0).unwrap().rate,
+            4.0,
+            "the stage's rate by default"
+        );
     }
 }
