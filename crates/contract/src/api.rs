@@ -128,6 +128,39 @@ impl ApiError {
     }
 }
 
+/// Which limit a 429 `Throttled` met: the code is the same, the message says which, so a client (and the
+/// person reading its log) knows whether to slow down everywhere, from this address, or on this stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    /// AWS WAF's rate rule: too many requests from one source address in 5 minutes.
+    Waf,
+    /// The stage's throttle (`throttle_rate_limit`/`throttle_burst_limit`): API Gateway's `THROTTLED` and
+    /// `QUOTA_EXCEEDED` gateway responses.
+    Stage,
+    /// The stream's shards (Kinesis's `ProvisionedThroughputExceededException`): [`ApiError::message`].
+    Stream,
+}
+
+impl Throttle {
+    /// The 429 answer's `message`.
+    pub fn message(self) -> &'static str {
+        match self {
+            Throttle::Waf => {
+                "too many requests from this address (the web ACL's rate rule); retry in a few minutes"
+            }
+            Throttle::Stage => {
+                "the API is over its request rate (the stage's throttle); retry with backoff"
+            }
+            Throttle::Stream => ApiError::Throttled.message(),
+        }
+    }
+
+    /// The 429 answer's JSON body.
+    pub fn body(self, request_id: &str) -> ErrorBody<'_> {
+        ApiError::Throttled.body_with_message(self.message(), request_id)
+    }
+}
+
 /// The start of `BadRequestBody`'s message; [`bad_request_body_message`] adds what failed.
 pub const BAD_REQUEST_BODY: &str = "the body does not match the route's JSON Schema";
 

@@ -159,6 +159,15 @@ impl GatewayResponseBody {
                 },
             };
         }
+        if error == ApiError::Throttled {
+            // API Gateway's own throttling (the stage's limits); the stream's 429 is the mapping's.
+            return GatewayResponseBody {
+                error: ErrorView {
+                    message: sluice_contract::api::Throttle::Stage.message().into(),
+                    ..error.into()
+                },
+            };
+        }
         GatewayResponseBody {
             error: error.into(),
         }

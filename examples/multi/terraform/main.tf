@@ -327,7 +327,7 @@ module "waf" {
   waf = {
     name               = "shop"
     rate_limit         = 1000
-    throttled_body     = "{\"error\":\"Throttled\",\"message\":\"the stream is over its throughput; retry with backoff\",\"requestId\":\"\"}"
+    throttled_body     = "{\"error\":\"Throttled\",\"message\":\"too many requests from this address (the web ACL's rate rule); retry in a few minutes\",\"requestId\":\"\"}"
     log_retention_days = 90
   }
   kms_key_arn = local.kms_key_arn

@@ -5,8 +5,9 @@
 use askama::Template;
 
 use sluice_config::{Billing, KeyAttribute, KmsKey, Pipeline, StreamCapacity};
+use sluice_contract::api::Throttle;
+use sluice_contract::env;
 use sluice_contract::limits::MAX_DEAD_LETTER_MESSAGE_BYTES;
-use sluice_contract::{ApiError, env};
 
 use super::alarm_map::{AlarmView, RateView, alarm_views};
 use super::shared::{Edge, Entry, Versions, aligned, aligned_idents, opt_num, opt_str, put};
@@ -42,8 +43,7 @@ fn main_tf(p: &Pipeline, lambda_dir: &LambdaDir, files: &mut Files) -> Result<()
             xray_tracing: p.xray_tracing,
             waf: p.waf.as_ref().map(|w| WafView {
                 rate_limit: w.rate_limit,
-                throttled_body: serde_json::to_string(&ApiError::Throttled.body(""))
-                    .unwrap_or_default(),
+                throttled_body: serde_json::to_string(&Throttle::Waf.body("")).unwrap_or_default(),
             }),
             tags: aligned(
                 p.tags
