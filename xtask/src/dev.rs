@@ -17,13 +17,18 @@ pub struct DevArgs {
     /// `user:pass` to accept; otherwise generated on first run and stored in the state dir.
     #[arg(long)]
     pub credentials: Option<String>,
-    /// Turn off AWS's limits (stage throttle, per-shard write limits, table write capacity) for raw-speed runs.
+    /// Turn off AWS's limits (the WAF's rate rule, stage throttle, per-shard write limits, table write
+    /// capacity) for raw-speed runs.
     #[arg(long)]
     pub unlimited: bool,
     /// How hard a commit syncs before the gateway answers 200: `full` survives a power loss (an fsync per
     /// commit), `normal` only a crash of the process.
     #[arg(long, value_enum, default_value_t = Sync::Full)]
     pub sync: Sync,
+    /// No line per request (warnings and errors still show). `RUST_LOG` (e.g. `debug`, or
+    /// `info,sluice::request=off`) sets the log filter exactly and takes precedence.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `--sync`.
@@ -47,8 +52,13 @@ pub fn run(config: &Path, args: DevArgs) -> miette::Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(if args.quiet {
+                    format!("info,{}=off", sluice_local::REQUEST_LOG)
+                } else {
+                    "info".to_string()
+                })
+            }),
         )
         .try_init();
     sluice_local::run(

@@ -34,7 +34,7 @@ use super::store::{Store, now_ms};
 use super::throttle::{Admission, GatewayLimits, WafLimit};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use sluice_config::{PartitionKeySource, PathSegment, Pipeline, StreamTarget};
-use sluice_contract::api::{self, ApiError, PutRecordReply};
+use sluice_contract::api::{self, ApiError, PutRecordReply, Throttle};
 use sluice_contract::envelope;
 use sluice_contract::limits::MAX_RECORD_BYTES;
 use sluice_schema::RequestValidator;
@@ -220,6 +220,11 @@ fn error_response(error: ApiError, request_id: &str) -> Response {
     error_response_with(error, error.message(), request_id)
 }
 
+/// 429 `Throttled`, saying which limit the request met.
+fn throttled(by: Throttle, request_id: &str) -> Response {
+    error_response_with(ApiError::Throttled, by.message(), request_id)
+}
+
 /// A body that does not match the route's model: 400 `BadRequestBody` with API Gateway's validation error.
 fn bad_body(validation_error: &str, request_id: &str) -> Response {
     let message = api::bad_request_body_message(validation_error);
@@ -232,6 +237,7 @@ fn error_response_with(error: ApiError, message: &str, request_id: &str) -> Resp
     let mut response = Response::new(Body::from(body));
     *response.status_mut() =
         StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.extensions_mut().insert(ErrorCode(error.code()));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -250,12 +256,49 @@ pub async fn handle(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    let started = std::time::Instant::now();
     let received_at = now_ms();
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
     let response = answer(&gateway, peer, &parts, body, received_at, &request_id).await;
-    tracing::debug!(method = %parts.method, path = %parts.uri.path(), status = response.status().as_u16(), request_id, "request");
+    log_request(&parts, &response, started.elapsed(), &request_id);
     response
+}
+
+/// The target of the one line per request (`cargo xtask dev --quiet` turns it off; so does
+/// `RUST_LOG=info,sluice::request=off`).
+pub const REQUEST_LOG: &str = "sluice::request";
+
+/// The error code an answer carries (set by [`error_response_with`]), for the request's log line.
+#[derive(Debug, Clone, Copy)]
+struct ErrorCode(&'static str);
+
+/// One line per request at info: method, path (never the query string or a header, so never credentials),
+/// status, the error code, duration and request id.
+fn log_request(
+    parts: &axum::http::request::Parts,
+    response: &Response,
+    took: Duration,
+    request_id: &str,
+) {
+    let status = response.status().as_u16();
+    let code = response
+        .extensions()
+        .get::<ErrorCode>()
+        .map_or(String::new(), |c| format!(" {}", c.0));
+    // The WAF answers before a request id exists.
+    let id = if response.headers().contains_key("x-amzn-requestid") {
+        request_id
+    } else {
+        "-"
+    };
+    tracing::info!(
+        target: REQUEST_LOG,
+        "{} {} → {status}{code} in {:.1} ms (request {id})",
+        parts.method,
+        parts.uri.path(),
+        took.as_secs_f64() * 1000.0,
+    );
 }
 
 async fn answer(
@@ -270,7 +313,7 @@ async fn answer(
     if let Some(waf) = &gateway.waf
         && !waf.admit(peer.ip(), std::time::Instant::now())
     {
-        return error_response(ApiError::Throttled, "");
+        return throttled(Throttle::Waf, "");
     }
     let Some(matched) = gateway.resolve(&parts.method, parts.uri.path()) else {
         return error_response(ApiError::NotFound, request_id);
@@ -282,7 +325,7 @@ async fn answer(
         && limits.admit_request(&route.name, &matched.stream, std::time::Instant::now())
             != Admission::Admitted
     {
-        return error_response(ApiError::Throttled, request_id);
+        return throttled(Throttle::Stage, request_id);
     }
 
     if route.auth
@@ -371,7 +414,7 @@ async fn answer(
         if limits.admit_record(&matched.stream, shard, bytes, std::time::Instant::now())
             != Admission::Admitted
         {
-            return error_response(ApiError::Throttled, request_id);
+            return throttled(Throttle::Stream, request_id);
         }
     }
     match gateway

@@ -49,6 +49,7 @@ pub use credentials::{
     credentials_path, revoke_previous, rotate,
 };
 pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
+pub use gateway::REQUEST_LOG;
 pub use http::ServeLimits;
 pub use store::{Durability, Store, StoreError, now_ms, quote_ident};
 

@@ -222,7 +222,7 @@ pub fn table_write_bucket(billing: Billing) -> Option<TokenBucket> {
 /// A line for the startup summary: which limits are on.
 pub fn summary(pipeline: &Pipeline, enabled: bool) -> String {
     if !enabled {
-        return "  limits: off (--unlimited): no stage throttle, shard or table limits\n".into();
+        return "  limits: off (--unlimited): no WAF rate rule, stage throttle, shard or table limits\n".into();
     }
     let mut out = format!(
         "  limits: as on AWS (--unlimited turns them off): stage throttle {} req/s, bursts of {}, per route; {SHARD_WRITE_RECORDS_PER_SECOND} records/s and 1 MiB/s per shard",
