@@ -137,7 +137,7 @@ fn assert_clean_at(root: &str, source: &Path) {
         "checkov finds {} unexplained problem(s) in {root}:\n{}\n\nFix each in the template that renders the file \
          (crates/gen/templates/terraform/<same path>), or, if it is not a problem here, add inside the resource \
          `#checkov:skip=<id>:<the reason a security reviewer would accept>`; then run `cargo xtask gen` (and \
-         `cargo xtask gen --config examples/multi/pipeline.toml --out-dir examples/multi/terraform`).",
+         `cargo xtask gen --config examples/multi/pipeline.toml`).",
         failed.len(),
         failed.join("\n")
     );

@@ -13,7 +13,7 @@ fn check_committed(config: &str, out_dir: &str) {
     let drift = generate::drift(&root.join(out_dir), &files).expect("compare");
     assert!(
         drift.is_empty(),
-        "{out_dir} is not what {config} gives: {drift:#?}\nrun `cargo xtask gen --config {config} --out-dir {out_dir}` and commit the result"
+        "{out_dir} is not what {config} gives: {drift:#?}\nrun `cargo xtask gen --config {config} ` and commit the result"
     );
 }
 
@@ -104,7 +104,7 @@ fn check_reports_drift_and_a_run_repairs_only_generated_files() {
     let err = generate::run(
         &config,
         GenArgs {
-            out_dir: out.clone(),
+            out_dir: Some(out.clone()),
             check: true,
         },
     )
@@ -133,7 +133,7 @@ fn check_reports_drift_and_a_run_repairs_only_generated_files() {
     generate::run(
         &config,
         GenArgs {
-            out_dir: out.clone(),
+            out_dir: Some(out.clone()),
             check: false,
         },
     )
@@ -154,7 +154,7 @@ fn check_reports_drift_and_a_run_repairs_only_generated_files() {
     generate::run(
         &config,
         GenArgs {
-            out_dir: out,
+            out_dir: Some(out),
             check: true,
         },
     )
@@ -170,7 +170,7 @@ fn an_invalid_pipeline_writes_nothing() {
     let err = generate::run(
         &config,
         GenArgs {
-            out_dir: out.clone(),
+            out_dir: Some(out.clone()),
             check: false,
         },
     )

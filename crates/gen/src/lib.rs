@@ -27,20 +27,30 @@ pub struct GenArgs {
     /// Write nothing; exit non-zero and list the stale files if the output differs from what pipeline.toml gives.
     #[arg(long)]
     pub check: bool,
-    /// Where to write the Terraform root.
-    #[arg(long, default_value = "terraform")]
-    pub out_dir: PathBuf,
+    /// Where to write the Terraform root [default: `terraform/` next to the pipeline file].
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// The Terraform root of a pipeline file when `--out-dir` is not given: `terraform/` in the file's
+/// directory (`terraform` for `pipeline.toml`, `examples/multi/terraform` for `examples/multi/pipeline.toml`).
+pub fn default_out_dir(config: &Path) -> PathBuf {
+    config.parent().unwrap_or(Path::new("")).join("terraform")
 }
 
 pub fn run(config: &Path, opts: GenArgs) -> miette::Result<()> {
     let pipeline = config::load(config)?;
-    let files = render(&pipeline, &opts.out_dir)?;
-    let mut drift = drift(&opts.out_dir, &files)?;
+    let out_dir = opts
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| default_out_dir(config));
+    let files = render(&pipeline, &out_dir)?;
+    let mut drift = drift(&out_dir, &files)?;
     let readme_path = sluice_config::project_root().join(README);
     let readme = read(&readme_path)?;
     let readme_rendered = readme_with_reference(&readme)?;
     let readme_stale = readme_rendered != readme;
-    let dir = opts.out_dir.display().to_string();
+    let dir = out_dir.display().to_string();
     if opts.check {
         if drift.is_empty() && !readme_stale {
             println!(
@@ -58,12 +68,12 @@ pub fn run(config: &Path, opts: GenArgs) -> miette::Result<()> {
         if config != Path::new("pipeline.toml") {
             args.push_str(&format!(" --config {}", config.display()));
         }
-        if opts.out_dir != Path::new("terraform") {
+        if opts.out_dir.is_some() {
             args.push_str(&format!(" --out-dir {dir}"));
         }
         return Err(GenError::Stale { dir, args, drift }.into());
     }
-    apply(&opts.out_dir, &files, &drift)?;
+    apply(&out_dir, &files, &drift)?;
     let changed = drift.stale.len() + drift.missing.len();
     println!(
         "{dir}: {} files, {changed} written, {} deleted",
