@@ -10,13 +10,15 @@
 use std::path::PathBuf;
 use std::process::Command as Process;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use sluice_bench as bench;
 use sluice_build as build;
 use sluice_gen as generate;
 use sluice_ops::{dlq, items, plan, rotate, smoke, status};
 
 mod dev;
+mod paths;
 mod test;
 
 /// sluice: describe an authenticated HTTP → Kinesis → DynamoDB pipeline once in pipeline.toml,
@@ -24,7 +26,7 @@ mod test;
 #[derive(Parser)]
 #[command(name = "cargo xtask", version, about)]
 struct Cli {
-    /// The pipeline file (relative paths are taken from the project root).
+    /// The pipeline file. The default is the project root's; a path you type is taken from where you stand.
     #[arg(long, global = true, default_value = "pipeline.toml")]
     config: PathBuf,
     #[command(subcommand)]
@@ -45,6 +47,12 @@ enum Command {
     SmokeTest(smoke::SmokeArgs),
     /// Run every check and test (installs the tools they need into target/sluice-venv first).
     Test,
+    /// Print a shell completion script for `xtask` (with `alias xtask='cargo xtask'`), e.g.
+    /// `source <(cargo xtask completions bash)`.
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Load-test the local pipeline: sustained events/s and ingest latency, against a no-storage baseline.
     Bench(bench::BenchArgs),
     /// Whether the pipeline carries a target load (stage, shards, consumers, tables), and a monthly cost estimate.
@@ -74,18 +82,48 @@ impl Command {
             | Command::Build(_)
             | Command::Dev(_)
             | Command::Test
+            | Command::Completions { .. }
             | Command::Plan(_) => false,
+        }
+    }
+}
+
+impl Command {
+    /// Whether the command reads `--config` (every command but `test`, which checks every shipped
+    /// pipeline, and `completions`).
+    fn reads_config(&self) -> bool {
+        !matches!(self, Command::Test | Command::Completions { .. })
+    }
+
+    /// The command's name as typed.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Test => "test",
+            Command::Completions { .. } => "completions",
+            _ => "this command",
         }
     }
 }
 
 /// Parses the command line and runs the command, from the project root.
 pub fn main() -> miette::Result<()> {
-    let cli = Cli::parse();
+    let cwd = std::env::current_dir()
+        .map_err(|e| miette::miette!("cannot read the current directory: {e}"))?;
+    let args = paths::resolve_user_paths(Cli::command(), std::env::args_os().collect(), &cwd);
+    let matches = Cli::command().get_matches_from(&args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let config_typed = matches.value_source("config") == Some(ValueSource::CommandLine);
+    if config_typed && !cli.command.reads_config() {
+        return Err(miette::miette!(
+            help = "leave --config out; `cargo xtask test` checks the shipped pipeline.toml and every example",
+            "`{}` reads no pipeline file, so --config does not apply to it",
+            cli.command.name()
+        ));
+    }
     std::env::set_current_dir(sluice_config::project_root())
         .map_err(|e| miette::miette!("cannot enter the project root: {e}"))?;
     if cli.command.needs_aws() && !cfg!(feature = "aws") {
-        return run_aws_build();
+        return run_aws_build(&args[1..]);
     }
     let config = &cli.config;
     match cli.command {
@@ -95,6 +133,14 @@ pub fn main() -> miette::Result<()> {
         Command::Dev(args) => dev::run(config, args),
         Command::SmokeTest(args) => smoke::run(config, args),
         Command::Test => test::run(),
+        Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics on a closed pipe (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "xtask", &mut script);
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(&script);
+            Ok(())
+        }
         Command::Bench(args) => bench::run(config, args),
         Command::Plan(args) => plan::run(config, args),
         Command::Status(args) => status::run(config, args),
@@ -106,7 +152,7 @@ pub fn main() -> miette::Result<()> {
 
 /// Runs this same command line as `xtask-aws`, the build with the AWS SDK, through cargo (which builds it
 /// the first time, and again only when the code changed), and exits with its status.
-fn run_aws_build() -> miette::Result<()> {
+fn run_aws_build(args: &[std::ffi::OsString]) -> miette::Result<()> {
     let built = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|dir| dir.join("xtask-aws")))
@@ -131,7 +177,7 @@ fn run_aws_build() -> miette::Result<()> {
     }
     let status = cargo
         .arg("--")
-        .args(std::env::args_os().skip(1))
+        .args(args)
         .status()
         .map_err(|e| miette::miette!("cannot run cargo to build the AWS commands: {e}"))?;
     std::process::exit(status.code().unwrap_or(1));
@@ -160,6 +206,8 @@ mod tests {
             &["dlq", "--local", "list"],
             &["rotate", "--local"],
             &["smoke-test", "--local"],
+            &["dlq", "list", "--local"],
+            &["completions", "bash"],
         ] {
             assert!(!needs_aws(local), "{local:?} runs without the AWS SDK");
         }

@@ -402,15 +402,21 @@ impl RecordAge {
 /// Reading or validating `pipeline.toml` failed.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LoadError {
-    #[error("cannot read {path}: {source}")]
+    #[error("there is no pipeline file at {path}")]
+    #[diagnostic(
+        code(sluice::config::missing),
+        help(
+            "pass --config with the path of your pipeline.toml (a path you type is taken from the current directory; without --config the project root's pipeline.toml is read)"
+        )
+    )]
+    Missing { path: String },
+    /// The reason is the message, once: `std::io::Error` as a source would print it a second time.
+    #[error("cannot read the pipeline file {path}: {reason}")]
     #[diagnostic(
         code(sluice::config::io),
-        help("run the command from the project root, or pass --config")
+        help("check the file's permissions, or pass --config with another file")
     )]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, reason: String },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Invalid(#[from] ConfigErrors),
@@ -418,9 +424,16 @@ pub enum LoadError {
 
 /// Reads, validates and compiles the file at `path` (schema files it names are read from its folder).
 pub fn load(path: &Path) -> Result<Pipeline, LoadError> {
-    let src = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-        path: path.display().to_string(),
-        source,
+    let src = std::fs::read_to_string(path).map_err(|source| {
+        let path = path.display().to_string();
+        if source.kind() == std::io::ErrorKind::NotFound {
+            LoadError::Missing { path }
+        } else {
+            LoadError::Io {
+                path,
+                reason: source.to_string(),
+            }
+        }
     })?;
     let file = path
         .file_name()
