@@ -472,6 +472,38 @@ impl Inspector {
         Ok(n.max(0) as u64)
     }
 
+    /// Every item's row id and the `sequenceNumber` it was written from: what `items --follow` compares
+    /// between two looks to find the items written (or overwritten by a newer record) in between.
+    pub fn item_versions(&self, table: &Table) -> Result<Vec<(i64, Option<String>)>, InspectError> {
+        self.require_table(table)?;
+        let sql = format!(
+            "SELECT rowid, json_extract(item, ?1) FROM {}",
+            quote_ident(&table.name)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.sqlite())?;
+        let rows = stmt
+            .query_map(params![format!("$.{}", attribute::SEQUENCE_NUMBER)], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+            })
+            .map_err(self.sqlite())?;
+        rows.collect::<Result<_, _>>().map_err(self.sqlite())
+    }
+
+    /// The item in row `rowid` of `table` (see [`Inspector::item_versions`]).
+    pub fn item_at(&self, table: &Table, rowid: i64) -> Result<Option<Value>, InspectError> {
+        self.require_table(table)?;
+        let sql = format!(
+            "SELECT item FROM {} WHERE rowid = ?1",
+            quote_ident(&table.name)
+        );
+        let text: Option<String> = self
+            .conn
+            .query_row(&sql, params![rowid], |r| r.get(0))
+            .optional()
+            .map_err(self.sqlite())?;
+        Ok(text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t))))
+    }
+
     /// The newest `limit` items of `table` by `receivedAt` (then by key), newest first.
     pub fn newest_items(&self, table: &Table, limit: usize) -> Result<Vec<Value>, InspectError> {
         self.require_table(table)?;

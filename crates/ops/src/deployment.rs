@@ -14,10 +14,10 @@ use sluice_config::Pipeline;
 #[derive(Debug, Clone, clap::Args)]
 pub struct OutputsArgs {
     /// The Terraform root whose `terraform output -json` names the deployed resources.
-    #[arg(long, default_value = "terraform")]
+    #[arg(long, global = true, default_value = "terraform")]
     pub terraform_dir: PathBuf,
     /// Read the outputs from this file (saved `terraform output -json`) instead of running terraform.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub outputs: Option<PathBuf>,
 }
 
@@ -49,8 +49,14 @@ pub enum DeploymentError {
         source: std::io::Error,
     },
     #[error("cannot run terraform (is it installed and on PATH?)")]
+    #[diagnostic(help(
+        "for the pipeline `cargo xtask dev` runs, add --local; for a stack deployed elsewhere, point --terraform-dir at its Terraform root or pass its saved `terraform output -json` with --outputs FILE"
+    ))]
     NoTerraform(#[source] std::io::Error),
     #[error("`terraform output -json` in {dir} failed: {stderr}")]
+    #[diagnostic(help(
+        "for the pipeline `cargo xtask dev` runs, add --local; for a stack deployed elsewhere, point --terraform-dir at its Terraform root or pass its saved `terraform output -json` with --outputs FILE"
+    ))]
     TerraformFailed { dir: PathBuf, stderr: String },
     #[error("{origin} is not the JSON of `terraform output -json`")]
     NotJson {
@@ -61,6 +67,9 @@ pub enum DeploymentError {
     #[error("{origin} is not a JSON object of outputs")]
     NotAnObject { origin: String },
     #[error("{origin} has no outputs (has `terraform apply` run there?)")]
+    #[diagnostic(help(
+        "for the pipeline `cargo xtask dev` runs, add --local; for a stack deployed elsewhere, point --terraform-dir at its Terraform root or pass its saved `terraform output -json` with --outputs FILE"
+    ))]
     NoOutputs { origin: String },
     #[error("{origin}: output `{name}` is missing or not a string")]
     Missing { origin: String, name: &'static str },
@@ -286,20 +295,50 @@ impl Raw<'_> {
 fn terraform_output_json(dir: &Path) -> Result<String, DeploymentError> {
     let out = Command::new("terraform")
         .arg(format!("-chdir={}", dir.display()))
-        .args(["output", "-json"])
+        .args(["output", "-json", "-no-color"])
+        .env("TF_IN_AUTOMATION", "1")
         .output()
         .map_err(DeploymentError::NoTerraform)?;
     if !out.status.success() {
         return Err(DeploymentError::TerraformFailed {
             dir: dir.to_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            stderr: strip_ansi(&String::from_utf8_lossy(&out.stderr)),
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `text` without terminal colour sequences (`ESC [ … letter`), trimmed: terraform colours some of its
+/// errors even with `-no-color`, and they would garble the error box.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.trim().to_owned()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn colours_are_taken_out_of_terraform_errors() {
+        assert_eq!(
+            super::strip_ansi("\u{1b}[31m╷\u{1b}[0m\n\u{1b}[1;31mError: \u{1b}[0mno state \n"),
+            "╷\nError: no state"
+        );
+    }
+
     use super::*;
 
     fn parse(text: &str) -> Result<Deployment, DeploymentError> {

@@ -97,6 +97,35 @@ fn row(m: &Queued) -> [String; 7] {
     }
 }
 
+/// `dlq list --follow`: the list, then each new message as a row (with its queue) as it arrives, until
+/// Ctrl-C. New messages are found by id (a local queue's ids only grow).
+pub(super) async fn follow(backend: &Backend, queues: &[String]) -> miette::Result<()> {
+    list(backend, queues).await?;
+    let mut seen: std::collections::BTreeSet<(String, String)> = Default::default();
+    for queue in queues {
+        for m in backend.all(queue).await? {
+            seen.insert((queue.clone(), m.id));
+        }
+    }
+    println!("following {} (Ctrl-C to stop)…", queues.join(", "));
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+        }
+        for queue in queues {
+            for m in backend.all(queue).await? {
+                if seen.insert((queue.clone(), m.id.clone())) {
+                    let cells = row(&m);
+                    println!("  {queue}  {}", cells.join("  ").trim_end());
+                }
+            }
+        }
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+    }
+}
+
 pub(super) async fn list(backend: &Backend, queues: &[String]) -> miette::Result<()> {
     for queue in queues {
         let messages = backend.all(queue).await?;

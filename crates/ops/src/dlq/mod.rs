@@ -46,27 +46,28 @@ pub const STOP_AFTER_ENV: &str = "SLUICE_DLQ_STOP_AFTER";
 /// The exit status of a [`STOP_AFTER_ENV`] stop.
 pub const STOP_EXIT_CODE: i32 = 75;
 
-/// `cargo xtask dlq`.
+/// `cargo xtask dlq`. Its options are accepted before or after the subcommand (`dlq --local list` and
+/// `dlq list --local`), as `status --local` and `items T --local` take them.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DlqArgs {
     /// The local pipeline of `cargo xtask dev` instead of the deployed stack.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub local: bool,
     /// The local pipeline's state dir (with --local).
-    #[arg(long, default_value = sluice_local::DEFAULT_STATE_DIR)]
+    #[arg(long, global = true, default_value = sluice_local::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
     /// Where the deployed queues, bucket, streams and tables are named.
     #[command(flatten)]
     pub deployed: crate::deployment::OutputsArgs,
     /// Only this dead-letter queue (its name in pipeline.toml); default: every one.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub queue: Option<String>,
     /// The consumer whose table a redrive writes, when several consumers of one stream share the queue.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub consumer: Option<String>,
     /// Seconds a received SQS message stays hidden while dlq works on it (deployed); an interrupted run's
     /// messages reappear after it.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, global = true, default_value_t = 60)]
     pub visibility_timeout: i32,
     #[command(subcommand)]
     pub command: DlqCommand,
@@ -75,7 +76,11 @@ pub struct DlqArgs {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum DlqCommand {
     /// Every message: id, kind, reason, key, size, age, where the data is.
-    List,
+    List {
+        /// Then keep watching (local queues), printing each dead letter as it arrives, until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+    },
     /// One message in full (its body as stored, and what it means).
     Show { id: String },
     /// The records a message stands for, one JSON object a line (data in base64, and as text when UTF-8).
@@ -99,11 +104,17 @@ pub enum DlqCommand {
 impl DlqArgs {
     /// Whether this run would call AWS (it works on the deployed stack's queues).
     pub fn needs_aws(&self) -> bool {
-        !self.local
+        !self.local && !matches!(self.command, DlqCommand::List { follow: true })
     }
 }
 
 pub fn run(config: &Path, args: DlqArgs) -> miette::Result<()> {
+    if matches!(args.command, DlqCommand::List { follow: true }) && !args.local {
+        return Err(miette!(
+            help = "follow the local pipeline's queues with --local; for a deployed queue, `cargo xtask status --watch` shows its depth without receiving its messages",
+            "--follow watches local queues only: following a deployed SQS queue would receive its messages and hide them from everyone else"
+        ));
+    }
     #[cfg(not(feature = "aws"))]
     if args.needs_aws() {
         return Err(crate::no_aws());
@@ -139,7 +150,8 @@ pub fn run(config: &Path, args: DlqArgs) -> miette::Result<()> {
             deployed_backend(&args).await?
         };
         let result = match &args.command {
-            DlqCommand::List => list::list(&backend, &queues).await,
+            DlqCommand::List { follow: false } => list::list(&backend, &queues).await,
+            DlqCommand::List { follow: true } => list::follow(&backend, &queues).await,
             DlqCommand::Show { id } => list::show(&backend, &queues, id).await,
             DlqCommand::Hydrate { id } => {
                 redrive::hydrate(&backend, &pipeline, &queues, args.consumer.as_deref(), id).await

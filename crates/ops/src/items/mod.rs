@@ -40,6 +40,10 @@ pub struct ItemsArgs {
     pub state_dir: PathBuf,
     #[command(flatten)]
     pub outputs: OutputsArgs,
+    /// Then keep watching (local tables), printing each item as it is written or overwritten by a newer
+    /// record, one JSON object a line, until Ctrl-C.
+    #[arg(long, conflicts_with = "key")]
+    pub follow: bool,
 }
 
 pub(crate) fn table<'p>(pipeline: &'p Pipeline, name: &str) -> miette::Result<&'p Table> {
@@ -78,7 +82,7 @@ pub(crate) fn not_found(table: &Table, key: &str, sort_key: Option<&str>) -> mie
 impl ItemsArgs {
     /// Whether this run would call AWS (it reads the deployed table).
     pub fn needs_aws(&self) -> bool {
-        !self.local
+        !self.local && !self.follow
     }
 }
 
@@ -95,8 +99,75 @@ fn deployed(_: &Pipeline, _: &ItemsArgs) -> miette::Result<Value> {
     Err(crate::no_aws())
 }
 
+/// `items TABLE --follow`: every half second, the items whose row is new or whose `sequenceNumber` changed
+/// since the last look, one JSON object a line.
+fn follow(pipeline: &Pipeline, args: &ItemsArgs) -> miette::Result<()> {
+    use std::io::Write as _;
+    let table = table(pipeline, &args.table)?;
+    let open = || {
+        Inspector::open(&args.state_dir).map_err(|e| {
+            miette!(
+                help = "start `cargo xtask dev` first (with the same --state-dir)",
+                "{e}"
+            )
+        })
+    };
+    let versions =
+        |inspector: &Inspector| -> miette::Result<std::collections::HashMap<i64, Option<String>>> {
+            Ok(inspector
+                .item_versions(table)
+                .map_err(|e| miette!("{e}"))?
+                .into_iter()
+                .collect())
+        };
+    let mut seen = versions(&open()?)?;
+    eprintln!(
+        "following {} ({} items so far; Ctrl-C to stop)…",
+        table.name,
+        seen.len()
+    );
+    // Until Ctrl-C ends the process: there is nothing to clean up.
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let inspector = open()?;
+        let now = versions(&inspector)?;
+        let mut changed: Vec<i64> = now
+            .iter()
+            .filter(|(rowid, seq)| seen.get(*rowid) != Some(*seq))
+            .map(|(rowid, _)| *rowid)
+            .collect();
+        changed.sort_unstable();
+        let mut out = std::io::stdout().lock();
+        for rowid in changed {
+            if let Some(item) = inspector
+                .item_at(table, rowid)
+                .map_err(|e| miette!("{e}"))?
+            {
+                let _ = writeln!(out, "{item}");
+            }
+        }
+        let _ = out.flush();
+        seen = now;
+    }
+}
+
 pub fn run(config: &Path, args: ItemsArgs) -> miette::Result<()> {
     let pipeline = sluice_config::load(config)?;
+    if args.follow {
+        if !args.local {
+            return Err(miette!(
+                help = "follow the local pipeline's table with --local; for a deployed table, `cargo xtask status --watch` shows its writes per second",
+                "--follow watches local tables only: a deployed table has no change feed sluice reads (following it would Scan the whole table over and over)"
+            ));
+        }
+        let newest = local_items(&pipeline, &args.state_dir, &args)?;
+        if let Value::Array(items) = newest {
+            for item in items.iter().rev() {
+                println!("{item}");
+            }
+        }
+        return follow(&pipeline, &args);
+    }
     let value = if args.local {
         local_items(&pipeline, &args.state_dir, &args)?
     } else {

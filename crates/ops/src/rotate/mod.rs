@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use miette::miette;
 
-use crate::deployment::{Deployment, DeploymentError, OutputsArgs};
+use crate::deployment::{Deployment, DeploymentError};
 
 #[cfg(feature = "aws")]
 mod deployed;
@@ -39,9 +39,9 @@ pub struct RotateArgs {
     /// The local pipeline's state dir.
     #[arg(long, default_value = sluice_local::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
-    /// The Terraform root whose `terraform output -json` describes the deployed stack.
-    #[arg(long, default_value = "terraform")]
-    pub terraform_dir: PathBuf,
+    /// Where the deployed stack's secret and API are named (with --revoke-previous).
+    #[command(flatten)]
+    pub deployed: crate::deployment::OutputsArgs,
 }
 
 impl RotateArgs {
@@ -109,9 +109,7 @@ pub fn run(config: &Path, args: RotateArgs) -> miette::Result<()> {
             Ok(())
         }
         (false, true) => {
-            let deployed = DeployedAuth::from_outputs(
-                &OutputsArgs::terraform_dir(&args.terraform_dir).read()?,
-            )?;
+            let deployed = DeployedAuth::from_outputs(&args.deployed.read()?)?;
             revoke(&deployed, auth.cache_ttl_seconds)
         }
         (false, false) => Err(miette!(
