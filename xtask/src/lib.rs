@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use sluice_bench as bench;
 use sluice_build as build;
 use sluice_gen as generate;
-use sluice_ops::{dlq, items, plan, rotate, smoke, status};
+use sluice_ops::{dlq, items, pipeline_test, plan, rotate, smoke, status};
 
 mod dev;
 mod test;
@@ -45,6 +45,8 @@ enum Command {
     SmokeTest(smoke::SmokeArgs),
     /// Run every check and test (installs the tools they need into target/sluice-venv first).
     Test,
+    /// Run the declarative pipeline tests (default: tests/pipeline/*.toml beside --config) on the local runtime.
+    TestPipeline(pipeline_test::TestPipelineArgs),
     /// Load-test the local pipeline: sustained events/s and ingest latency, against a no-storage baseline.
     Bench(bench::BenchArgs),
     /// Whether the pipeline carries a target load (stage, shards, consumers, tables), and a monthly cost estimate.
@@ -74,6 +76,7 @@ impl Command {
             | Command::Build(_)
             | Command::Dev(_)
             | Command::Test
+            | Command::TestPipeline(_)
             | Command::Plan(_) => false,
         }
     }
@@ -95,6 +98,7 @@ pub fn main() -> miette::Result<()> {
         Command::Dev(args) => dev::run(config, args),
         Command::SmokeTest(args) => smoke::run(config, args),
         Command::Test => test::run(),
+        Command::TestPipeline(args) => pipeline_test::run(config, args),
         Command::Bench(args) => bench::run(config, args),
         Command::Plan(args) => plan::run(config, args),
         Command::Status(args) => status::run(config, args),
@@ -160,6 +164,7 @@ mod tests {
             &["dlq", "--local", "list"],
             &["rotate", "--local"],
             &["smoke-test", "--local"],
+            &["test-pipeline"],
         ] {
             assert!(!needs_aws(local), "{local:?} runs without the AWS SDK");
         }
