@@ -28,14 +28,27 @@ pub use suite::TestCase;
 /// The folder, next to a pipeline file, whose `*.toml` files are its tests.
 pub const SUITE_DIR: &str = "tests/pipeline";
 
+/// How many tests run at once by default.
+pub const DEFAULT_JOBS: usize = 16;
+
 /// `cargo xtask test-pipeline`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TestPipelineArgs {
     /// Test files to run against the --config pipeline (default: every `tests/pipeline/*.toml` beside it).
     pub files: Vec<PathBuf>,
     /// How many tests run at once, each on its own local pipeline.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: u16,
+    #[arg(long, default_value_t = DEFAULT_JOBS, value_parser = jobs)]
+    pub jobs: usize,
+}
+
+/// `--jobs`: at least one.
+fn jobs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "`{text}` is not a number of tests at once (1 or more)"
+        )),
+    }
 }
 
 /// The test files of a pipeline: `<its folder>/tests/pipeline/*.toml`, sorted.
@@ -108,7 +121,7 @@ pub fn load(config: &Path, files: &[PathBuf]) -> miette::Result<Suites> {
 /// `cargo xtask test-pipeline [FILE …]`.
 pub fn run(config: &Path, args: TestPipelineArgs) -> miette::Result<()> {
     let suites = load(config, &args.files)?;
-    run_suites(vec![suites], usize::from(args.jobs))
+    run_suites(vec![suites], args.jobs)
 }
 
 /// Runs the tests of several pipelines together (`cargo xtask test` runs those of every shipped pipeline),
