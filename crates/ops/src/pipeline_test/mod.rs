@@ -105,10 +105,15 @@ pub fn load(config: &Path, files: &[PathBuf]) -> miette::Result<Suites> {
         }
     }
     if let Some(last) = invalid.pop() {
-        for errors in &invalid {
-            eprint!("{}", errors.render());
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(100);
+        for errors in invalid {
+            let mut out = String::new();
+            let _ = handler.render_report(&mut out, &InvalidTests(errors));
+            eprintln!("Error: {out}");
         }
-        return Err(miette::Report::new(last));
+        return Err(miette::Report::new(InvalidTests(last)));
     }
     Ok(Suites {
         config: config.to_path_buf(),
@@ -116,6 +121,32 @@ pub fn load(config: &Path, files: &[PathBuf]) -> miette::Result<Suites> {
         files: files.len(),
         tests,
     })
+}
+
+/// A test file's problems, each located (nothing ran).
+#[derive(Debug)]
+pub struct InvalidTests(pub sluice_config::ConfigErrors);
+
+impl std::fmt::Display for InvalidTests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for InvalidTests {}
+
+impl miette::Diagnostic for InvalidTests {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new("sluice::pipeline_test"))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(
+            "no test ran; fix the errors listed below (the format is in docs/PIPELINE_TESTS.md)",
+        ))
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        self.0.related()
+    }
 }
 
 /// `cargo xtask test-pipeline [FILE …]`.
