@@ -20,6 +20,7 @@ mod gen_golden;
 mod gen_openapi;
 mod gen_validation;
 mod gen_vtl;
+mod pipeline_test_cli;
 mod plan_cli;
 mod rotate_local;
 mod runtime_api_bootstrap;

@@ -15,7 +15,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use sluice_bench as bench;
 use sluice_build as build;
 use sluice_gen as generate;
-use sluice_ops::{dlq, items, plan, rotate, smoke, status};
+use sluice_ops::{dlq, items, pipeline_test, plan, rotate, smoke, status};
 
 mod dev;
 mod paths;
@@ -53,6 +53,8 @@ enum Command {
         /// The shell: bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    /// Run the declarative pipeline tests (default: tests/pipeline/*.toml beside --config) on the local runtime.
+    TestPipeline(pipeline_test::TestPipelineArgs),
     /// Load-test the local pipeline: sustained events/s and ingest latency, against a no-storage baseline.
     Bench(bench::BenchArgs),
     /// Whether the pipeline carries a target load (stage, shards, consumers, tables), and a monthly cost estimate.
@@ -83,6 +85,7 @@ impl Command {
             | Command::Dev(_)
             | Command::Test
             | Command::Completions { .. }
+            | Command::TestPipeline(_)
             | Command::Plan(_) => false,
         }
     }
@@ -141,6 +144,7 @@ pub fn main() -> miette::Result<()> {
             let _ = std::io::stdout().write_all(&script);
             Ok(())
         }
+        Command::TestPipeline(args) => pipeline_test::run(config, args),
         Command::Bench(args) => bench::run(config, args),
         Command::Plan(args) => plan::run(config, args),
         Command::Status(args) => status::run(config, args),
@@ -208,6 +212,7 @@ mod tests {
             &["smoke-test", "--local"],
             &["dlq", "list", "--local"],
             &["completions", "bash"],
+            &["test-pipeline"],
         ] {
             assert!(!needs_aws(local), "{local:?} runs without the AWS SDK");
         }

@@ -2,9 +2,11 @@
 //!
 //! 1. `cargo fmt --check` and `cargo clippy --workspace --all-targets -- -D warnings` (lints as code: the
 //!    workspace's `[workspace.lints]`), so CI fails on either;
-//! 2. the project venv (cargo-lambda, zig, moto's server, airspeed-ext) and checkov's, installed if missing;
-//! 3. the Lambda zips (`cargo xtask build`), which the runtime-API tests start and Terraform references;
-//! 4. every test of the workspace, with cargo-nextest when it is installed (else `cargo test`), with the
+//! 2. the declarative pipeline tests of every shipped pipeline (`cargo xtask test-pipeline` for
+//!    pipeline.toml and examples/multi/pipeline.toml), on the local runtime in-process;
+//! 3. the project venv (cargo-lambda, zig, moto's server, airspeed-ext) and checkov's, installed if missing;
+//! 4. the Lambda zips (`cargo xtask build`), which the runtime-API tests start and Terraform references;
+//! 5. every test of the workspace, with cargo-nextest when it is installed (else `cargo test`), with the
 //!    venv's `bin/` first on PATH so the tests find `moto_server`, and `SLUICE_CHECKOV` naming checkov.
 
 use std::path::Path;
@@ -14,6 +16,10 @@ use std::time::Instant;
 use miette::{IntoDiagnostic, miette};
 
 use sluice_build::{self as build, tools};
+use sluice_ops::pipeline_test;
+
+/// The shipped pipelines, whose suites (`tests/pipeline/*.toml` beside each) `cargo xtask test` runs.
+const PIPELINES: [&str; 2] = ["pipeline.toml", "examples/multi/pipeline.toml"];
 
 /// Runs `cargo <args>` from the project root; an error names the step and how to see the problem.
 fn cargo(step: &str, args: &[&str], fix: &str) -> miette::Result<()> {
@@ -50,6 +56,18 @@ pub fn run() -> miette::Result<()> {
         ],
         "fix what clippy reports above",
     )?;
+
+    let started_pipelines = Instant::now();
+    println!("==> pipeline tests: cargo xtask test-pipeline, for each shipped pipeline");
+    let suites = PIPELINES
+        .iter()
+        .map(|config| pipeline_test::load(Path::new(config), &[]))
+        .collect::<miette::Result<Vec<_>>>()?;
+    pipeline_test::run_suites(suites, pipeline_test::DEFAULT_JOBS)?;
+    println!(
+        "    pipeline tests ok in {:.0} s",
+        started_pipelines.elapsed().as_secs_f64()
+    );
 
     println!("==> tools: project venv at target/sluice-venv");
     let venv = tools::venv().map_err(|e| miette!("{e}"))?;

@@ -504,6 +504,48 @@ impl Inspector {
         Ok(text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t))))
     }
 
+    /// The message bodies waiting in the dead-letter queue `queue`, oldest first (none while its table is not
+    /// created).
+    pub fn queue_bodies(&self, queue: &str) -> Result<Vec<String>, InspectError> {
+        if !self.has_table(queue).map_err(self.sqlite())? {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT body FROM {} ORDER BY id", quote_ident(queue));
+        let mut stmt = self.conn.prepare(&sql).map_err(self.sqlite())?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.sqlite())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sqlite())
+    }
+
+    /// The sequence number of the last record `consumer` is done with on `stream`'s shard `shard_id` (stored,
+    /// or delivered to the on-failure destination, or skipped by its filters): every record up to it is
+    /// done, so a record at or before it has reached its table or dead-letter queue. `None` before the
+    /// mapping has started on the shard or when it has done nothing yet.
+    pub fn checkpoint(
+        &self,
+        consumer: &str,
+        stream: &str,
+        shard_id: &str,
+    ) -> Result<Option<String>, InspectError> {
+        let Some(shard) = kinesis::shard_index(shard_id) else {
+            return Ok(None);
+        };
+        let counter: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT counter FROM _sluice_checkpoints WHERE consumer = ?1 AND stream = ?2 AND shard_id = ?3",
+                params![consumer, stream, shard_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sqlite())?;
+        Ok(counter
+            .filter(|c| *c > 0)
+            .map(|c| kinesis::sequence_number(shard, c)))
+    }
+
     /// The newest `limit` items of `table` by `receivedAt` (then by key), newest first.
     pub fn newest_items(&self, table: &Table, limit: usize) -> Result<Vec<Value>, InspectError> {
         self.require_table(table)?;

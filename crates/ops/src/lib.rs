@@ -11,6 +11,7 @@ pub mod aws;
 pub mod deployment;
 pub mod dlq;
 pub mod items;
+pub mod pipeline_test;
 pub mod plan;
 pub mod rotate;
 pub mod smoke;
