@@ -24,6 +24,10 @@ pub struct DevArgs {
     /// commit), `normal` only a crash of the process.
     #[arg(long, value_enum, default_value_t = Sync::Full)]
     pub sync: Sync,
+    /// Watch pipeline.toml and its schema files: a valid edit is applied to the running pipeline (stored
+    /// records kept); an invalid one is reported and the pipeline keeps running as it was.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 /// `--sync`.
@@ -60,6 +64,7 @@ pub fn run(config: &Path, args: DevArgs) -> miette::Result<()> {
             credentials: args.credentials,
             aws_limits: !args.unlimited,
             durability: args.sync.into(),
+            watch: args.watch,
         },
     )?;
     Ok(())
