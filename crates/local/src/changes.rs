@@ -225,9 +225,19 @@ fn route_fields(old: &Route, new: &Route) -> Vec<String> {
             .to_owned(),
         );
     }
+    if old.streams() != new.streams() {
+        out.push(format!(
+            "streams {} → {}",
+            old.streams().join(", "),
+            new.streams().join(", ")
+        ));
+    }
     out.extend(differing(&[
         ("auth", old.auth != new.auth),
-        ("stream", old.stream != new.stream),
+        (
+            "stream",
+            old.streams() == new.streams() && old.stream != new.stream,
+        ),
         ("partition_key", old.partition_key != new.partition_key),
         ("content_type", old.content_type != new.content_type),
     ]));
@@ -452,13 +462,15 @@ partition_key = {{ path_param = \"id\" }}
         let added = between(BASE, &more);
         assert_eq!(
             added.summary(),
-            "stream AuditStream added; table Audit added; queue Audit added"
+            "route submit: streams GatewayEventsStream → AuditStream, GatewayEventsStream; \
+             stream AuditStream added; table Audit added; queue Audit added"
         );
         assert!(added.notes.is_empty(), "{:?}", added.notes);
         let removed = between(&more, BASE);
         assert_eq!(
             removed.summary(),
-            "stream AuditStream removed; table Audit removed; queue Audit removed"
+            "route submit: streams AuditStream, GatewayEventsStream → GatewayEventsStream; \
+             stream AuditStream removed; table Audit removed; queue Audit removed"
         );
         assert_eq!(removed.notes.len(), 3, "{:?}", removed.notes);
         assert!(
