@@ -13,6 +13,7 @@ mod build_zips;
 mod checkov_scan;
 mod dev_crash;
 mod dev_log;
+mod dev_watch;
 mod dlq_local;
 mod dlq_moto;
 mod follow_cli;

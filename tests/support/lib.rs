@@ -229,6 +229,112 @@ impl Drop for DevProcess {
     }
 }
 
+/// A `cargo xtask dev` process on a free port whose stdout and stderr are collected line by line (to wait
+/// for a line it prints, e.g. `--watch`'s reload lines), killed on drop.
+pub struct DevWithOutput {
+    pub child: Child,
+    pub port: u16,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl DevWithOutput {
+    /// Starts `xtask dev` with `extra` arguments and waits (at most 60 s) for its `ready` line.
+    pub fn start(
+        config: &Path,
+        state_dir: &Path,
+        credentials: &str,
+        extra: &[&str],
+    ) -> DevWithOutput {
+        use std::io::{BufRead, BufReader, Read};
+        let port = free_port();
+        let mut child = Command::new(xtask_bin())
+            .arg("dev")
+            .args(extra)
+            .arg("--config")
+            .arg(config)
+            .args(["--port", &port.to_string(), "--credentials", credentials])
+            .arg("--state-dir")
+            .arg(state_dir)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn xtask dev");
+        let lines: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        fn collect(
+            pipe: impl Read + Send + 'static,
+            lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+        ) {
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        collect(child.stdout.take().expect("piped stdout"), lines.clone());
+        collect(child.stderr.take().expect("piped stderr"), lines.clone());
+        let dev = DevWithOutput { child, port, lines };
+        if dev.wait_for(0, "ready", Duration::from_secs(60)).is_none() {
+            panic!(
+                "xtask dev did not print `ready` within 60 s:\n{}",
+                dev.output()
+            );
+        }
+        dev
+    }
+
+    /// How many lines it has printed so far.
+    pub fn line_count(&self) -> usize {
+        self.lines.lock().unwrap().len()
+    }
+
+    /// The first line from line `from` on that contains `needle`, waiting for it at most `within`.
+    pub fn wait_for(&self, from: usize, needle: &str, within: Duration) -> Option<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(line) = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(from)
+                .find(|l| l.contains(needle))
+            {
+                return Some(line.clone());
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything it printed so far, from line `from` on.
+    pub fn output_from(&self, from: usize) -> String {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .skip(from)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Everything it printed so far.
+    pub fn output(&self) -> String {
+        self.output_from(0)
+    }
+}
+
+impl Drop for DevWithOutput {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Copies a generated Terraform root (or any tree) into `to`, leaving out `.terraform/` folders.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

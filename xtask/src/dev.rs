@@ -29,6 +29,10 @@ pub struct DevArgs {
     /// `info,sluice::request=off`) sets the log filter exactly and takes precedence.
     #[arg(long)]
     pub quiet: bool,
+    /// Watch pipeline.toml and its schema files: a valid edit is applied to the running pipeline (stored
+    /// records kept); an invalid one is reported and the pipeline keeps running as it was.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 /// `--sync`.
@@ -70,6 +74,7 @@ pub fn run(config: &Path, args: DevArgs) -> miette::Result<()> {
             credentials: args.credentials,
             aws_limits: !args.unlimited,
             durability: args.sync.into(),
+            watch: args.watch,
         },
     )?;
     Ok(())

@@ -250,13 +250,18 @@ fn error_response_with(error: ApiError, message: &str, request_id: &str) -> Resp
     response
 }
 
+/// The gateway a request is answered by: `cargo xtask dev --watch` swaps in the gateway of a reloaded
+/// pipeline.toml while the listening socket stays open; a request in flight finishes on the one it began with.
+pub type SharedGateway = Arc<arc_swap::ArcSwap<Gateway>>;
+
 /// Every request: see the module documentation for the order of checks.
 pub async fn handle(
-    State(gateway): State<Arc<Gateway>>,
+    State(shared): State<SharedGateway>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
     let started = std::time::Instant::now();
+    let gateway = shared.load_full();
     let received_at = now_ms();
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
@@ -447,7 +452,7 @@ async fn answer(
 }
 
 /// The gateway's router: every request goes to [`handle`] (which limits the body itself).
-pub fn router(gateway: Arc<Gateway>) -> axum::Router {
+pub fn router(gateway: SharedGateway) -> axum::Router {
     axum::Router::new()
         .fallback(handle)
         .layer(axum::extract::DefaultBodyLimit::disable())

@@ -18,6 +18,7 @@
 //! [`run`] is the command's runtime; [`start`] runs the same pipeline inside a test (port 0 is fine) and hands back a
 //! [`RunningPipeline`] with its address and a clean [`RunningPipeline::shutdown`].
 
+mod changes;
 mod credentials;
 pub mod dlq;
 pub mod event_source_mapping;
@@ -25,6 +26,7 @@ mod gateway;
 mod http;
 pub mod inspect;
 pub mod kinesis;
+mod reload;
 pub mod sinks;
 mod store;
 pub mod throttle;
@@ -44,6 +46,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use changes::Changes;
 pub use credentials::{
     CredentialsError, CredentialsFile, LocalCredentials, Origin, PreviousCredentials,
     credentials_path, revoke_previous, rotate,
@@ -66,6 +69,8 @@ pub struct DevOptions {
     pub aws_limits: bool,
     /// How hard a commit syncs (`--sync`).
     pub durability: Durability,
+    /// Reload pipeline.toml when it or a schema file it names changes (`--watch`).
+    pub watch: bool,
 }
 
 /// Why the local pipeline could not start.
@@ -144,12 +149,17 @@ pub struct RunningPipeline {
     pub durability: Durability,
     /// The database (tests may append records directly, e.g. with an old arrival time).
     pub store: Store,
+    /// What answers requests; [`RunningPipeline::reload`] swaps it.
+    gateway: gateway::SharedGateway,
     stop_gateway: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
-    stop_consumers: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    consumers: Consumers,
+    /// What [`RunningPipeline::reload`] starts the new consumers and gateway with.
+    handlers: BTreeMap<String, Arc<dyn BatchHandler>>,
+    timings: Timings,
+    serve: ServeLimits,
     /// Dropped last: the event source mappings' runtime.
-    _consumers: ConsumerRuntime,
+    consumer_runtime: ConsumerRuntime,
 }
 
 impl RunningPipeline {
@@ -184,12 +194,88 @@ impl RunningPipeline {
             Ok(Err(e)) => tracing::warn!(error = %e, "the gateway stopped with an error"),
             Err(e) => tracing::warn!(error = %e, "the gateway task failed"),
         }
-        let _ = self.stop_consumers.send(true);
+        self.consumers.stop().await;
+        self.store.close().await;
+    }
+}
+
+/// The event source mappings and the retention sweep of one pipeline (a reload stops them and starts the
+/// new pipeline's).
+struct Consumers {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Consumers {
+    /// None running.
+    fn none() -> Self {
+        Consumers {
+            stop: watch::channel(false).0,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Stops them: the batches in flight finish and the checkpoints are stored.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
         }
-        self.store.close().await;
     }
+}
+
+/// Starts the event source mapping of every consumer (each shard's starting position is stored before this
+/// returns) and the retention sweep.
+async fn start_consumers(
+    pipeline: &Arc<Pipeline>,
+    store: &Store,
+    runtime: &ConsumerRuntime,
+    handlers: &BTreeMap<String, Arc<dyn BatchHandler>>,
+    timings: Timings,
+    aws_limits: bool,
+) -> Result<Consumers, DevError> {
+    let (stop, stop_rx) = watch::channel(false);
+    let mut consumers = Consumers {
+        stop,
+        tasks: Vec::new(),
+    };
+    let capacities = table_capacities(pipeline, aws_limits);
+    for consumer in pipeline.consumers.values() {
+        let handler = match handlers.get(&consumer.name) {
+            Some(handler) => Some(handler.clone()),
+            None => writer_handler(pipeline, consumer, store, &capacities),
+        };
+        let Some(handler) = handler else { continue };
+        let (p, c, s, stop) = (
+            pipeline.clone(),
+            consumer.clone(),
+            store.clone(),
+            stop_rx.clone(),
+        );
+        let started = match runtime
+            .spawn(
+                async move { event_source_mapping::start(&p, &c, s, handler, timings, stop).await },
+            )
+            .await
+        {
+            Ok(started) => started.map_err(DevError::from),
+            Err(e) => Err(DevError::Runtime(std::io::Error::other(e.to_string()))),
+        };
+        match started {
+            Ok(t) => consumers.tasks.extend(t),
+            Err(e) => {
+                consumers.stop().await;
+                return Err(e);
+            }
+        }
+    }
+    consumers.tasks.push(tokio::spawn(retention_sweep(
+        pipeline.clone(),
+        store.clone(),
+        timings,
+        stop_rx,
+    )));
+    Ok(consumers)
 }
 
 /// The local dead-letter bucket of a pipeline (rows of `_sluice_objects` with this `bucket`):
@@ -284,58 +370,34 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         credentials::resolve(&opts.state_dir, opts.credentials.as_deref(), &default_user)?;
     let store = Store::open(&opts.state_dir, &pipeline, opts.durability)?;
 
-    let (stop_consumers, stop_rx) = watch::channel(false);
-    let mut tasks = Vec::new();
-    let consumers = match ConsumerRuntime::new() {
-        Ok(consumers) => consumers,
+    let consumer_runtime = match ConsumerRuntime::new() {
+        Ok(runtime) => runtime,
         Err(e) => {
             store.close().await;
             return Err(DevError::Runtime(e));
         }
     };
-    let capacities = table_capacities(&pipeline, opts.aws_limits);
-    for consumer in pipeline.consumers.values() {
-        let handler = match opts.handlers.get(&consumer.name) {
-            Some(handler) => Some(handler.clone()),
-            None => writer_handler(&pipeline, consumer, &store, &capacities),
-        };
-        let Some(handler) = handler else { continue };
-        let (p, c, s, timings, stop) = (
-            pipeline.clone(),
-            consumer.clone(),
-            store.clone(),
-            opts.timings,
-            stop_rx.clone(),
-        );
-        let started = match consumers
-            .spawn(
-                async move { event_source_mapping::start(&p, &c, s, handler, timings, stop).await },
-            )
-            .await
-        {
-            Ok(started) => started.map_err(DevError::from),
-            Err(e) => Err(DevError::Runtime(std::io::Error::other(e.to_string()))),
-        };
-        match started {
-            Ok(t) => tasks.extend(t),
-            Err(e) => {
-                let _ = stop_consumers.send(true);
-                store.close().await;
-                return Err(e);
-            }
-        }
-    }
-    tasks.push(tokio::spawn(retention_sweep(
-        pipeline.clone(),
-        store.clone(),
+    let consumers = match start_consumers(
+        &pipeline,
+        &store,
+        &consumer_runtime,
+        &opts.handlers,
         opts.timings,
-        stop_rx,
-    )));
+        opts.aws_limits,
+    )
+    .await
+    {
+        Ok(consumers) => consumers,
+        Err(e) => {
+            store.close().await;
+            return Err(e);
+        }
+    };
 
     let listener = match tokio::net::TcpListener::bind(opts.addr).await {
         Ok(listener) => listener,
         Err(source) => {
-            let _ = stop_consumers.send(true);
+            consumers.stop().await;
             store.close().await;
             return Err(DevError::Bind {
                 addr: opts.addr,
@@ -347,17 +409,17 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         addr: opts.addr,
         source,
     })?;
-    let gateway = Arc::new(gateway::Gateway::new(
+    let gateway = Arc::new(arc_swap::ArcSwap::from_pointee(gateway::Gateway::new(
         &pipeline,
         CredentialsFile::new(&opts.state_dir),
         store.clone(),
         opts.serve,
         opts.aws_limits,
-    ));
+    )));
     let (stop_gateway, stop_gateway_rx) = watch::channel(false);
     let server = tokio::spawn(http::serve(
         listener,
-        gateway::router(gateway),
+        gateway::router(gateway.clone()),
         opts.serve,
         stop_gateway_rx,
     ));
@@ -371,11 +433,14 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         aws_limits: opts.aws_limits,
         durability: opts.durability,
         store,
+        gateway,
         stop_gateway,
         server,
-        stop_consumers,
-        tasks,
-        _consumers: consumers,
+        consumers,
+        handlers: opts.handlers,
+        timings: opts.timings,
+        serve: opts.serve,
+        consumer_runtime,
     })
 }
 
@@ -534,13 +599,17 @@ pub fn run(pipeline: Pipeline, opts: DevOptions) -> Result<(), DevError> {
         start_opts.credentials = opts.credentials;
         start_opts.aws_limits = opts.aws_limits;
         start_opts.durability = opts.durability;
-        let running = start(start_opts).await?;
+        let mut running = start(start_opts).await?;
         let mut stdout = std::io::stdout().lock();
         let _ = write!(stdout, "{}", summary(&running, &opts.config));
         let _ = writeln!(stdout, "ready");
         let _ = stdout.flush();
         drop(stdout);
-        shutdown_signal().await;
+        if opts.watch {
+            reload::watch(&mut running, &opts.config, shutdown_signal()).await;
+        } else {
+            shutdown_signal().await;
+        }
         tracing::info!("stopping: finishing requests and batches in flight");
         running.shutdown().await;
         tracing::info!("stopped");

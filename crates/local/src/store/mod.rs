@@ -183,6 +183,13 @@ impl Store {
         })
     }
 
+    /// Creates the tables `pipeline` needs that the database does not have yet (the new tables and queues of
+    /// a reloaded pipeline.toml); nothing is dropped or altered.
+    pub async fn create_missing(&self, pipeline: Arc<Pipeline>) -> Result<(), StoreError> {
+        self.write(move |conn, _| create_schema(conn, &pipeline))
+            .await
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path

@@ -9,4 +9,5 @@ mod gateway;
 mod gateway_abuse;
 mod limits;
 mod poison;
+mod reload;
 mod store_sync;
