@@ -66,6 +66,7 @@ pub fn suite_files(config: &Path) -> miette::Result<Vec<PathBuf>> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .map(shown)
         .collect();
     files.sort();
     if files.is_empty() {
@@ -77,6 +78,14 @@ pub fn suite_files(config: &Path) -> miette::Result<Vec<PathBuf>> {
         ));
     }
     Ok(files)
+}
+
+/// `path` as the report names it: relative to the current directory (the project root) when inside it.
+fn shown(path: PathBuf) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|dir| path.strip_prefix(dir).ok().map(Path::to_path_buf))
+        .unwrap_or(path)
 }
 
 /// The tests of some files, checked against one pipeline.
