@@ -20,7 +20,7 @@ pub const DEFAULT_BATCH_MS: f64 = 100.0;
 pub struct PlanArgs {
     /// Steady events per second arriving at the API (all routes together); default: the stage's own
     /// throttle rate (`throttle_rate_limit`), the most the stage admits.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Size of each request body, in bytes (the same flag as `bench --body-bytes`).
     #[arg(long, default_value_t = 1024)]
