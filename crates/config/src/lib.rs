@@ -287,6 +287,18 @@ pub enum SchemaSource {
     Inline,
 }
 
+impl Pipeline {
+    /// The key type of the table a stream's records are stored in (its first consumer's table's partition
+    /// key), `S` when no consumer reads the stream: what a fresh event id on that stream must look like.
+    pub fn key_type_of_stream(&self, stream: &str) -> KeyType {
+        self.consumers
+            .values()
+            .find(|c| c.stream == stream)
+            .and_then(|c| self.tables.get(&c.table))
+            .map_or(KeyType::S, |t| t.partition_key.kind)
+    }
+}
+
 impl Route {
     /// The one request body every tool sends on this route when the user gives none (`cargo xtask send`,
     /// `smoke-test`, the dev "try" line): the route's `example`, else one derived from its schema
