@@ -21,6 +21,7 @@ mod gen_vtl;
 mod plan_cli;
 mod rotate_local;
 mod runtime_api_bootstrap;
+mod send_local;
 mod smoke_local;
 mod smoke_readers;
 mod status_local;

@@ -1,5 +1,5 @@
 //! Reading and acting on a pipeline, local (`cargo xtask dev`'s state dir) or deployed (the Terraform
-//! outputs and the AWS APIs): `validate`, `plan`, `status`, `items`, `dlq`, `rotate`, `smoke-test`. Each
+//! outputs and the AWS APIs): `validate`, `plan`, `status`, `items`, `dlq`, `rotate`, `send`, `smoke-test`. Each
 //! command is a module with its clap `Args` and one `run`; `xtask` only parses and dispatches.
 //!
 //! The AWS SDK is behind the `aws` feature (off by default): without it the crate builds without the SDK,
@@ -13,6 +13,7 @@ pub mod dlq;
 pub mod items;
 pub mod plan;
 pub mod rotate;
+pub mod send;
 pub mod smoke;
 pub mod status;
 
@@ -65,6 +66,7 @@ mod tests {
         Items(crate::items::ItemsArgs),
         Rotate(crate::rotate::RotateArgs),
         Dlq(crate::dlq::DlqArgs),
+        Send(crate::send::SendArgs),
     }
 
     fn needs_aws(args: &[&str]) -> bool {
@@ -74,6 +76,7 @@ mod tests {
             Cli::Items(a) => a.needs_aws(),
             Cli::Rotate(a) => a.needs_aws(),
             Cli::Dlq(a) => a.needs_aws(),
+            Cli::Send(a) => a.needs_aws(),
         }
     }
 
@@ -91,6 +94,15 @@ mod tests {
         assert!(!needs_aws(&["rotate"]));
         assert!(!needs_aws(&["rotate", "--local"]));
         assert!(!needs_aws(&["rotate", "--local", "--revoke-previous"]));
+        assert!(!needs_aws(&["send", "submit", "--local"]));
+        assert!(needs_aws(&["send", "submit", "--outputs", "o.json"]));
+        // No `cargo xtask dev` recorded in this state dir: deployed.
+        assert!(needs_aws(&[
+            "send",
+            "submit",
+            "--state-dir",
+            "/nonexistent/sluice"
+        ]));
     }
 
     #[cfg(not(feature = "aws"))]
