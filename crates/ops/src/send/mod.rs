@@ -53,17 +53,39 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Where a send goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// The pipeline `cargo xtask dev` runs.
+    Local,
+    /// The deployed stack.
+    Deployed,
+    /// Neither runs as far as can be told: no dev on the state dir, and a Terraform root never initialised
+    /// (so no AWS build is started only to find nothing deployed).
+    Nothing,
+}
+
 impl SendArgs {
-    /// Whether this run sends to `cargo xtask dev`: `--local`, or no `--outputs` while a dev runs.
-    pub fn sends_locally(&self) -> bool {
-        self.local
+    /// `--local`, or a dev running on `--state-dir` (without `--outputs`); else `--outputs`, or a Terraform
+    /// root that was initialised; else nothing.
+    pub fn destination(&self) -> Destination {
+        if self.local
             || (self.outputs.outputs.is_none()
                 && sluice_local::running_dev(&self.state_dir).is_some())
+        {
+            Destination::Local
+        } else if self.outputs.outputs.is_some()
+            || self.outputs.terraform_dir.join(".terraform").is_dir()
+        {
+            Destination::Deployed
+        } else {
+            Destination::Nothing
+        }
     }
 
     /// Whether this run would call AWS (it sends to the deployed stack).
     pub fn needs_aws(&self) -> bool {
-        !self.sends_locally()
+        self.destination() == Destination::Deployed
     }
 }
 
@@ -340,7 +362,21 @@ pub fn run(config: &Path, args: SendArgs) -> miette::Result<()> {
     let route = route(&pipeline, &args.route, config)?;
     let body = args.body.as_deref().map(read_body).transpose()?;
     let request = Request::for_route(&pipeline, route, &args.params, body)?;
-    let local = args.sends_locally();
+    let local = match args.destination() {
+        Destination::Local => true,
+        Destination::Deployed => false,
+        Destination::Nothing => {
+            return Err(miette!(
+                help = format!(
+                    "start `cargo xtask dev --config {}` (in another terminal), or, for a deployed stack, pass --terraform-dir or --outputs FILE",
+                    config.display()
+                ),
+                "nowhere to send: no `cargo xtask dev` runs on the state dir {} and {} holds no initialised Terraform root",
+                args.state_dir.display(),
+                args.outputs.terraform_dir.display()
+            ));
+        }
+    };
     #[cfg(not(feature = "aws"))]
     if !local {
         return Err(crate::no_aws());

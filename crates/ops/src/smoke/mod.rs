@@ -118,9 +118,10 @@ impl Probe {
                 members.insert(NOTE.0.to_string(), json!(NOTE.1));
             }
             for stream in route.streams() {
-                let key_type = p.key_type_of_stream(stream);
-                let key = fresh_id(key_type);
                 for c in p.consumers.values().filter(|c| c.stream == stream) {
+                    let table = &p.tables[&c.table];
+                    let key_type = table.partition_key.kind;
+                    let key = fresh_id(key_type);
                     let body = if accepts(&noted) && delivered(c, &key, &noted) {
                         noted.clone()
                     } else if delivered(c, &key, &example) {
@@ -129,7 +130,6 @@ impl Probe {
                         refused.push(format!("{} on {stream} (consumer {})", route.name, c.name));
                         continue;
                     };
-                    let table = &p.tables[&c.table];
                     return Ok(Probe {
                         route: route.name.clone(),
                         method: route.method.as_str(),
