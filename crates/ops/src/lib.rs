@@ -96,12 +96,14 @@ mod tests {
         assert!(!needs_aws(&["rotate", "--local", "--revoke-previous"]));
         assert!(!needs_aws(&["send", "submit", "--local"]));
         assert!(needs_aws(&["send", "submit", "--outputs", "o.json"]));
-        // No `cargo xtask dev` recorded in this state dir: deployed.
-        assert!(needs_aws(&[
+        // No `cargo xtask dev` recorded in this state dir, no initialised Terraform root: neither.
+        assert!(!needs_aws(&[
             "send",
             "submit",
             "--state-dir",
-            "/nonexistent/sluice"
+            "/nonexistent/sluice",
+            "--terraform-dir",
+            "/nonexistent/terraform"
         ]));
     }
 
