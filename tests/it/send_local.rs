@@ -233,7 +233,7 @@ fn send_and_smoke_test_pass_on_examples_multi_and_a_refused_body_is_a_printed_40
     std::fs::copy(from.join("pipeline.toml"), dir.path().join("pipeline.toml")).unwrap();
     sluice_tests::copy_dir(&from.join("schemas"), &dir.path().join("schemas"));
     let config = dir.path().join("pipeline.toml");
-    let (_dev, state) = every_route_and_the_smoke_test_pass(&config);
+    let (mut dev, state) = every_route_and_the_smoke_test_pass(&config);
     let s = state_arg(state.path());
 
     let out = xtask(
@@ -288,5 +288,18 @@ fn send_and_smoke_test_pass_on_examples_multi_and_a_refused_body_is_a_printed_40
         String::from_utf8_lossy(&out.stderr).contains("PUT http://127.0.0.1:"),
         "{}",
         text(&out)
+    );
+
+    // A clean stop (SIGTERM) removes dev's record.
+    let term = Command::new("kill")
+        .args(["-TERM", &dev.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let stopped = dev.child.wait().unwrap();
+    assert!(stopped.success(), "dev stopped with {stopped}");
+    assert!(
+        !state.path().join("dev.json").exists(),
+        "dev.json left behind"
     );
 }
