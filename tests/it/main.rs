@@ -25,6 +25,7 @@ mod pipeline_test_cli;
 mod plan_cli;
 mod rotate_local;
 mod runtime_api_bootstrap;
+mod send_local;
 mod smoke_local;
 mod smoke_readers;
 mod status_local;

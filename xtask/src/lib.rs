@@ -4,7 +4,7 @@
 //!
 //! Two binaries share this code: `xtask` (what `cargo xtask` runs) is built without the AWS SDK, so a fresh
 //! clone's first `cargo xtask dev` compiles none of it; a command that talks to AWS (a deployed
-//! `status`, `items`, `dlq`, `rotate`, `smoke-test`, or `bench --writes`) is handed to `xtask-aws`, the same
+//! `status`, `items`, `dlq`, `rotate`, `send`, `smoke-test`, or `bench --writes`) is handed to `xtask-aws`, the same
 //! command line built with `--features aws`.
 
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use sluice_bench as bench;
 use sluice_build as build;
 use sluice_gen as generate;
-use sluice_ops::{dlq, items, pipeline_test, plan, rotate, smoke, status};
+use sluice_ops::{dlq, items, pipeline_test, plan, rotate, send, smoke, status};
 
 mod dev;
 mod paths;
@@ -43,6 +43,9 @@ enum Command {
     Build(build::BuildArgs),
     /// Run the whole pipeline locally on 127.0.0.1 (gateway, authorizer, streams, consumers, tables).
     Dev(dev::DevArgs),
+    /// Send one event on a route (its method, path, content type, credentials and example body) to the
+    /// pipeline `cargo xtask dev` runs, else the deployed one; prints the status and the answer.
+    Send(send::SendArgs),
     /// Prove a running pipeline end to end: the deployed stack (default) or `cargo xtask dev` (--local).
     SmokeTest(smoke::SmokeArgs),
     /// Run every check and test (installs the tools they need into target/sluice-venv first).
@@ -73,6 +76,7 @@ impl Command {
     /// Whether this run calls AWS's APIs (a deployed stack, or moto): only the `xtask-aws` build can.
     fn needs_aws(&self) -> bool {
         match self {
+            Command::Send(args) => args.needs_aws(),
             Command::SmokeTest(args) => args.needs_aws(),
             Command::Bench(args) => args.needs_aws(),
             Command::Status(args) => args.needs_aws(),
@@ -134,6 +138,7 @@ pub fn main() -> miette::Result<()> {
         Command::Gen(args) => generate::run(config, args),
         Command::Build(args) => build::run(config, args),
         Command::Dev(args) => dev::run(config, args),
+        Command::Send(args) => send::run(config, args),
         Command::SmokeTest(args) => smoke::run(config, args),
         Command::Test => test::run(),
         Command::Completions { shell } => {
@@ -213,6 +218,7 @@ mod tests {
             &["dlq", "list", "--local"],
             &["completions", "bash"],
             &["test-pipeline"],
+            &["send", "submit", "--local"],
         ] {
             assert!(!needs_aws(local), "{local:?} runs without the AWS SDK");
         }
@@ -223,6 +229,7 @@ mod tests {
             &["rotate", "--revoke-previous"],
             &["smoke-test"],
             &["bench", "--writes"],
+            &["send", "submit", "--outputs", "outputs.json"],
         ] {
             assert!(needs_aws(deployed), "{deployed:?} talks to AWS");
         }

@@ -261,9 +261,16 @@ pub struct Route {
     /// The request body's JSON Schema (checked to be one API Gateway enforces as the local gateway does);
     /// `None`: any JSON object.
     pub schema: Option<RequestSchema>,
+    /// The route's `example` body, as written (checked against `schema` when loaded).
+    pub example: Option<serde_json::Value>,
 }
 
 /// A route's request schema.
+/// The body of a route without `example` or `schema`: `{"message":"hello"}`.
+pub fn default_example() -> serde_json::Value {
+    serde_json::json!({"message": "hello"})
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestSchema {
     /// The schema as the OpenAPI document carries it (draft 4, without `$schema`).
@@ -280,7 +287,30 @@ pub enum SchemaSource {
     Inline,
 }
 
+impl Pipeline {
+    /// The key type of the table a stream's records are stored in (its first consumer's table's partition
+    /// key), `S` when no consumer reads the stream: what a fresh event id on that stream must look like.
+    pub fn key_type_of_stream(&self, stream: &str) -> KeyType {
+        self.consumers
+            .values()
+            .find(|c| c.stream == stream)
+            .and_then(|c| self.tables.get(&c.table))
+            .map_or(KeyType::S, |t| t.partition_key.kind)
+    }
+}
+
 impl Route {
+    /// The one request body every tool sends on this route when the user gives none (`cargo xtask send`,
+    /// `smoke-test`, the dev "try" line): the route's `example`, else one derived from its schema
+    /// ([`sluice_schema::example`]), else [`default_example`].
+    pub fn example_body(&self) -> serde_json::Value {
+        match (&self.example, &self.schema) {
+            (Some(example), _) => example.clone(),
+            (None, Some(schema)) => sluice_schema::example(&schema.value),
+            (None, None) => default_example(),
+        }
+    }
+
     /// The streams this route can write to.
     pub fn streams(&self) -> Vec<&str> {
         match &self.stream {

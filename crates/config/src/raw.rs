@@ -141,6 +141,8 @@ pub struct RawRoute {
     pub content_type: Option<S<String>>,
     /// A JSON Schema file (relative to pipeline.toml's folder), or the schema itself as JSON text.
     pub schema: Option<S<String>>,
+    /// A request body the route accepts, as JSON text.
+    pub example: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -411,6 +411,9 @@ settings! {
     ROUTE_SCHEMA = Route "schema", D::Text("none (any JSON object)"),
         L::Text("a JSON Schema file next to pipeline.toml (`\"schemas/submit.json\"`), or the schema as JSON text (a string starting with `{`); draft 4, the subset API Gateway enforces (see below)"),
         "the request body's model: API Gateway and `cargo xtask dev` refuse other bodies with 400 `BadRequestBody`, saying what is wrong", "";
+    ROUTE_EXAMPLE = Route "example", D::Text("derived from `schema` (required members, first enum values, minimums); `{\"message\":\"hello\"}` without one"),
+        L::Text("a JSON object as text (`'{\"who\": \"me\"}'`) that `schema` accepts"),
+        "the body `cargo xtask send`, `smoke-test` and the dev \"try\" line send on this route", "";
 
     CONSUMER_STREAM = Consumer "stream", D::Required, L::Text("a declared stream"), "the stream read", "";
     CONSUMER_TABLE = Consumer "table", D::Required, L::Text("a declared table"), "the table written", "";

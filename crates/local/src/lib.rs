@@ -20,6 +20,7 @@
 
 mod changes;
 mod credentials;
+mod dev_record;
 pub mod dlq;
 pub mod event_source_mapping;
 mod gateway;
@@ -51,6 +52,7 @@ pub use credentials::{
     CredentialsError, CredentialsFile, LocalCredentials, Origin, PreviousCredentials,
     credentials_path, revoke_previous, rotate,
 };
+pub use dev_record::{DEV_RECORD, DevRecord, dev_record_path, running_dev};
 pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
 pub use gateway::REQUEST_LOG;
 pub use http::ServeLimits;
@@ -542,7 +544,11 @@ pub fn summary(running: &RunningPipeline, config: &Path) -> String {
     {
         let mut path = route.concrete_path(stream);
         if let PartitionKeySource::PathParam(param) = &route.partition_key {
-            path = path.replace(&format!("{{{param}}}"), "my-first-event");
+            let id = match p.key_type_of_stream(stream) {
+                sluice_config::KeyType::S => "my-first-event",
+                sluice_config::KeyType::N => "1",
+            };
+            path = path.replace(&format!("{{{param}}}"), id);
         }
         let user_arg = match running.credentials_origin {
             Origin::Generated | Origin::Given => {
@@ -553,11 +559,37 @@ pub fn summary(running: &RunningPipeline, config: &Path) -> String {
                 shell_quote(&cred_path.display().to_string())
             ),
         };
+        let method = match route.method {
+            sluice_config::HttpMethod::Post => String::new(),
+            other => format!("-X {other} "),
+        };
+        let auth = if route.auth {
+            format!("-u {user_arg} ")
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "  try:\n    curl -sS -u {user_arg} -H 'Content-Type: {}' -d '{{\"message\":\"hello\"}}' {}/{}{path}\n",
-            route.content_type,
+            "  try:\n    curl -sS {method}{auth}-H {} -d {} {}/{}{path}\n",
+            shell_quote(&format!("Content-Type: {}", route.content_type)),
+            shell_quote(&route.example_body().to_string()),
             running.base_url(),
             p.stage
+        ));
+        let mut send = format!("cargo xtask send {}", route.name);
+        if config != Path::new("pipeline.toml") {
+            send.push_str(&format!(
+                " --config {}",
+                shell_quote(&config.display().to_string())
+            ));
+        }
+        if running.state_dir != Path::new(DEFAULT_STATE_DIR) {
+            send.push_str(&format!(
+                " --state-dir {}",
+                shell_quote(&running.state_dir.display().to_string())
+            ));
+        }
+        out.push_str(&format!(
+            "    {send}   # the same event, any route: cargo xtask send <route> [--body FILE] [--param NAME=VALUE]\n"
         ));
     }
     out
@@ -600,6 +632,15 @@ pub fn run(pipeline: Pipeline, opts: DevOptions) -> Result<(), DevError> {
         start_opts.aws_limits = opts.aws_limits;
         start_opts.durability = opts.durability;
         let mut running = start(start_opts).await?;
+        let record = DevRecord {
+            pid: std::process::id(),
+            port: running.addr.port(),
+            stage: running.pipeline.stage.clone(),
+            config: std::path::absolute(&opts.config).unwrap_or_else(|_| opts.config.clone()),
+        };
+        if let Err(e) = dev_record::write(&running.state_dir, &record) {
+            tracing::warn!(error = %e, "cannot record where this pipeline listens; `send` and `smoke-test --local` will need --port");
+        }
         let mut stdout = std::io::stdout().lock();
         let _ = write!(stdout, "{}", summary(&running, &opts.config));
         let _ = writeln!(stdout, "ready");
@@ -611,7 +652,9 @@ pub fn run(pipeline: Pipeline, opts: DevOptions) -> Result<(), DevError> {
             shutdown_signal().await;
         }
         tracing::info!("stopping: finishing requests and batches in flight");
+        let state_dir = running.state_dir.clone();
         running.shutdown().await;
+        dev_record::remove(&state_dir);
         tracing::info!("stopped");
         Ok(())
     })

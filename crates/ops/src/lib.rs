@@ -1,5 +1,5 @@
 //! Reading and acting on a pipeline, local (`cargo xtask dev`'s state dir) or deployed (the Terraform
-//! outputs and the AWS APIs): `validate`, `plan`, `status`, `items`, `dlq`, `rotate`, `smoke-test`. Each
+//! outputs and the AWS APIs): `validate`, `plan`, `status`, `items`, `dlq`, `rotate`, `send`, `smoke-test`. Each
 //! command is a module with its clap `Args` and one `run`; `xtask` only parses and dispatches.
 //!
 //! The AWS SDK is behind the `aws` feature (off by default): without it the crate builds without the SDK,
@@ -14,6 +14,7 @@ pub mod items;
 pub mod pipeline_test;
 pub mod plan;
 pub mod rotate;
+pub mod send;
 pub mod smoke;
 pub mod status;
 
@@ -66,6 +67,7 @@ mod tests {
         Items(crate::items::ItemsArgs),
         Rotate(crate::rotate::RotateArgs),
         Dlq(crate::dlq::DlqArgs),
+        Send(crate::send::SendArgs),
     }
 
     fn needs_aws(args: &[&str]) -> bool {
@@ -75,6 +77,7 @@ mod tests {
             Cli::Items(a) => a.needs_aws(),
             Cli::Rotate(a) => a.needs_aws(),
             Cli::Dlq(a) => a.needs_aws(),
+            Cli::Send(a) => a.needs_aws(),
         }
     }
 
@@ -92,6 +95,17 @@ mod tests {
         assert!(!needs_aws(&["rotate"]));
         assert!(!needs_aws(&["rotate", "--local"]));
         assert!(!needs_aws(&["rotate", "--local", "--revoke-previous"]));
+        assert!(!needs_aws(&["send", "submit", "--local"]));
+        assert!(needs_aws(&["send", "submit", "--outputs", "o.json"]));
+        // No `cargo xtask dev` recorded in this state dir, no initialised Terraform root: neither.
+        assert!(!needs_aws(&[
+            "send",
+            "submit",
+            "--state-dir",
+            "/nonexistent/sluice",
+            "--terraform-dir",
+            "/nonexistent/terraform"
+        ]));
     }
 
     #[cfg(not(feature = "aws"))]

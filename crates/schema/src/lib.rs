@@ -20,6 +20,9 @@
 
 use serde_json::Value;
 
+mod example;
+pub use example::example;
+
 /// What the gateway says of a body that is not JSON at all (API Gateway's own wording is not documented).
 pub const NOT_JSON: &str = "[the request body is not valid JSON]";
 

@@ -170,6 +170,10 @@ pub(super) fn routes(
             }
         };
         let schema = r.schema.as_ref().and_then(|v| request_schema(c, v));
+        let example = r
+            .example
+            .as_ref()
+            .and_then(|v| example(c, v, k.get_ref(), schema.as_ref(), r.schema.is_some()));
         let path_key = (method, normalised_path(&segments));
         if let Some(other) = seen.get(&path_key) {
             c.err(
@@ -195,6 +199,7 @@ pub(super) fn routes(
                 partition_key,
                 content_type,
                 schema,
+                example,
             },
         );
     }
@@ -261,6 +266,42 @@ fn request_schema(c: &mut Checker, v: &Spanned<String>) -> Option<RequestSchema>
         }),
         Err(problems) => {
             c.problems_in_file(text, &file_text, problems);
+            None
+        }
+    }
+}
+
+/// A route's `example`: JSON text of an object the route's schema accepts. (`schema_given` without a
+/// `schema` means the schema itself was refused: the example is not checked against it.)
+fn example(
+    c: &mut Checker,
+    v: &Spanned<String>,
+    route: &str,
+    schema: Option<&RequestSchema>,
+    schema_given: bool,
+) -> Option<serde_json::Value> {
+    let (json, _) = c.json_in_string(v, "the `example`")?;
+    let value = json.to_value();
+    let validator = match schema {
+        Some(s) => sluice_schema::RequestValidator::new(&s.value).ok()?,
+        None if schema_given => return Some(value),
+        None => sluice_schema::RequestValidator::object(),
+    };
+    match validator.validate(&value) {
+        Ok(()) => Some(value),
+        Err(e) => {
+            c.err(
+                v.span(),
+                format!(
+                    "the `example` of route \"{route}\" is a body the route refuses: {}",
+                    e.validation_error_string()
+                ),
+                Some(if schema.is_some() {
+                    "change the example, or the schema, so that the schema accepts it".into()
+                } else {
+                    "a body is a JSON object, e.g. '{\"message\": \"hello\"}'".into()
+                }),
+            );
             None
         }
     }
@@ -533,5 +574,62 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn an_example_the_schema_refuses_is_located() {
+        let src = base_and(
+            "\n[routes.ex]\npath = \"/ex\"\nstream = \"Events\"\npartition_key = \"request-id\"\nschema = '{\"type\": \"object\", \"required\": [\"who\"]}'\nexample = '{\"what\": 1}'\n",
+        );
+        assert_eq!(
+            errors(&src),
+            vec![at(
+                22,
+                11,
+                "the `example` of route \"ex\" is a body the route refuses: [object has missing required properties ([\"who\"])]"
+            )]
+        );
+        let not_json = base_with(
+            "partition_key = { path_param = \"id\" }\n",
+            "partition_key = { path_param = \"id\" }\nexample = '{\"a\": }'\n",
+        );
+        assert_eq!(errors(&not_json).len(), 1, "{:?}", errors(&not_json));
+        let not_object = base_with(
+            "partition_key = { path_param = \"id\" }\n",
+            "partition_key = { path_param = \"id\" }\nexample = '[1]'\n",
+        );
+        assert_eq!(errors(&not_object)[0].0, 16);
+    }
+
+    #[test]
+    fn every_route_has_an_example_body_its_schema_accepts() {
+        let p = valid(&base_and(
+            "\n[routes.ex]\npath = \"/ex\"\nstream = \"Events\"\npartition_key = \"request-id\"\nschema = '{\"type\": \"object\", \"required\": [\"who\"]}'\nexample = '{\"who\": \"me\", \"n\": 1.5}'\n",
+        ));
+        assert_eq!(
+            p.routes["ex"].example_body(),
+            serde_json::json!({"who": "me", "n": 1.5})
+        );
+        assert_eq!(
+            p.routes["put"].example_body(),
+            serde_json::json!({"message": "hello"})
+        );
+        // The shipped pipelines: every route's body (written or derived) is one its schema accepts.
+        let root = crate::project_root();
+        for file in ["pipeline.toml", "examples/multi/pipeline.toml"] {
+            let p = crate::load(&root.join(file)).unwrap();
+            for r in p.routes.values() {
+                let validator = match &r.schema {
+                    Some(s) => sluice_schema::RequestValidator::new(&s.value).unwrap(),
+                    None => sluice_schema::RequestValidator::object(),
+                };
+                assert_eq!(
+                    validator.validate(&r.example_body()),
+                    Ok(()),
+                    "{file}: route {}",
+                    r.name
+                );
+            }
+        }
     }
 }

@@ -356,3 +356,50 @@ async fn credentials_are_generated_once_and_kept_private() {
     assert!(summary.contains("credentials.json"));
     again.shutdown().await;
 }
+
+/// The dev summary's "try" line on examples/multi: its first route is `PUT /audit` with its own media type
+/// and a schema; the line's method, content type, body and URL are answered 200 by the running pipeline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_try_line_uses_the_route_s_method_type_and_example_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sluice_config::project_root().join("examples/multi/pipeline.toml");
+    let pipeline = sluice_config::load(&config).unwrap();
+    let mut opts = sluice_local::StartOptions::new(pipeline, dir.path());
+    opts.credentials = Some("u:p".into());
+    let running = sluice_local::start(opts).await.unwrap();
+    let summary = sluice_local::summary(
+        &running,
+        std::path::Path::new("examples/multi/pipeline.toml"),
+    );
+    let curl = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("curl "))
+        .unwrap_or_else(|| panic!("no curl line in:\n{summary}"));
+    assert!(curl.contains(" -X PUT "), "{curl}");
+    assert!(
+        curl.contains("-H 'Content-Type: application/vnd.shop.audit+json'"),
+        "{curl}"
+    );
+    let body = curl
+        .split(" -d '")
+        .nth(1)
+        .and_then(|rest| rest.split("' ").next())
+        .unwrap_or_else(|| panic!("no -d in {curl}"));
+    let url = curl.rsplit(' ').next().unwrap();
+    assert!(url.ends_with("/v1/audit"), "{url}");
+    assert!(
+        summary.contains("cargo xtask send audit --config 'examples/multi/pipeline.toml'"),
+        "{summary}"
+    );
+    let answer = client()
+        .put(url)
+        .basic_auth("u", Some("p"))
+        .header("content-type", "application/vnd.shop.audit+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    assert_eq!(status, 200, "{curl}: {}", answer.text().await.unwrap());
+    running.shutdown().await;
+}

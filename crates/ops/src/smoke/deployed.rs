@@ -8,7 +8,7 @@ use serde_json::Value;
 use sluice_config::KeyType;
 
 use super::{DeadLetterReader, Probe, SmokeArgs, TableReader, Target, credentials_from_json};
-use crate::deployment::{Deployment, OutputsArgs};
+use crate::deployment::Deployment;
 
 /// Reads a DynamoDB table (consistent reads) and counts an SQS queue's messages.
 pub struct AwsReader {
@@ -122,7 +122,7 @@ pub async fn secret_credentials(
 
 /// `cargo xtask smoke-test` against the deployed stack.
 pub(super) async fn run(opts: &SmokeArgs, probe: &Probe) -> miette::Result<()> {
-    let deployment: Deployment = OutputsArgs::terraform_dir(&opts.terraform_dir).read()?;
+    let deployment: Deployment = opts.deployed.read()?;
     let sdk = deployment.sdk_config().await;
     let secret_arn = deployment.credentials_secret_arn()?;
     let (username, password) = secret_credentials(&sdk, &secret_arn).await?;

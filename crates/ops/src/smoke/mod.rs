@@ -26,15 +26,15 @@ pub struct SmokeArgs {
     /// Test the pipeline `cargo xtask dev` runs instead of the deployed one.
     #[arg(long)]
     pub local: bool,
-    /// The local pipeline's port.
-    #[arg(long, default_value_t = sluice_local::DEFAULT_PORT)]
-    pub port: u16,
+    /// The local pipeline's port (default: the one `cargo xtask dev` recorded in its state dir).
+    #[arg(long)]
+    pub port: Option<u16>,
     /// The local pipeline's state dir.
     #[arg(long, default_value = sluice_local::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
-    /// The Terraform root whose `terraform output -json` describes the deployed stack.
-    #[arg(long, default_value = "terraform")]
-    pub terraform_dir: PathBuf,
+    /// Where the deployed stack's API, secret, table and queue are named.
+    #[command(flatten)]
+    pub deployed: crate::deployment::OutputsArgs,
 }
 
 /// Reads one item of the table under test by its partition key.
@@ -60,9 +60,13 @@ pub struct Target<T, D> {
 }
 
 /// What the smoke test exercises, chosen from pipeline.toml: the first authenticated route whose
-/// partition key comes from the path, one of its streams, and the consumer of that stream.
+/// partition key comes from the path, and the first of its streams with a consumer whose filters deliver
+/// the route's example body ([`sluice_config::Route::example_body`]), so that the event must reach the
+/// table.
 #[derive(Debug, Clone)]
 pub struct Probe {
+    pub route: String,
+    pub method: &'static str,
     pub route_path: String,
     pub key_param: String,
     pub key_type: KeyType,
@@ -70,35 +74,89 @@ pub struct Probe {
     pub table_key: String,
     pub queue: String,
     pub content_type: String,
+    /// What is sent: the route's example body, with a member testing escaping when the route's schema and
+    /// the consumer's filters still accept it.
+    pub body: Value,
     /// The table as pipeline.toml declares it.
     pub table_spec: Table,
 }
 
+/// A member added to the example body when the schema allows: quotes, a backslash, non-ASCII and the
+/// characters API Gateway's templates treat specially must reach the table unchanged.
+const NOTE: (&str, &str) = (
+    "smokeNote",
+    "sluice smoke test: quotes \" backslash \\ unicode é $x #y",
+);
+
+/// Whether a consumer's filters deliver a request's record (the envelope as the gateway writes it; a
+/// documentation address stands in for the caller's, so only the body and the key decide).
+fn delivered(consumer: &sluice_config::Consumer, key: &str, body: &Value) -> bool {
+    let data = sluice_contract::envelope::encode(&sluice_contract::envelope::Received {
+        received_at_ms: 0,
+        request_id: "smoke",
+        source_ip: "192.0.2.1",
+        body: &body.to_string(),
+    });
+    sluice_local::event_source_mapping::filter::delivers(&consumer.filters, key, &data)
+}
+
 impl Probe {
     pub fn from_pipeline(p: &Pipeline) -> miette::Result<Probe> {
+        let mut refused = Vec::new();
         for route in p.routes.values().filter(|r| r.auth) {
             let PartitionKeySource::PathParam(key_param) = &route.partition_key else {
                 continue;
             };
+            let example = route.example_body();
+            let accepts = |body: &Value| match &route.schema {
+                Some(s) => sluice_schema::RequestValidator::new(&s.value)
+                    .is_ok_and(|v| v.validate(body).is_ok()),
+                None => body.is_object(),
+            };
+            let mut noted = example.clone();
+            if let Value::Object(members) = &mut noted {
+                members.insert(NOTE.0.to_string(), json!(NOTE.1));
+            }
             for stream in route.streams() {
-                if let Some(c) = p.consumers.values().find(|c| c.stream == stream) {
+                for c in p.consumers.values().filter(|c| c.stream == stream) {
                     let table = &p.tables[&c.table];
+                    let key_type = table.partition_key.kind;
+                    let key = fresh_id(key_type);
+                    let body = if accepts(&noted) && delivered(c, &key, &noted) {
+                        noted.clone()
+                    } else if delivered(c, &key, &example) {
+                        example.clone()
+                    } else {
+                        refused.push(format!("{} on {stream} (consumer {})", route.name, c.name));
+                        continue;
+                    };
                     return Ok(Probe {
+                        route: route.name.clone(),
+                        method: route.method.as_str(),
                         route_path: route.concrete_path(stream),
                         key_param: key_param.clone(),
-                        key_type: table.partition_key.kind,
+                        key_type,
                         table: c.table.clone(),
                         table_key: table.partition_key.name.clone(),
                         queue: c.dead_letter_queue.clone(),
                         content_type: route.content_type.clone(),
+                        body,
                         table_spec: table.clone(),
                     });
                 }
             }
         }
-        Err(miette!(
-            "pipeline.toml has no authenticated route whose partition key is a path parameter and whose stream has a consumer; the smoke test needs one"
-        ))
+        if refused.is_empty() {
+            Err(miette!(
+                "pipeline.toml has no authenticated route whose partition key is a path parameter and whose stream has a consumer; the smoke test needs one"
+            ))
+        } else {
+            Err(miette!(
+                help = "give one of these routes an `example` body its consumer's filters deliver",
+                "the consumers' filters skip every route's example body: {}",
+                refused.join(", ")
+            ))
+        }
     }
 
     /// The URL path for one event id (other path parameters, if any, get "smoke").
@@ -118,10 +176,14 @@ impl Probe {
     }
 
     fn fresh_id(&self) -> String {
-        match self.key_type {
-            KeyType::S => format!("smoke-{}", uuid::Uuid::new_v4()),
-            KeyType::N => format!("{}", rand::random::<u32>()),
-        }
+        fresh_id(self.key_type)
+    }
+}
+
+fn fresh_id(key_type: KeyType) -> String {
+    match key_type {
+        KeyType::S => format!("smoke-{}", uuid::Uuid::new_v4()),
+        KeyType::N => format!("{}", rand::random::<u32>()),
     }
 }
 
@@ -155,16 +217,20 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(
     let dead_before = target.dead_letters.count().await;
 
     // 1. An authenticated event is accepted.
+    let method =
+        reqwest::Method::from_bytes(probe.method.as_bytes()).unwrap_or(reqwest::Method::POST);
     let id = probe.fresh_id();
-    let body = json!({ "smoke": true, "eventId": id, "note": "sluice smoke test: quotes \" backslash \\ unicode é $x #y" });
+    let body = probe.body.clone();
     let url = format!("{}{}", target.base_url, probe.path_for(&id));
     let sent = http
-        .post(&url)
+        .request(method.clone(), &url)
         .basic_auth(&target.username, Some(&target.password))
         .header("content-type", &probe.content_type)
         .body(body.to_string())
         .send()
         .await;
+    // Whether the pipeline answered at all: without that, no check below can pass.
+    let mut reached = true;
     let accepted = match sent {
         Ok(r) => {
             let status = r.status();
@@ -175,15 +241,16 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(
             record(
                 "authenticated event accepted",
                 ok,
-                format!("POST {url} → {status} {text}"),
+                format!("{method} {url} → {status} {text}"),
             );
             ok
         }
         Err(e) => {
+            reached = false;
             record(
                 "authenticated event accepted",
                 false,
-                format!("POST {url} failed: {e}"),
+                format!("{method} {url} failed: {e} (is the pipeline running?)"),
             );
             false
         }
@@ -234,10 +301,10 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(
     let bad_id = probe.fresh_id();
     let bad_url = format!("{}{}", target.base_url, probe.path_for(&bad_id));
     let denied = http
-        .post(&bad_url)
+        .request(method.clone(), &bad_url)
         .basic_auth(&target.username, Some(format!("{}-wrong", target.password)))
         .header("content-type", &probe.content_type)
-        .body(json!({ "smoke": "should be denied" }).to_string())
+        .body(body.to_string())
         .send()
         .await;
     match denied {
@@ -259,16 +326,24 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(
                 ),
             );
         }
-        Err(e) => record(
-            "wrong credentials denied, nothing written",
-            false,
-            format!("request failed: {e}"),
-        ),
+        Err(e) => {
+            reached = false;
+            record(
+                "wrong credentials denied, nothing written",
+                false,
+                format!("request failed: {e}"),
+            );
+        }
     }
 
     // 4. The dead-letter queue did not grow.
     let dead_after = target.dead_letters.count().await;
     match (dead_before, dead_after) {
+        _ if !reached => record(
+            "dead-letter queue did not grow",
+            false,
+            "not checked: the pipeline could not be reached".into(),
+        ),
         (Ok(b), Ok(a)) => record(
             "dead-letter queue did not grow",
             a <= b,
@@ -395,11 +470,17 @@ pub fn run(config: &Path, opts: SmokeArgs) -> miette::Result<()> {
     let rt = tokio::runtime::Runtime::new().into_diagnostic()?;
     rt.block_on(async {
         if opts.local {
+            let port = match opts.port {
+                Some(port) => port,
+                None => sluice_local::running_dev(&opts.state_dir)
+                    .map(|dev| dev.port)
+                    .ok_or_else(|| crate::send::not_running(&opts.state_dir, config))?,
+            };
             let (username, password) = local_credentials(&opts.state_dir)?;
             let reader = SqliteReader::new(&opts.state_dir, &probe);
             let dead = SqliteReader::new(&opts.state_dir, &probe);
             let target = Target {
-                base_url: format!("http://127.0.0.1:{}/{}", opts.port, pipeline.stage),
+                base_url: format!("http://127.0.0.1:{port}/{}", pipeline.stage),
                 username,
                 password,
                 table: reader,
@@ -440,8 +521,37 @@ mod tests {
             ),
             ("EventTable", "eventId", "LambdaDeadLetterQueue")
         );
+        assert_eq!(probe.body, json!({"message": "hello", NOTE.0: NOTE.1}));
         assert!(probe.fresh_id().starts_with("smoke-"));
         assert_ne!(probe.fresh_id(), probe.fresh_id());
+    }
+
+    #[test]
+    fn the_probe_picks_a_stream_whose_filters_deliver_the_example() {
+        let p = config::load(&sluice_config::project_root().join("examples/multi/pipeline.toml"))
+            .unwrap();
+        let probe = Probe::from_pipeline(&p).unwrap();
+        // `events` takes Clicks or Orders; click-writer's filters skip an order, order-writer's deliver it.
+        assert_eq!(probe.route, "events");
+        assert_eq!(probe.route_path, "/events/Orders/{eventId}");
+        assert_eq!(
+            (probe.table.as_str(), probe.queue.as_str()),
+            ("OrderTable", "OrderDeadLetters")
+        );
+        assert_eq!(probe.body["kind"], "order");
+        assert_eq!(probe.body[NOTE.0], NOTE.1);
+
+        // Without a body the filters deliver, the smoke test says which routes it tried.
+        let mut p = p;
+        for r in p.routes.values_mut() {
+            r.example = Some(json!({"kind": "test", "version": 1}));
+        }
+        let err = Probe::from_pipeline(&p).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("events on Orders (consumer order-writer)"),
+            "{err}"
+        );
     }
 
     #[test]
