@@ -150,3 +150,63 @@ fn validate_warns_at_the_line_of_a_table_that_cannot_carry_the_stage_rate() {
     );
     assert!(out.contains("pipeline.toml: ok"), "{out}");
 }
+
+/// Paths the user types are taken from where they stand (the defaults from the project root), as cargo
+/// takes `--manifest-path`; completions list every command.
+#[test]
+fn typed_paths_are_taken_from_the_current_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(workspace_root().join("pipeline.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("pipeline.toml"),
+        shipped.replace(r#"name = "sluice""#, r#"name = "elsewhere""#),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(xtask_bin())
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("run xtask");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, out) = run(&["plan", "--config", "./pipeline.toml"]);
+    assert!(
+        ok && out.contains(r#"plan for pipeline "elsewhere""#),
+        "{out}"
+    );
+    // Without --config, the project's own file.
+    let (ok, out) = run(&["plan"]);
+    assert!(ok && out.contains(r#"plan for pipeline "sluice""#), "{out}");
+    let (ok, out) = run(&["validate", "--config", "missing.toml"]);
+    assert!(!ok, "{out}");
+    let expected = dir.path().join("missing.toml");
+    assert!(
+        out.contains(&format!(
+            "there is no pipeline file at {}",
+            expected.display()
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("No such file").count(),
+        0,
+        "said once, in words: {out}"
+    );
+
+    let (ok, out) = run(&["test", "--config", "pipeline.toml"]);
+    assert!(!ok && out.contains("--config does not apply"), "{out}");
+
+    let (ok, out) = run(&["completions", "bash"]);
+    assert!(ok, "{out}");
+    for command in ["send", "test-pipeline", "smoke-test", "completions"] {
+        assert!(out.contains(command), "{command} is completed:\n{out}");
+    }
+}

@@ -22,14 +22,6 @@ pub struct OutputsArgs {
 }
 
 impl OutputsArgs {
-    /// `terraform output -json` in `dir` (the commands that take no `--outputs FILE`).
-    pub fn terraform_dir(dir: &Path) -> OutputsArgs {
-        OutputsArgs {
-            terraform_dir: dir.to_owned(),
-            outputs: None,
-        }
-    }
-
     /// The deployment: `--outputs FILE` if given, else `terraform output -json` in `--terraform-dir`.
     pub fn read(&self) -> Result<Deployment, DeploymentError> {
         match &self.outputs {
@@ -334,7 +326,7 @@ mod tests {
     #[test]
     fn colours_are_taken_out_of_terraform_errors() {
         assert_eq!(
-            super::strip_ansi("\u{1b}[31m╷\u{1b}[0m\n\u{1b}[1;31mError: \u{1b}[0mno state \n"),
+            strip_ansi("\u{1b}[31m╷\u{1b}[0m\n\u{1b}[1;31mError: \u{1b}[0mno state \n"),
             "╷\nError: no state"
         );
     }
