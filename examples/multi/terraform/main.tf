@@ -71,7 +71,7 @@ locals {
       billing_mode           = "PAY_PER_REQUEST"
       read_capacity          = null
       write_capacity         = null
-      partition_key          = { name = "seq", type = "N" }
+      partition_key          = { name = "auditId", type = "S" }
       sort_key               = null
       point_in_time_recovery = true
       ttl_attribute          = null
@@ -129,8 +129,8 @@ locals {
       parallelization_factor     = 1
       filter_patterns            = []
       environment = {
-        PARTITION_KEY_NAME = "seq"
-        PARTITION_KEY_TYPE = "N"
+        PARTITION_KEY_NAME = "auditId"
+        PARTITION_KEY_TYPE = "S"
       }
     }
     "click-writer" = {
