@@ -1,5 +1,6 @@
 //! `cargo xtask send ROUTE`: one event on a route, as a client would send it — the route's method, its path
-//! (path parameters from `--param`, else the route's first stream and a fresh event id), its content type,
+//! (path parameters from `--param`, else a stream of the route that delivers the example body and a fresh
+//! event id), its content type,
 //! its credentials (none when the route's auth is "none") and a body (`--body FILE|-`, else the route's
 //! [`example_body`](sluice_config::Route::example_body)). It prints the status and the answer, and fails
 //! unless the answer is a 2xx.
@@ -31,7 +32,8 @@ pub struct SendArgs {
     /// derived from its schema).
     #[arg(long, value_name = "FILE|-")]
     pub body: Option<PathBuf>,
-    /// A path parameter (repeatable); defaults: the route's first stream, a fresh event id.
+    /// A path parameter (repeatable); defaults: the first of the route's streams whose consumers' filters
+    /// deliver the example body (else its first stream), a fresh event id.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
     /// Send to the pipeline `cargo xtask dev` runs (the default while one runs on --state-dir).
@@ -156,11 +158,28 @@ impl Request {
             }
             given.insert(name, value);
         }
+        // Without --param for the stream: the first of the route's streams whose consumers' filters deliver
+        // the example body (else the first), so the event sent by default is one that lands.
+        let example = route.example_body();
+        let lands = |stream: &String| {
+            pipeline
+                .consumers
+                .values()
+                .filter(|c| &c.stream == stream)
+                .any(|c| crate::smoke::delivered(c, "send", &example))
+        };
         let stream = match &route.stream {
             StreamTarget::Fixed(s) => s.clone(),
             StreamTarget::PathParam { param, allowed } => given
                 .get(param.as_str())
                 .map(|s| s.to_string())
+                .or_else(|| {
+                    if body.is_none() {
+                        allowed.iter().find(|s| lands(s)).cloned()
+                    } else {
+                        None
+                    }
+                })
                 .or_else(|| allowed.first().cloned())
                 .unwrap_or_default(),
         };
@@ -471,20 +490,24 @@ mod tests {
             "https://x.example/v1/beacon/a%20b%2Fc"
         );
 
+        // The example body is an order: Clicks' consumer would skip it, Orders' stores it.
         let events = Request::for_route(&p, &p.routes["events"], &[], None).unwrap();
         assert_eq!(
             events.segments[..2],
-            ["events".to_string(), "Clicks".to_string()]
+            ["events".to_string(), "Orders".to_string()]
         );
         assert!(events.segments[2].starts_with("send-"));
-        let orders = Request::for_route(
+        let clicks = Request::for_route(
             &p,
             &p.routes["events"],
-            &[("streamName".into(), "Orders".into())],
+            &[("streamName".into(), "Clicks".into())],
             None,
         )
         .unwrap();
-        assert_eq!(orders.segments[1], "Orders");
+        assert_eq!(clicks.segments[1], "Clicks");
+        // A body of one's own: the route's first stream, as documented.
+        let given = Request::for_route(&p, &p.routes["events"], &[], Some(b"{}".to_vec())).unwrap();
+        assert_eq!(given.segments[1], "Clicks");
     }
 
     #[test]

@@ -90,7 +90,7 @@ const NOTE: (&str, &str) = (
 
 /// Whether a consumer's filters deliver a request's record (the envelope as the gateway writes it; a
 /// documentation address stands in for the caller's, so only the body and the key decide).
-fn delivered(consumer: &sluice_config::Consumer, key: &str, body: &Value) -> bool {
+pub(crate) fn delivered(consumer: &sluice_config::Consumer, key: &str, body: &Value) -> bool {
     let data = sluice_contract::envelope::encode(&sluice_contract::envelope::Received {
         received_at_ms: 0,
         request_id: "smoke",
