@@ -4,6 +4,7 @@
 
 use crate::common::*;
 use serde_json::Value;
+use sluice_contract::api::Throttle;
 use sluice_local::{RunningPipeline, StartOptions};
 
 fn toml(rate: f64, burst: u32) -> String {
@@ -33,7 +34,12 @@ async fn burst(running: &RunningPipeline, prefix: &str, bodies: Vec<String>) -> 
             let response = submit(&client, &base, &id, &body).await;
             let status = response.status().as_u16();
             let v: Value = response.json().await.unwrap_or(Value::Null);
-            (status, v["error"].as_str().unwrap_or("").to_owned())
+            // The error code, and for a 429 which limit its message names.
+            let error = v["error"].as_str().unwrap_or("").to_owned();
+            match v["message"].as_str() {
+                Some(m) if status == 429 => (status, format!("{error}: {m}")),
+                _ => (status, error),
+            }
         }
     });
     futures::future::join_all(sends).await
@@ -50,7 +56,9 @@ async fn the_stage_throttle_answers_429_as_api_gateway_does() {
     assert_eq!(ok, 3, "{answers:?}");
     assert_eq!(ok + throttled.len(), 12, "{answers:?}");
     assert!(
-        throttled.iter().all(|(_, e)| e == "Throttled"),
+        throttled
+            .iter()
+            .all(|(_, e)| *e == format!("Throttled: {}", Throttle::Stage.message())),
         "{answers:?}"
     );
     running.shutdown().await;
@@ -83,7 +91,7 @@ async fn a_shard_over_its_mebibyte_a_second_is_throttled_as_kinesis_does() {
         answers
             .iter()
             .filter(|(s, _)| *s != 200)
-            .all(|(s, e)| *s == 429 && e == "Throttled"),
+            .all(|(s, e)| *s == 429 && *e == format!("Throttled: {}", Throttle::Stream.message())),
         "{answers:?}"
     );
     running.shutdown().await;
@@ -142,6 +150,7 @@ async fn the_waf_rate_rule_answers_429_per_source_address() {
     for (status, body) in &statuses[10..] {
         assert_eq!(*status, 429);
         assert_eq!(body["error"], "Throttled");
+        assert_eq!(body["message"], Throttle::Waf.message());
         assert_eq!(
             body["requestId"], "",
             "WAF answers before API Gateway assigns an id"
