@@ -261,14 +261,14 @@ async fn every_bad_input_gets_its_documented_error_and_nothing_is_written() {
     )
     .await;
     let big = format!("{{\"blob\":\"{}\"}}", "x".repeat(1024 * 1024));
-    assert_error(
-        post("k1".into(), Some(json), big.into_bytes())
-            .await
-            .unwrap(),
-        413,
-        "RecordTooLarge",
-    )
-    .await;
+    // The gateway answers 413 from the declared length, before the body arrives, and closes: a client still
+    // writing the body may see that close (a broken pipe) before it reads the answer. The answer itself is
+    // `gateway_abuse::a_declared_body_larger_than_a_record_is_refused_before_it_is_sent`'s; here either is
+    // the refusal, and the end of this test checks that nothing was written.
+    match post("k1".into(), Some(json), big.into_bytes()).await {
+        Ok(response) => assert_error(response, 413, "RecordTooLarge").await,
+        Err(e) => assert!(e.is_request(), "{e:?}"),
+    }
     let long_key = "k".repeat(257);
     assert_error(
         post(long_key, Some(json), ok.into()).await.unwrap(),
