@@ -237,13 +237,13 @@ fn a_pipeline_with_its_own_key_and_no_auth_renders_valid_and_clean() {
 [pipeline]
 name = "beacons"
 region = "eu-central-1"
-kms_key = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+kms_key = "arn:aws:kms:eu-central-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 [waf]
 rate_limit = 300
 
 [alerts]
-sns_topic_arn = "arn:aws:sns:eu-central-1:111122223333:oncall"
+sns_topic_arn = "arn:aws:sns:eu-central-1:210987654321:oncall"
 emails = ["oncall@example.com"]
 
 [streams.Hits]
@@ -280,8 +280,8 @@ dead_letter_queue = "Dead"
         std::fs::write(&path, text).unwrap();
     }
     let main = &files["main.tf"];
-    assert!(main.contains("kms_key_arn = \"arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\""));
-    assert!(main.contains("sns_topic_arn = \"arn:aws:sns:eu-central-1:111122223333:oncall\""));
+    assert!(main.contains("kms_key_arn = \"arn:aws:kms:eu-central-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab\""));
+    assert!(main.contains("sns_topic_arn = \"arn:aws:sns:eu-central-1:210987654321:oncall\""));
     // No [auth]: no authorizer alarms.
     assert!(!main.contains("authorizer-errors"));
     let terraform = |args: &[&str]| {

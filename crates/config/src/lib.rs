@@ -12,6 +12,7 @@ mod error;
 pub mod filter;
 pub mod json;
 pub mod layout;
+pub mod names;
 pub mod problem;
 mod raw;
 mod reference;
@@ -53,6 +54,18 @@ pub struct Pipeline {
     pub queues: BTreeMap<String, Queue>,
     pub routes: BTreeMap<String, Route>,
     pub consumers: BTreeMap<String, Consumer>,
+    /// Where Terraform keeps the state (`[terraform.backend]`); `None`: locally, in the generated folder.
+    pub backend: Option<S3Backend>,
+}
+
+/// Terraform's S3 backend (`[terraform.backend]`), rendered as `backend.tf`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Backend {
+    pub bucket: String,
+    pub key: String,
+    pub region: String,
+    pub use_lockfile: bool,
+    pub dynamodb_table: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -28,6 +28,24 @@ pub struct RawPipelineFile {
     pub routes: BTreeMap<S<String>, S<RawRoute>>,
     #[serde(default)]
     pub consumers: BTreeMap<S<String>, S<RawConsumer>>,
+    pub terraform: Option<S<RawTerraform>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTerraform {
+    pub backend: Option<S<RawBackend>>,
+}
+
+/// `[terraform.backend]`: Terraform's S3 backend.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackend {
+    pub bucket: S<String>,
+    pub key: Option<S<String>>,
+    pub region: Option<S<String>>,
+    pub use_lockfile: Option<bool>,
+    pub dynamodb_table: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

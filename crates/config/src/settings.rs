@@ -16,11 +16,12 @@ pub enum Section {
     Consumer,
     Waf,
     Alerts,
+    Backend,
 }
 
 impl Section {
     /// Every section, in the order of the reference.
-    pub const ALL: [Section; 10] = [
+    pub const ALL: [Section; 11] = [
         Section::Pipeline,
         Section::Waf,
         Section::Alerts,
@@ -31,6 +32,7 @@ impl Section {
         Section::Queue,
         Section::Route,
         Section::Consumer,
+        Section::Backend,
     ];
 
     /// The reference's heading for the section.
@@ -51,6 +53,9 @@ impl Section {
             Section::Route => "`[routes.<name>]` — HTTP routes",
             Section::Consumer => {
                 "`[consumers.<name>]` — Lambda consumers (one writer function each)"
+            }
+            Section::Backend => {
+                "`[terraform.backend]` — where Terraform keeps the stack's state: an S3 bucket (`gen` renders `backend.tf`); without it, `terraform.tfstate` in the generated folder, on the machine that applies"
             }
         }
     }
@@ -336,6 +341,17 @@ settings! {
     SNS_TOPIC_ARN = Alerts "sns_topic_arn", D::Text("none: the stack creates a KMS-encrypted topic"),
         L::Text("a standard SNS topic ARN (`arn:aws:sns:<region>:<account>:<name>`)"),
         "publish to this existing topic instead; its policy must let `cloudwatch.amazonaws.com` publish, and its key (if any) must let CloudWatch use it", "";
+
+    BACKEND_BUCKET = Backend "bucket", D::Required, L::Text("an S3 bucket name (3–63 of `a-z 0-9 . -`)"),
+        "the bucket holding the state; it must exist (versioning on, so a bad apply can be rolled back)", "";
+    BACKEND_KEY = Backend "key", D::Text("`\"<name>/terraform.tfstate\"`"), L::Text("an S3 object key, no leading `/`"),
+        "the state's object key", "";
+    BACKEND_REGION = Backend "region", D::Text("the pipeline's `region`"), L::Text("an AWS region name"),
+        "the bucket's region", "";
+    BACKEND_USE_LOCKFILE = Backend "use_lockfile", D::Bool(true), L::Bool,
+        "lock the state with an S3 lock file (Terraform ≥ 1.10) so two applies never interleave", "";
+    BACKEND_DYNAMODB_TABLE = Backend "dynamodb_table", D::Absent, L::Text("a DynamoDB table name"),
+        "lock with this table instead (Terraform's older locking; its partition key must be `LockID`)", "";
 
     AUTH_TYPE = Auth "type", D::Required, L::OneOf(&["basic"]),
         "HTTP Basic, checked by the authorizer Lambda", "";

@@ -634,7 +634,7 @@ fn waf_section_turns_the_rate_rule_on_within_aws_bounds() {
 
 #[test]
 fn kms_key_is_aws_managed_create_or_a_key_arn() {
-    let arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let arn = "arn:aws:kms:eu-west-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     for (value, expected) in [
         ("aws-managed", config::KmsKey::AwsManaged),
         ("create", config::KmsKey::Create),
@@ -651,13 +651,13 @@ fn kms_key_is_aws_managed_create_or_a_key_arn() {
     }
     let alias = with(
         "region = \"eu-west-1\"",
-        "region = \"eu-west-1\"\nkms_key = \"arn:aws:kms:eu-west-1:111122223333:alias/mine\"",
+        "region = \"eu-west-1\"\nkms_key = \"arn:aws:kms:eu-west-1:210987654321:alias/mine\"",
     );
     let e = one(
         &alias,
         4,
         11,
-        "`kms_key` is \"arn:aws:kms:eu-west-1:111122223333:alias/mine\", which is not",
+        "`kms_key` is \"arn:aws:kms:eu-west-1:210987654321:alias/mine\", which is not",
     );
     assert!(e.help.unwrap().contains("not an alias"));
     let typo = with(
@@ -844,7 +844,7 @@ fn filters_are_compiled_for_aws_and_their_errors_located() {
 fn alerts_take_email_addresses_and_a_standard_topic_arn() {
     let p = config::parse(BASE, "pipeline.toml").unwrap();
     assert_eq!(p.alerts, config::Alerts::default());
-    let topic = "arn:aws:sns:eu-west-1:111122223333:oncall";
+    let topic = "arn:aws:sns:eu-west-1:210987654321:oncall";
     let p = config::parse(
         &format!(
             "{BASE}\n[alerts]\nemails = [\"a@example.com\", \"b@example.org\"]\nsns_topic_arn = \"{topic}\"\n"
@@ -874,14 +874,14 @@ fn alerts_take_email_addresses_and_a_standard_topic_arn() {
         "`emails` has \"A@example.com\" twice",
     );
     one(
-        &format!("{BASE}\n[alerts]\nsns_topic_arn = \"arn:aws:sqs:eu-west-1:111122223333:q\"\n"),
+        &format!("{BASE}\n[alerts]\nsns_topic_arn = \"arn:aws:sqs:eu-west-1:210987654321:q\"\n"),
         27,
         17,
         "which is not an SNS topic ARN",
     );
     one(
         &format!(
-            "{BASE}\n[alerts]\nsns_topic_arn = \"arn:aws:sns:eu-west-1:111122223333:t.fifo\"\n"
+            "{BASE}\n[alerts]\nsns_topic_arn = \"arn:aws:sns:eu-west-1:210987654321:t.fifo\"\n"
         ),
         27,
         17,

@@ -13,6 +13,11 @@ pub(super) enum Role {
     Writer,
 }
 
+/// The authorizer's shortest timeout: its Secrets Manager client gives each read 2 s in all (1 s to
+/// connect), and a request may need two (`AWSCURRENT`, then `AWSPREVIOUS` in a grace period): 4 s, and a
+/// second for the rest.
+pub(super) const AUTHORIZER_MIN_TIMEOUT_SECONDS: i64 = 5;
+
 /// The default of a per-function setting for one function.
 fn function_default(setting: &Setting, role: Role) -> i64 {
     match (setting.default, role) {
@@ -47,10 +52,26 @@ pub(super) fn function_settings(
         "arm64" => Architecture::Arm64,
         _ => Architecture::X86_64,
     };
+    let timeout_seconds = c.int_or(&f.timeout_seconds, &settings::TIMEOUT_SECONDS, timeout);
+    if let (Role::Authorizer, Some(t)) = (role, &f.timeout_seconds)
+        && (1..AUTHORIZER_MIN_TIMEOUT_SECONDS).contains(t.get_ref())
+    {
+        c.err(
+            t.span(),
+            format!(
+                "the authorizer's `timeout_seconds` is {}, under the {} s its two Secrets Manager reads may take (2 s each, connect included) with the request around them",
+                t.get_ref(),
+                AUTHORIZER_MIN_TIMEOUT_SECONDS - 1
+            ),
+            Some(format!(
+                "set {AUTHORIZER_MIN_TIMEOUT_SECONDS} or more (the default is {timeout}); a timed-out authorizer answers 500 to the caller"
+            )),
+        );
+    }
     FunctionSettings {
         architecture,
         memory_mb: as_u32(c.int_or(&f.memory_mb, &settings::MEMORY_MB, memory)),
-        timeout_seconds: as_u32(c.int_or(&f.timeout_seconds, &settings::TIMEOUT_SECONDS, timeout)),
+        timeout_seconds: as_u32(timeout_seconds),
         reserved_concurrency: reserved_or_none(c.int_or(
             &f.reserved_concurrency,
             &settings::RESERVED_CONCURRENCY,
@@ -100,5 +121,20 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn the_authorizer_needs_time_for_two_secret_reads() {
+        let src = base_and("\n[functions.authorizer]\ntimeout_seconds = 4\n");
+        let found = errors(&src);
+        assert_eq!((found.len(), found[0].0, found[0].1), (1, 18, 19));
+        assert!(
+            found[0]
+                .2
+                .starts_with("the authorizer's `timeout_seconds` is 4, under the 4 s")
+        );
+        valid(&src.replace("= 4", "= 5"));
+        // The writer has no such floor.
+        valid(&base_and("\n[functions.writer]\ntimeout_seconds = 1\n"));
     }
 }

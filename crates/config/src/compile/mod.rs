@@ -9,8 +9,10 @@
 //!    on. Bounds, choices and defaults come from [`crate::settings`].
 
 mod alerts;
+mod backend;
 mod checker;
 mod consumers;
+mod deployable;
 mod functions;
 mod pipeline;
 mod queues;
@@ -116,7 +118,13 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
         );
     }
 
-    Pipeline {
+    let backend = raw
+        .terraform
+        .as_ref()
+        .and_then(|t| t.get_ref().backend.as_ref())
+        .map(|b| backend::backend(c, b.get_ref(), &name, p.region.get_ref()));
+
+    let pipeline = Pipeline {
         name,
         region: p.region.get_ref().clone(),
         stage,
@@ -133,5 +141,8 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
         queues,
         routes,
         consumers,
-    }
+        backend,
+    };
+    deployable::check(c, &raw, &pipeline);
+    pipeline
 }

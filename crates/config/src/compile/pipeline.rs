@@ -67,9 +67,35 @@ pub(super) fn tags(
                 None,
             );
         }
+        for (text, what, span) in [
+            (k.get_ref(), "key", k.span()),
+            (v.get_ref(), "value", v.span()),
+        ] {
+            if let Some(bad) = text.chars().find(|ch| !tag_char(*ch)) {
+                c.err(
+                    span,
+                    format!(
+                        "tag {what} \"{text}\" contains {bad:?}, which IAM refuses in a tag (the stack's roles carry every tag)"
+                    ),
+                    Some(
+                        "use letters, digits, spaces and _ . : / = + - @ (IAM's tag pattern [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)"
+                            .into(),
+                    ),
+                );
+            }
+        }
         tags.insert(k.get_ref().clone(), v.get_ref().clone());
     }
     tags
+}
+
+/// A character IAM accepts in a tag key or value: its pattern `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`, the
+/// strictest of the services the provider's `default_tags` reach.
+fn tag_char(ch: char) -> bool {
+    static TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]$").expect("IAM's tag pattern compiles")
+    });
+    TAG.is_match(ch.encode_utf8(&mut [0; 4]))
 }
 
 /// The stage's access logs and throttle, and whether to manage the account's API Gateway role.
@@ -180,6 +206,29 @@ mod tests {
                     7,
                     10,
                     "tag key \"aws:x\" must be 1 to 128 characters and not start with \"aws:\""
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn tags_take_only_what_iam_takes() {
+        let src = base_with(
+            "region = \"eu-west-1\"\n",
+            "region = \"eu-west-1\"\ntags = { \"owner:team\" = \"Data ${platform}\", \"a#b\" = \"Équipe données 42 +-=@./:_\" }\n",
+        );
+        assert_eq!(
+            errors(&src),
+            vec![
+                at(
+                    4,
+                    25,
+                    "tag value \"Data ${platform}\" contains '$', which IAM refuses in a tag (the stack's roles carry every tag)"
+                ),
+                at(
+                    4,
+                    45,
+                    "tag key \"a#b\" contains '#', which IAM refuses in a tag (the stack's roles carry every tag)"
                 ),
             ]
         );

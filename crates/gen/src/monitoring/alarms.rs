@@ -456,6 +456,29 @@ dead_letter_queue = "Dead"
         sluice_config::parse(&src, "pipeline.toml").unwrap()
     }
 
+    /// `sluice_config::names` is what config checks for collisions: every alarm rendered must be listed
+    /// there, or two parts of a pipeline could silently share one.
+    #[test]
+    fn every_alarm_name_is_one_config_checks_for_collisions() {
+        let root = sluice_config::project_root();
+        for file in ["pipeline.toml", "examples/multi/pipeline.toml"] {
+            let p = sluice_config::load(&root.join(file)).unwrap();
+            let listed: std::collections::BTreeSet<String> = sluice_config::names::alarm_names(&p)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
+            let rendered = alarms(&p);
+            assert!(rendered.len() > 10, "{file}");
+            for a in rendered {
+                assert!(
+                    listed.contains(&a.name),
+                    "{file}: {} is not in config's names",
+                    a.name
+                );
+            }
+        }
+    }
+
     fn find<'a>(alarms: &'a [Alarm], name: &str) -> &'a Alarm {
         alarms
             .iter()
