@@ -230,7 +230,7 @@ module "auth" {
     password_version                = 1
     previous_password_grace_seconds = 3600
     recovery_window_in_days         = var.credentials_recovery_window_days
-    readers                         = var.credentials_readers
+    readers                         = distinct(concat(var.deployers, var.credentials_readers))
   }
 }
 
@@ -244,6 +244,7 @@ module "api" {
     throttle_rate_limit       = 4
     throttle_burst_limit      = 20
     manage_account            = true
+    reset_account_on_destroy  = var.reset_api_gateway_account_on_destroy
     xray_tracing              = false
   }
   kms_key_arn         = local.kms_key_arn

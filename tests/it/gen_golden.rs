@@ -81,7 +81,7 @@ fn check_reports_drift_and_a_run_repairs_only_generated_files() {
 
     let files = generate::render(&sluice_config::load(&config).unwrap(), &out).unwrap();
     // A root outside the project points at the zips by absolute path (main.tf, and the variables'
-    // descriptions): those two files differ from the committed terraform/ too.
+    // descriptions, which the README's Inputs table repeats): those differ from the committed terraform/ too.
     let lambda_dir = workspace_root().join("target/lambda");
     assert!(
         files["main.tf"].contains(&format!(
@@ -95,9 +95,16 @@ fn check_reports_drift_and_a_run_repairs_only_generated_files() {
     assert_eq!(
         drift,
         Drift {
-            stale: vec!["main.tf".into(), "outputs.tf".into(), "variables.tf".into()],
+            stale: vec![
+                "README.md".into(),
+                "main.tf".into(),
+                "outputs.tf".into(),
+                "variables.tf".into()
+            ],
             missing: vec!["modules/stream/main.tf".into()],
             extra: vec!["modules/gone/main.tf".into()],
+            user: vec!["terraform.tfvars".into()],
+            overwrites_user_file: None,
         }
     );
 
@@ -114,6 +121,7 @@ fn check_reports_drift_and_a_run_repairs_only_generated_files() {
         "stale:   outputs.tf",
         "missing: modules/stream/main.tf",
         "extra:   modules/gone/main.tf",
+        "yours:   terraform.tfvars (kept)",
         "cargo xtask gen",
     ] {
         assert!(
@@ -220,4 +228,82 @@ fn generated_roots_find_the_zips_wherever_they_are_generated() {
         outside.expression,
         workspace_root().join("target/lambda").display().to_string()
     );
+}
+
+/// `[terraform.backend]` renders `backend.tf` (and the README says where the state is); a user's own `.tf`
+/// file is kept and reported by `--check`; a user's file where `gen` would write one stops `gen` before it
+/// writes anything.
+#[test]
+fn a_backend_renders_backend_tf_and_the_users_files_are_kept_and_reported() {
+    let root = workspace_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("pipeline.toml");
+    let shipped = std::fs::read_to_string(root.join("pipeline.toml")).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{shipped}\n[terraform.backend]\nbucket = \"acme-terraform-state\"\nkey = \"ingest/prod.tfstate\"\ndynamodb_table = \"terraform-locks\"\n"
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("terraform");
+    std::fs::create_dir_all(&out).unwrap();
+    let user_file = "resource \"aws_sns_topic\" \"mine\" {\n  name = \"mine\"\n}\n";
+    std::fs::write(out.join("extra.tf"), user_file).unwrap();
+    // A backend.tf of the user's own, at the path gen renders: gen refuses and writes nothing.
+    std::fs::write(
+        out.join("backend.tf"),
+        "terraform {\n  backend \"local\" {}\n}\n",
+    )
+    .unwrap();
+    let args = |check| GenArgs {
+        out_dir: Some(out.clone()),
+        check,
+    };
+    let err = format!("{:?}", generate::run(&config, args(false)).unwrap_err());
+    assert!(err.contains("backend.tf is yours"), "{err}");
+    assert!(
+        !out.join("main.tf").exists(),
+        "gen wrote files before refusing"
+    );
+
+    std::fs::remove_file(out.join("backend.tf")).unwrap();
+    generate::run(&config, args(false)).unwrap();
+    let backend = std::fs::read_to_string(out.join("backend.tf")).unwrap();
+    for needle in [
+        "backend \"s3\" {",
+        "bucket  = \"acme-terraform-state\"",
+        "key     = \"ingest/prod.tfstate\"",
+        "region  = \"us-east-1\"",
+        "use_lockfile = true",
+        "dynamodb_table = \"terraform-locks\"",
+    ] {
+        assert!(backend.contains(needle), "{needle:?} not in:\n{backend}");
+    }
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(
+        readme.contains("s3://acme-terraform-state/ingest/prod.tfstate (us-east-1)"),
+        "{readme}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("extra.tf")).unwrap(),
+        user_file,
+        "gen touched the user's file"
+    );
+    let pipeline = sluice_config::load(&config).unwrap();
+    let files = generate::render(&pipeline, &out).unwrap();
+    let drift = generate::drift(&out, &files).unwrap();
+    assert!(drift.is_empty(), "{drift:?}");
+    assert_eq!(drift.user, vec!["extra.tf".to_string()]);
+    assert_eq!(
+        drift.user_line().unwrap(),
+        "kept as yours (no generated header): extra.tf"
+    );
+    generate::run(&config, args(true)).expect("up to date, the user's file is not drift");
+
+    // Without the backend, backend.tf was generated: the next gen deletes it, and keeps extra.tf.
+    std::fs::write(&config, &shipped).unwrap();
+    generate::run(&config, args(false)).unwrap();
+    assert!(!out.join("backend.tf").exists());
+    assert!(out.join("extra.tf").exists());
 }

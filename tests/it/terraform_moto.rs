@@ -182,7 +182,7 @@ fn init_root_from(moto: &Moto, tmp: &Path, root: &Path) -> Root {
     copy_dir(root, &dir);
     let zip = tmp.join("bootstrap.zip");
     placeholder_zip(&zip);
-    let root = Root {
+    let mut root = Root {
         dir,
         env: moto.env(),
         vars: vec![
@@ -192,6 +192,14 @@ fn init_root_from(moto: &Moto, tmp: &Path, root: &Path) -> Root {
             format!("writer_zip_path={}", zip.display()),
         ],
     };
+    // moto answers the provider's reset of the account settings (an UpdateAccount patch without a
+    // value) with a 500 (KeyError 'value' in moto 5.2), which the provider retries until it times out.
+    let variables = std::fs::read_to_string(root.dir.join("variables.tf")).unwrap_or_default();
+    if variables.contains("variable \"reset_api_gateway_account_on_destroy\"") {
+        root.vars.push("-var".into());
+        root.vars
+            .push("reset_api_gateway_account_on_destroy=false".into());
+    }
     let mut init = vec!["init", "-input=false", "-no-color"];
     let plugin = format!("-plugin-dir={PLUGIN_DIR}");
     if Path::new(PLUGIN_DIR).is_dir() {
@@ -543,6 +551,60 @@ fn generated_root_applies_plans_clean_keeps_the_password_out_of_state_and_destro
 
     assert_dead_letter_bucket_and_writer_policy(&root, &outputs, &runtime, &moto);
 
+    // The stage's execution log group is the stack's, with the access logs' retention, not one API
+    // Gateway creates on the first error (never expiring).
+    let groups = of_type(&resources, "aws_cloudwatch_log_group");
+    let group = |prefix: &str| {
+        groups
+            .iter()
+            .find(|g| g["values"]["name"].as_str().unwrap().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no log group {prefix}…"))["values"]
+            .clone()
+    };
+    let execution = group("API-Gateway-Execution-Logs_");
+    assert_eq!(
+        execution["name"],
+        format!(
+            "API-Gateway-Execution-Logs_{}/prod",
+            outputs["api_id"]["value"].as_str().unwrap()
+        )
+    );
+    assert_eq!(
+        execution["retention_in_days"],
+        group("/aws/apigateway/")["retention_in_days"]
+    );
+
+    // A variable's limits are checked before anything is planned.
+    let refused = root.expect(
+        &[
+            "plan",
+            "-no-color",
+            "-var",
+            "credentials_recovery_window_days=3",
+        ],
+        1,
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("credentials_recovery_window_days must be 0 (delete at once) or 7 to 30"),
+        "{stderr}"
+    );
+    // A second deployer, listed in `deployers`, is named by the secret's policy (so its refresh may read
+    // the version) without being a reader of the password otherwise.
+    let second = "arn:aws:iam::123456789012:role/ci-deployer";
+    root.expect(
+        &[
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            "-var",
+            &format!("deployers=[\"{second}\"]"),
+        ],
+        0,
+    );
+    let readers = secret_policy_readers(&moto, "us-east-1", &secret_arn);
+    assert!(readers.contains(&second.to_string()), "{readers:?}");
+
     destroy_to_empty(&root);
     eprintln!(
         "moto round trip took {:.0} s",
@@ -562,7 +624,7 @@ fn multi_example_with_waf_kms_key_and_tracing_applies_plans_clean_and_destroys()
     let resources = state_resources(&root);
     let values = |address: &str| at(&resources, address)["values"].clone();
 
-    // The created key: rotated, and everything encrypted with it (but the stream that names its own).
+    // The created key: rotated, and everything encrypted with it.
     assert_alerts(
         &resources,
         "shop",
@@ -577,13 +639,9 @@ fn multi_example_with_waf_kms_key_and_tracing_applies_plans_clean_and_destroys()
         "alias/shop"
     );
     for stream in of_type(&resources, "aws_kinesis_stream") {
-        let expected = if stream["address"].as_str().unwrap().contains("\"Orders\"") {
-            "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-        } else {
-            key_arn.as_str()
-        };
         assert_eq!(
-            stream["values"]["kms_key_id"], expected,
+            stream["values"]["kms_key_id"],
+            key_arn.as_str(),
             "{}",
             stream["address"]
         );

@@ -37,6 +37,24 @@ pub enum GenError {
         begin: &'static str,
         end: &'static str,
     },
+    #[error("cannot read back the rendered {file}: {message}")]
+    #[diagnostic(
+        code(sluice::gen::read_back),
+        help(
+            "this is a defect of sluice-gen's templates; please report it with your pipeline.toml"
+        )
+    )]
+    ReadBack { file: String, message: String },
+    #[error(
+        "{path} is yours (it has no generated header), but pipeline.toml renders a file of that name"
+    )]
+    #[diagnostic(
+        code(sluice::gen::user_file),
+        help(
+            "move what you need from it elsewhere and delete it (for `backend.tf`: [terraform.backend] in pipeline.toml now says where the state is), then run `cargo xtask gen` again"
+        )
+    )]
+    UserFile { path: String },
     #[error("{dir} is not what pipeline.toml gives:\n{}", .drift.lines())]
     #[diagnostic(
         code(sluice::gen::stale),
@@ -45,7 +63,7 @@ pub enum GenError {
     Stale {
         dir: String,
         args: String,
-        drift: Drift,
+        drift: Box<Drift>,
     },
 }
 
@@ -58,11 +76,28 @@ pub struct Drift {
     pub missing: Vec<String>,
     /// Generated files on disk that pipeline.toml no longer produces.
     pub extra: Vec<String>,
+    /// The user's files: on disk without the generated header (a `backend.tf`, extra resources, a
+    /// `terraform.tfvars`), never written or deleted, and not drift. Terraform's own (the lock file, local
+    /// state, `.terraform/`) are not listed.
+    pub user: Vec<String>,
+    /// A rendered file whose path holds one of the user's files: `gen` stops rather than overwrite it.
+    pub overwrites_user_file: Option<String>,
 }
 
 impl Drift {
+    /// Whether the generated files are as pipeline.toml gives them (the user's files do not count).
     pub fn is_empty(&self) -> bool {
         self.stale.is_empty() && self.missing.is_empty() && self.extra.is_empty()
+    }
+
+    /// One line naming the user's files kept, or nothing.
+    pub fn user_line(&self) -> Option<String> {
+        (!self.user.is_empty()).then(|| {
+            format!(
+                "kept as yours (no generated header): {}",
+                self.user.join(", ")
+            )
+        })
     }
 
     pub(crate) fn lines(&self) -> String {
@@ -70,6 +105,7 @@ impl Drift {
         out.extend(self.stale.iter().map(|f| format!("  stale:   {f}")));
         out.extend(self.missing.iter().map(|f| format!("  missing: {f}")));
         out.extend(self.extra.iter().map(|f| format!("  extra:   {f}")));
+        out.extend(self.user.iter().map(|f| format!("  yours:   {f} (kept)")));
         out.join("\n")
     }
 }

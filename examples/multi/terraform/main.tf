@@ -9,7 +9,7 @@ provider "aws" {
   default_tags {
     tags = {
       "cost-center" = "retail-42"
-      "owner:team"  = "Data $${platform} %%{team}"
+      "owner:team"  = "Data platform / ingest"
       "project"     = "shop"
     }
   }
@@ -28,7 +28,7 @@ locals {
     authorizer = {
       architecture         = "arm64"
       memory_mb            = 256
-      timeout_seconds      = 3
+      timeout_seconds      = 5
       reserved_concurrency = null
       log_retention_days   = 14
     }
@@ -61,7 +61,7 @@ locals {
       mode            = "PROVISIONED"
       shard_count     = 2
       retention_hours = 48
-      kms_key_arn     = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+      kms_key_arn     = local.kms_key_arn
     }
   }
 
@@ -92,7 +92,7 @@ locals {
       name                   = "shop-OrderTable"
       billing_mode           = "PROVISIONED"
       read_capacity          = 10
-      write_capacity         = 20
+      write_capacity         = 160
       partition_key          = { name = "orderId", type = "S" }
       sort_key               = { name = "version", type = "N" }
       point_in_time_recovery = true
@@ -144,7 +144,7 @@ locals {
       retry_attempts             = 2
       maximum_record_age_seconds = 600
       bisect_on_error            = false
-      parallelization_factor     = 10
+      parallelization_factor     = 5
       filter_patterns            = ["{\"data\":{\"body\":{\"kind\":[{\"equals-ignore-case\":\"click\"}]}}}", "{\"$or\":[{\"partitionKey\":[{\"prefix\":\"vip-\"}]},{\"data\":{\"sourceIp\":[{\"cidr\":\"10.0.0.0/8\"}]}}]}"]
       environment = {
         PARTITION_KEY_NAME = "clickId"
@@ -317,7 +317,7 @@ module "auth" {
     password_version                = 3
     previous_password_grace_seconds = 3600
     recovery_window_in_days         = var.credentials_recovery_window_days
-    readers                         = var.credentials_readers
+    readers                         = distinct(concat(var.deployers, var.credentials_readers))
   }
 }
 
@@ -343,6 +343,7 @@ module "api" {
     throttle_rate_limit       = 50.5
     throttle_burst_limit      = 100
     manage_account            = false
+    reset_account_on_destroy  = false
     xray_tracing              = true
   }
   kms_key_arn         = local.kms_key_arn

@@ -45,6 +45,10 @@ struct Readme {
     header: &'static str,
     name: String,
     files: Vec<String>,
+    /// `s3://bucket/key` when `[terraform.backend]` is set.
+    state: Option<String>,
+    inputs: Vec<Vec<String>>,
+    outputs: Vec<Vec<String>>,
 }
 
 /// `README.md`: the manifest naming every generated file, itself included (the OpenAPI document and the
@@ -53,6 +57,7 @@ fn manifest(p: &Pipeline, files: &mut Files) -> Result<(), GenError> {
     let mut listed: Vec<String> = files.keys().cloned().collect();
     listed.push(MANIFEST.to_string());
     listed.sort();
+    let (inputs, outputs) = crate::docs::tables(&files["variables.tf"], &files["outputs.tf"])?;
     put(
         files,
         MANIFEST,
@@ -60,6 +65,12 @@ fn manifest(p: &Pipeline, files: &mut Files) -> Result<(), GenError> {
             header: HEADER,
             name: p.name.clone(),
             files: listed,
+            state: p
+                .backend
+                .as_ref()
+                .map(|b| format!("s3://{}/{} ({})", b.bucket, b.key, b.region)),
+            inputs,
+            outputs,
         },
     )
 }

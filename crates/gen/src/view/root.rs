@@ -25,6 +25,16 @@ pub(super) fn render(
     outputs_tf(p, files)?;
     let header = HEADER;
     put(files, "versions.tf", Versions { header })?;
+    if let Some(b) = &p.backend {
+        put(
+            files,
+            "backend.tf",
+            Backend {
+                header,
+                b: b.clone(),
+            },
+        )?;
+    }
     Ok(())
 }
 
@@ -90,6 +100,7 @@ fn variables_tf(p: &Pipeline, lambda_dir: &LambdaDir, files: &mut Files) -> Resu
             region: p.region.clone(),
             auth: p.auth.is_some(),
             lambda_dir: lambda_dir.clone(),
+            manage_account: p.api.manage_api_gateway_account,
         },
     )?;
     Ok(())
@@ -104,9 +115,23 @@ fn outputs_tf(p: &Pipeline, files: &mut Files) -> Result<(), GenError> {
             header,
             auth: p.auth.is_some(),
             waf: p.waf.is_some(),
+            api_url_description: api_url_description(p),
         },
     )?;
     Ok(())
+}
+
+/// The `api_url` output's description: the invoke URL and the routes pipeline.toml declares under it.
+fn api_url_description(p: &Pipeline) -> String {
+    let routes: Vec<String> = p
+        .routes
+        .values()
+        .map(|r| format!("{} {{api_url}}{}", r.method, r.path))
+        .collect();
+    format!(
+        "The stage's invoke URL; the routes under it: {}.",
+        routes.join(", ")
+    )
 }
 
 /// HCL for the pipeline's customer-managed key ARN, or `null`.
@@ -430,6 +455,14 @@ struct RootVariables {
     region: String,
     auth: bool,
     lambda_dir: LambdaDir,
+    manage_account: bool,
+}
+
+#[derive(Template)]
+#[template(path = "terraform/root/backend.tf", escape = "none")]
+struct Backend {
+    header: &'static str,
+    b: sluice_config::S3Backend,
 }
 
 #[derive(Template)]
@@ -438,4 +471,5 @@ struct RootOutputs {
     header: &'static str,
     auth: bool,
     waf: bool,
+    api_url_description: String,
 }

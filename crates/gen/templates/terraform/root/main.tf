@@ -261,7 +261,7 @@ module "auth" {
     password_version                = {{ a.password_version }}
     previous_password_grace_seconds = {{ a.previous_password_grace_seconds }}
     recovery_window_in_days         = var.credentials_recovery_window_days
-    readers                         = var.credentials_readers
+    readers                         = distinct(concat(var.deployers, var.credentials_readers))
   }
 }
 {%- when None %}
@@ -294,6 +294,11 @@ module "api" {
     throttle_rate_limit       = {{ api.throttle_rate_limit }}
     throttle_burst_limit      = {{ api.throttle_burst_limit }}
     manage_account            = {{ api.manage_account }}
+{%- if api.manage_account %}
+    reset_account_on_destroy  = var.reset_api_gateway_account_on_destroy
+{%- else %}
+    reset_account_on_destroy  = false
+{%- endif %}
     xray_tracing              = {{ xray_tracing }}
   }
   kms_key_arn         = local.kms_key_arn

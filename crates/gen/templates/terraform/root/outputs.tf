@@ -1,7 +1,7 @@
 # {{ header }}
 
 output "api_url" {
-  description = "The stage's invoke URL: POST {api_url}/submit/{stream}/{eventId}."
+  description = {{ api_url_description|hcl }}
   value       = module.api.invoke_url
 }
 

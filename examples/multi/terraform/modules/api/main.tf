@@ -97,6 +97,16 @@ resource "aws_cloudwatch_log_group" "access" {
   kms_key_id        = var.kms_key_arn
 }
 
+# The stage's execution log group (its ERROR-level logs, method settings below). API Gateway creates it on the
+# first error if it does not exist, never expiring and under CloudWatch Logs' own key; created here first, it
+# has the access logs' retention and the pipeline's key, and goes with the stack.
+resource "aws_cloudwatch_log_group" "execution" {
+  #checkov:skip=CKV_AWS_338:Retention is access_log_retention_days in pipeline.toml; execution logs hold errors only (logging_level ERROR, no data trace)
+  name              = "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.this.id}/${var.api.stage}"
+  retention_in_days = var.api.access_log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
 resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:Every request is a distinct write to Kinesis; a cached response would acknowledge a record that was never written
   #checkov:skip=CKV2_AWS_51:Clients authenticate with HTTP Basic checked by the authorizer (or the route is public by design); mutual TLS needs a custom domain this pipeline does not manage
@@ -147,6 +157,9 @@ resource "aws_api_gateway_method_settings" "all" {
   rest_api_id = aws_api_gateway_rest_api.this.id
   stage_name  = aws_api_gateway_stage.this.stage_name
   method_path = "*/*"
+
+  # Logging starts with these settings: the log group must exist first (else API Gateway creates its own).
+  depends_on = [aws_cloudwatch_log_group.execution]
 
   settings {
     metrics_enabled = true
@@ -204,9 +217,13 @@ resource "aws_iam_role_policy" "cloudwatch" {
   policy = data.aws_iam_policy_document.cloudwatch.json
 }
 
+# One per account and region: applying it replaces whatever role another stack set (pipeline.toml's
+# manage_api_gateway_account = false leaves it alone). On destroy it is reset (unless the root's
+# reset_api_gateway_account_on_destroy is false), not left naming a deleted role.
 resource "aws_api_gateway_account" "this" {
   count = var.api.manage_account ? 1 : 0
 
   cloudwatch_role_arn = aws_iam_role.cloudwatch[0].arn
+  reset_on_delete     = var.api.reset_account_on_destroy
   depends_on          = [aws_iam_role_policy.cloudwatch]
 }

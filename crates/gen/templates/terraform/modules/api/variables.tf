@@ -1,7 +1,7 @@
 # {{ header }}
 
 variable "api" {
-  description = "The REST API: name, stage name, access log retention in days, stage throttling (requests per second and burst), whether to manage the region's API Gateway CloudWatch role, and X-Ray tracing of the stage."
+  description = "The REST API: name, stage name, access log retention in days, stage throttling (requests per second and burst), whether to manage the region's API Gateway CloudWatch role (and reset the region's setting when destroyed), and X-Ray tracing of the stage."
   type = object({
     name                      = string
     stage                     = string
@@ -9,6 +9,7 @@ variable "api" {
     throttle_rate_limit       = number
     throttle_burst_limit      = number
     manage_account            = bool
+    reset_account_on_destroy  = bool
     xray_tracing              = bool
   })
 }
