@@ -6,13 +6,15 @@ their outcomes are AWS's answers:
 - EventBridge `TestEventPattern` (tests/aws/services/events/test_events_patterns.py): each template of
   event_pattern_templates/ is a (pattern, event) pair; no suffix = AWS answered true, `_NEG` = false, `_EXC` =
   AWS refused the pattern (InvalidEventPatternException, its reason in the .snapshot.json); plus the
-  duplicate-key case (complex_multi_key_*.json) and the escape-character case, answered true.
+  duplicate-key case (complex_multi_key_*.json) and the escape-character case
+  (test_event_pattern_with_escape_characters), answered true.
 - Lambda `CreateEventSourceMapping` with SQS filter criteria
   (tests/aws/services/lambda_/event_source_mapping/test_lambda_integration_sqs.py): `test_sqs_event_filter`
   (the first message is delivered, the second filtered out; the record is seen as {"body": <message>}) and
   `test_sqs_invalid_event_filter` (refused: InvalidParameterValueException).
 
-Usage: extract.py <localstack git dir> > cases.json   (needs `json5` from PyPI; reads the repository's HEAD).
+Usage: extract.py <localstack git dir> > /tmp/cases.json && mv /tmp/cases.json cases.json
+(needs `json5` from PyPI; reads the repository's HEAD; the recorded commit: 8b9a79f05846835cf4dff63ab7eefdde9df83783).
 Numbers keep their text and duplicate keys are kept, as AWS received them.
 """
 
@@ -130,6 +132,24 @@ def main(gitdir):
             "recorded": f"{REPO}@{commit}:{TEMPLATES}/complex_multi_key_event_pattern.json ({key}, validated {validation[key]['last_validated_date']})",
             "pattern": dump(load5(git(gitdir, "show", f"HEAD:{TEMPLATES}/complex_multi_key_event_pattern.json"))),
             "event": dump(load5(git(gitdir, "show", f"HEAD:{TEMPLATES}/complex_multi_key_event.json"))),
+            "expect": "match",
+            "lambda_grammar": True,
+        })
+
+    key = f"{EVENTS}/test_events_patterns.py::TestEventPattern::test_event_pattern_with_escape_characters"
+    if key in validation:
+        tree = ast.parse(git(gitdir, "show", f"HEAD:{EVENTS}/test_events_patterns.py"))
+        fn = next(f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == key.rsplit("::", 1)[1])
+        texts = {
+            a.targets[0].id: ast.literal_eval(a.value)
+            for a in fn.body
+            if isinstance(a, ast.Assign) and isinstance(a.targets[0], ast.Name) and isinstance(a.value, ast.Constant)
+        }
+        cases.append({
+            "name": "escape_characters",
+            "recorded": f"{REPO}@{commit}:{EVENTS}/test_events_patterns.py ({key}, validated {validation[key]['last_validated_date']})",
+            "pattern": dump(load5(texts["event_pattern"])),
+            "event": dump(load5(texts["event"])),
             "expect": "match",
             "lambda_grammar": True,
         })
