@@ -4,12 +4,13 @@
 //! the record as sluice writes it: the envelope's members (`body`, the request body; `sourceIp`,
 //! `requestId`, `receivedAt`, `v`) and the record's `partitionKey`. AWS filters Kinesis records on their
 //! `data` (the envelope, parsed as JSON) and metadata, so [`compile`] renders `{"body": …}` as
-//! `{"data": {"body": …}}` for the event source mapping, and checks the grammar AWS documents (every
-//! operator, `$or`, AWS's limits) with errors located in the pattern. [`Pattern`] is the checked pattern
-//! over the record as AWS sees it, which the local event source mapping matches records against.
-
-use std::collections::BTreeSet;
-use std::net::IpAddr;
+//! `{"data": {"body": …}}` for the event source mapping, and checks the grammar Lambda takes (its
+//! operators, `$or`, AWS's limits) with errors located in the pattern. Lambda's event filtering takes a
+//! subset of EventBridge's operators: EventBridge's `wildcard`, `cidr` and `anything-but` with `prefix`,
+//! `suffix`, `equals-ignore-case` or `wildcard` are refused here, as `CreateEventSourceMapping` would
+//! refuse them. [`Pattern`] is the checked pattern over the record as AWS sees it, which the local event
+//! source mapping matches records against: keys are paths (`"a.b"` is `"a": {"b": …}`), and a path given
+//! twice keeps its last rules, as AWS's rule compiler does.
 
 use crate::error::closest;
 use crate::json::{Json, JsonValue, Member};
@@ -30,7 +31,7 @@ pub const PARTITION_KEY: &str = "partitionKey";
 pub const DATA: &str = "data";
 
 /// A checked pattern: every field must match, and one alternative of every `$or`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pattern {
     pub fields: Vec<(String, Field)>,
     pub any_of: Vec<Vec<Pattern>>,
@@ -44,7 +45,7 @@ pub enum Field {
     Nested(Pattern),
 }
 
-/// A literal to match exactly (numbers by their text, as AWS compares them).
+/// A literal to match exactly (numbers by their text or, when both are within ±5e9, by value).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
     String(String),
@@ -56,23 +57,19 @@ pub enum Literal {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rule {
     Exact(Literal),
-    Prefix { value: String, ignore_case: bool },
-    Suffix { value: String, ignore_case: bool },
+    Prefix {
+        value: String,
+        ignore_case: bool,
+    },
+    Suffix {
+        value: String,
+        ignore_case: bool,
+    },
     EqualsIgnoreCase(String),
-    Wildcard(String),
-    AnythingBut(AnythingBut),
+    /// Any value but these (strings only, or numbers only).
+    AnythingBut(Vec<Literal>),
     Numeric(NumericRange),
     Exists(bool),
-    Cidr { network: IpAddr, prefix_len: u8 },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum AnythingBut {
-    Values(Vec<Literal>),
-    Prefix(String),
-    Suffix(String),
-    EqualsIgnoreCase(Vec<String>),
-    Wildcard(Vec<String>),
 }
 
 /// A numeric range; each bound with whether it is inclusive.
@@ -90,16 +87,22 @@ pub struct EventFilter {
     pub pattern: Pattern,
 }
 
+/// The operators Lambda's event filtering takes (its developer guide's rule syntax table; EventBridge's
+/// operator table, "Pipe support").
 const OPERATORS: &[&str] = &[
     "prefix",
     "suffix",
     "equals-ignore-case",
-    "wildcard",
     "anything-but",
     "numeric",
     "exists",
-    "cidr",
 ];
+
+/// EventBridge's operators that Lambda's event filtering does not take.
+const EVENTBRIDGE_ONLY: &[&str] = &["wildcard", "cidr"];
+
+const LAMBDA_HELP: &str = "Lambda's event filtering takes exact values, prefix, suffix, equals-ignore-case, \
+     anything-but (a value or a list), numeric, exists and $or";
 
 /// Checks a sluice pattern and compiles it for AWS and for the local matcher.
 pub fn compile(root: &Json) -> Result<EventFilter, Vec<Problem>> {
@@ -147,7 +150,6 @@ fn top(c: &mut Problems, root: &Json) {
             None,
         );
     }
-    duplicates(c, members);
     for m in members {
         match m.key.as_str() {
             "$or" => or(c, m, true),
@@ -186,15 +188,6 @@ fn top(c: &mut Problems, root: &Json) {
     }
 }
 
-fn duplicates(c: &mut Problems, members: &[Member]) {
-    let mut seen = BTreeSet::new();
-    for m in members {
-        if !seen.insert(m.key.as_str()) {
-            c.err(&m.key_span, format!("`{}` appears twice", m.key), None);
-        }
-    }
-}
-
 fn or(c: &mut Problems, m: &Member, at_top: bool) {
     match &m.value.value {
         JsonValue::Array(items) if items.len() >= 2 => {
@@ -228,7 +221,6 @@ fn pattern(c: &mut Problems, node: &Json) {
             None,
         );
     }
-    duplicates(c, members);
     for m in members {
         if m.key == "$or" {
             or(c, m, false);
@@ -240,9 +232,10 @@ fn pattern(c: &mut Problems, node: &Json) {
             _ => c.err(
                 &m.value.span,
                 format!(
-                    "a value to match must be in a list: \"{}\": [{}]",
+                    "a value to match must be in a list: \"{}\": [{}] (AWS: \"{}\" must be an object or an array)",
                     m.key,
-                    render(&m.value)
+                    render(&m.value),
+                    m.key
                 ),
                 None,
             ),
@@ -258,7 +251,7 @@ fn rules(c: &mut Problems, list: &Json) {
     if items.is_empty() {
         c.err(
             &list.span,
-            "an empty list matches nothing",
+            "an empty list matches nothing (AWS: \"Empty arrays are not allowed\")",
             Some("use [null] to match null, [\"\"] to match an empty string".into()),
         );
     }
@@ -294,7 +287,7 @@ fn operator(c: &mut Problems, m: &Member) {
                 if inner[0].value.as_str().is_none() {
                     c.err(
                         &inner[0].value.span,
-                        "`equals-ignore-case` takes a string",
+                        "`equals-ignore-case` takes a string (AWS: \"equals-ignore-case match pattern must be a string\")",
                         None,
                     );
                 }
@@ -302,7 +295,7 @@ fn operator(c: &mut Problems, m: &Member) {
             _ => c.err(
                 &v.span,
                 format!(
-                    "`{}` takes a string, or {{\"equals-ignore-case\": \"…\"}}",
+                    "`{0}` takes a string, or {{\"equals-ignore-case\": \"…\"}} (AWS: \"{0} match pattern must be a string\")",
                     m.key
                 ),
                 None,
@@ -310,69 +303,40 @@ fn operator(c: &mut Problems, m: &Member) {
         },
         "equals-ignore-case" => {
             if v.as_str().is_none() {
-                c.err(&v.span, "`equals-ignore-case` takes a string", None);
+                c.err(
+                    &v.span,
+                    "`equals-ignore-case` takes a string (AWS: \"equals-ignore-case match pattern must be a string\")",
+                    None,
+                );
             }
         }
-        "wildcard" => match v.as_str() {
-            Some(w) => wildcard(c, v, w),
-            None => c.err(&v.span, "`wildcard` takes a string", None),
-        },
         "exists" => {
             if !matches!(v.value, JsonValue::Bool(_)) {
                 c.err(&v.span, "`exists` takes true or false", None);
             }
         }
-        "cidr" => match v.as_str() {
-            Some(text) if parse_cidr(text).is_some() => {}
-            _ => c.err(
-                &v.span,
-                "`cidr` takes an IPv4 or IPv6 network in CIDR notation, e.g. \"10.0.0.0/24\"",
-                None,
-            ),
-        },
         "numeric" => numeric(c, v),
         "anything-but" => anything_but(c, v),
+        other if EVENTBRIDGE_ONLY.contains(&other) => c.err(
+            &m.key_span,
+            format!(
+                "`{other}` is EventBridge's, not Lambda's: CreateEventSourceMapping refuses it"
+            ),
+            Some(match other {
+                "cidr" => format!(
+                    "{LAMBDA_HELP}; a network on an octet boundary is a prefix, e.g. {{\"prefix\": \"10.\"}} for 10.0.0.0/8"
+                ),
+                _ => format!("{LAMBDA_HELP}; a wildcard at one end is a prefix or a suffix"),
+            }),
+        ),
         other => c.err(
             &m.key_span,
-            format!("`{other}` is not a filter operator"),
+            format!("`{other}` is not a filter operator (AWS: \"Unrecognized match type {other}\")"),
             Some(match closest(other, OPERATORS.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("operators: {}", OPERATORS.join(", ")),
             }),
         ),
-    }
-}
-
-fn wildcard(c: &mut Problems, v: &Json, w: &str) {
-    let mut chars = w.chars().peekable();
-    let mut previous_star = false;
-    while let Some(ch) = chars.next() {
-        match ch {
-            '*' if previous_star => {
-                c.err(
-                    &v.span,
-                    "a wildcard pattern cannot have two `*` in a row",
-                    None,
-                );
-                return;
-            }
-            '*' => previous_star = true,
-            '\\' => {
-                previous_star = false;
-                match chars.next() {
-                    Some('*' | '\\') => {}
-                    _ => {
-                        c.err(
-                            &v.span,
-                            "in a wildcard pattern a backslash escapes only `*` or `\\`",
-                            None,
-                        );
-                        return;
-                    }
-                }
-            }
-            _ => previous_star = false,
-        }
     }
 }
 
@@ -383,50 +347,36 @@ fn anything_but(c: &mut Problems, v: &Json) {
             let strings = items.iter().all(|i| matches!(i.value, JsonValue::String(_)));
             let numbers = items.iter().all(|i| matches!(i.value, JsonValue::Number(_)));
             if !strings && !numbers {
-                c.err(&v.span, "an `anything-but` list holds only strings or only numbers", None);
+                c.err(
+                    &v.span,
+                    "an `anything-but` list holds only strings or only numbers (AWS: \"Inside anything but list, start|null|boolean is not supported.\")",
+                    None,
+                );
             }
         }
         JsonValue::Object(inner) if inner.len() == 1 => {
             let m = &inner[0];
-            let one_or_list = |value: &Json| match &value.value {
-                JsonValue::String(_) => true,
-                JsonValue::Array(items) => {
-                    !items.is_empty() && items.iter().all(|i| matches!(i.value, JsonValue::String(_)))
-                }
-                _ => false,
-            };
-            match m.key.as_str() {
-                "prefix" | "suffix" => {
-                    if m.value.as_str().is_none() {
-                        c.err(&m.value.span, format!("`anything-but` `{}` takes a string", m.key), None);
-                    }
-                }
-                "equals-ignore-case" => {
-                    if !one_or_list(&m.value) {
-                        c.err(&m.value.span, "`equals-ignore-case` takes a string or a list of strings", None);
-                    }
-                }
-                "wildcard" => {
-                    if !one_or_list(&m.value) {
-                        c.err(&m.value.span, "`wildcard` takes a string or a list of strings", None);
-                    } else if let JsonValue::Array(items) = &m.value.value {
-                        for item in items {
-                            wildcard(c, item, item.as_str().unwrap_or_default());
-                        }
-                    } else {
-                        wildcard(c, &m.value, m.value.as_str().unwrap_or_default());
-                    }
-                }
-                other => c.err(
-                    &m.key_span,
-                    format!("`anything-but` cannot take `{other}`"),
-                    Some("it takes a value, a list, or one of prefix, suffix, equals-ignore-case, wildcard".into()),
-                ),
+            let empty_affix = matches!(m.key.as_str(), "prefix" | "suffix") && m.value.as_str() == Some("");
+            if empty_affix {
+                c.err(
+                    &m.value.span,
+                    format!("an empty `{}` under `anything-but` is refused by AWS (\"Null prefix/suffix not allowed\")", m.key),
+                    None,
+                );
+                return;
             }
+            c.err(
+                &m.key_span,
+                format!(
+                    "`anything-but` with `{}` is EventBridge's, not Lambda's: CreateEventSourceMapping refuses it",
+                    m.key
+                ),
+                Some(format!("{LAMBDA_HELP}; anything-but takes a value or a list of values here")),
+            );
         }
         _ => c.err(
             &v.span,
-            "`anything-but` takes a string, a number, a non-empty list of either, or {\"prefix\"|\"suffix\"|\"equals-ignore-case\"|\"wildcard\": …}",
+            "`anything-but` takes a string, a number, or a non-empty list of strings or of numbers (AWS: \"Value of anything-but must be an array or single string/number value.\")",
             None,
         ),
     }
@@ -436,7 +386,7 @@ fn numeric(c: &mut Problems, v: &Json) {
     let JsonValue::Array(items) = &v.value else {
         c.err(
             &v.span,
-            "`numeric` takes a list such as [\">\", 0, \"<=\", 5]",
+            "`numeric` takes a list such as [\">\", 0, \"<=\", 5] (AWS: \"Value of numeric must be an array.\")",
             None,
         );
         return;
@@ -458,10 +408,11 @@ fn numeric_range(items: &[Json]) -> Result<NumericRange, String> {
             .get(i)
             .and_then(Json::as_str)
             .ok_or_else(|| "`numeric` alternates operators (strings) and numbers".to_string())?;
-        let n = items
-            .get(i + 1)
-            .and_then(Json::as_f64)
-            .ok_or_else(|| format!("`numeric`: `{op}` needs a number after it"))?;
+        let n = items.get(i + 1).and_then(Json::as_f64).ok_or_else(|| {
+            format!(
+                "`numeric`: `{op}` needs a number after it (AWS: \"Value of {op} must be numeric\")"
+            )
+        })?;
         if !(-NUMERIC_LIMIT..=NUMERIC_LIMIT).contains(&n) {
             return Err(format!(
                 "`numeric` matches numbers from -5e9 to 5e9 only; {n} is outside"
@@ -493,10 +444,12 @@ fn numeric_range(items: &[Json]) -> Result<NumericRange, String> {
     }
     match items.len() {
         2 => Ok(range),
-        4 => {
+        3 | 4 => {
             let (op2, m) = pair(2)?;
             if range.lower.is_none() || !matches!(op2, "<" | "<=") {
-                return Err("a `numeric` range gives its lower bound (> or >=) first, then its upper bound (< or <=)".into());
+                return Err(format!(
+                    "a `numeric` range gives its lower bound (> or >=) first, then its upper bound (< or <=) (AWS: \"Bad numeric range operator: {op2}\")"
+                ));
             }
             if m <= n {
                 return Err(format!(
@@ -508,15 +461,6 @@ fn numeric_range(items: &[Json]) -> Result<NumericRange, String> {
         }
         _ => Err("`numeric` takes one comparison or two (a lower and an upper bound)".into()),
     }
-}
-
-/// `10.0.0.0/24` or `2001:db8::/32`.
-pub fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
-    let (ip, len) = text.split_once('/')?;
-    let ip: IpAddr = ip.parse().ok()?;
-    let len: u8 = len.parse().ok()?;
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    (len <= max).then_some((ip, len))
 }
 
 /// The pattern as AWS sees the record: envelope members moved under `data`.
@@ -606,26 +550,61 @@ fn write(out: &mut String, json: &Json) {
     }
 }
 
-/// The checked pattern, typed (only called on patterns that passed the checks).
+/// The checked pattern, typed (only called on patterns that passed the checks). A key is a path, as AWS
+/// reads it: `"a.b"` is `"a": {"b": …}`, and a path given twice keeps its last rules (AWS's rule compiler
+/// overrides it rather than refuse the pattern).
 fn typed(node: &Json) -> Pattern {
-    let mut p = Pattern {
-        fields: Vec::new(),
-        any_of: Vec::new(),
-    };
+    let mut p = Pattern::default();
+    add(&mut p, node);
+    p
+}
+
+fn add(p: &mut Pattern, node: &Json) {
     for m in node.members() {
-        match (&m.key[..], &m.value.value) {
-            ("$or", JsonValue::Array(items)) => p.any_of.push(items.iter().map(typed).collect()),
-            (_, JsonValue::Object(_)) => p
-                .fields
-                .push((m.key.clone(), Field::Nested(typed(&m.value)))),
-            (_, JsonValue::Array(items)) => {
-                p.fields.push((
-                    m.key.clone(),
-                    Field::Rules(items.iter().filter_map(rule).collect()),
-                ));
+        match &m.value.value {
+            JsonValue::Array(items) if m.key == "$or" => {
+                p.any_of.push(items.iter().map(typed).collect());
+            }
+            JsonValue::Object(_) => add(nested(&mut *p, &m.key), &m.value),
+            JsonValue::Array(items) => {
+                let rules = Field::Rules(items.iter().filter_map(rule).collect());
+                let (parent, last) = match m.key.rsplit_once('.') {
+                    Some((path, last)) => (nested(&mut *p, path), last),
+                    None => (&mut *p, m.key.as_str()),
+                };
+                match parent
+                    .fields
+                    .iter_mut()
+                    .find(|(k, f)| k == last && matches!(f, Field::Rules(_)))
+                {
+                    Some(slot) => slot.1 = rules,
+                    None => parent.fields.push((last.to_string(), rules)),
+                }
             }
             _ => {}
         }
+    }
+}
+
+/// The pattern at a dotted path below `p`, made if it is not there yet.
+fn nested<'a>(mut p: &'a mut Pattern, path: &str) -> &'a mut Pattern {
+    for step in path.split('.') {
+        let at = match p
+            .fields
+            .iter()
+            .position(|(k, f)| k == step && matches!(f, Field::Nested(_)))
+        {
+            Some(at) => at,
+            None => {
+                p.fields
+                    .push((step.to_string(), Field::Nested(Pattern::default())));
+                p.fields.len() - 1
+            }
+        };
+        let Field::Nested(inner) = &mut p.fields[at].1 else {
+            unreachable!("the position of a nested field")
+        };
+        p = inner;
     }
     p
 }
@@ -638,17 +617,6 @@ fn literal(v: &Json) -> Option<Literal> {
         JsonValue::Null => Literal::Null,
         _ => return None,
     })
-}
-
-fn strings(v: &Json) -> Vec<String> {
-    match &v.value {
-        JsonValue::String(s) => vec![s.clone()],
-        JsonValue::Array(items) => items
-            .iter()
-            .filter_map(|i| i.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 fn rule(item: &Json) -> Option<Rule> {
@@ -675,34 +643,14 @@ fn rule(item: &Json) -> Option<Rule> {
             Rule::Suffix { value, ignore_case }
         }
         "equals-ignore-case" => Rule::EqualsIgnoreCase(v.as_str()?.to_string()),
-        "wildcard" => Rule::Wildcard(v.as_str()?.to_string()),
         "exists" => Rule::Exists(matches!(v.value, JsonValue::Bool(true))),
-        "cidr" => {
-            let (network, prefix_len) = parse_cidr(v.as_str()?)?;
-            Rule::Cidr {
-                network,
-                prefix_len,
-            }
-        }
         "numeric" => match &v.value {
             JsonValue::Array(items) => Rule::Numeric(numeric_range(items).ok()?),
             _ => return None,
         },
         "anything-but" => Rule::AnythingBut(match &v.value {
-            JsonValue::Array(items) => {
-                AnythingBut::Values(items.iter().filter_map(literal).collect())
-            }
-            JsonValue::Object(inner) => {
-                let m = inner.first()?;
-                match m.key.as_str() {
-                    "prefix" => AnythingBut::Prefix(m.value.as_str()?.to_string()),
-                    "suffix" => AnythingBut::Suffix(m.value.as_str()?.to_string()),
-                    "equals-ignore-case" => AnythingBut::EqualsIgnoreCase(strings(&m.value)),
-                    "wildcard" => AnythingBut::Wildcard(strings(&m.value)),
-                    _ => return None,
-                }
-            }
-            _ => AnythingBut::Values(vec![literal(v)?]),
+            JsonValue::Array(items) => items.iter().filter_map(literal).collect(),
+            _ => vec![literal(v)?],
         }),
         _ => return None,
     })

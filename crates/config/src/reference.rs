@@ -108,10 +108,13 @@ fn notes(section: Section) -> Vec<String> {
                 "A filter pattern (Lambda's filter-criteria grammar, EventBridge's event patterns) is written on the \
                  record as sluice writes it: `body` (the request body), the envelope's `sourceIp`, `requestId`, \
                  `receivedAt`, `v`, and `partitionKey`; sluice renders `{\"body\": …}` as `{\"data\": {\"body\": …}}` \
-                 for AWS. Operators: exact values (strings; numbers, compared by their text; `true`, `false`; \
-                 `null`; `\"\"`), `prefix` and `suffix` (also `{\"equals-ignore-case\": …}`), `equals-ignore-case`, \
-                 `wildcard`, `anything-but` (values, or `prefix`, `suffix`, `equals-ignore-case`, `wildcard`), \
-                 `numeric` (within ±5e9), `exists`, `cidr`, and `$or`. A record no pattern matches is never \
+                 for AWS. Operators, those Lambda's event filtering takes: exact values (strings; numbers, equal \
+                 by value within ±5e9, else by their text; `true`, `false`; `null`; `\"\"`), `prefix` and `suffix` \
+                 (also `{\"equals-ignore-case\": …}`), `equals-ignore-case`, `anything-but` (a value, or a list of \
+                 strings or of numbers), `numeric` (within ±5e9), `exists`, and `$or`; a key with dots is a path \
+                 (`\"a.b\"` is `\"a\": {\"b\": …}`), and a key given twice keeps its last rules. EventBridge's \
+                 `wildcard`, `cidr` and `anything-but` with `prefix`, `suffix`, `equals-ignore-case` or `wildcard` \
+                 are refused, as `CreateEventSourceMapping` refuses them. A record no pattern matches is never \
                  delivered and never dead-lettered: the mapping checkpoints past it (locally as on AWS). \
                  Example: `filters = ['{\"body\": {\"kind\": [\"order\"]}}']`."
                     .into(),

@@ -145,7 +145,7 @@ locals {
       maximum_record_age_seconds = 600
       bisect_on_error            = false
       parallelization_factor     = 5
-      filter_patterns            = ["{\"data\":{\"body\":{\"kind\":[{\"equals-ignore-case\":\"click\"}]}}}", "{\"$or\":[{\"partitionKey\":[{\"prefix\":\"vip-\"}]},{\"data\":{\"sourceIp\":[{\"cidr\":\"10.0.0.0/8\"}]}}]}"]
+      filter_patterns            = ["{\"data\":{\"body\":{\"kind\":[{\"equals-ignore-case\":\"click\"}]}}}", "{\"$or\":[{\"partitionKey\":[{\"prefix\":\"vip-\"}]},{\"data\":{\"sourceIp\":[{\"prefix\":\"10.\"}]}}]}"]
       environment = {
         PARTITION_KEY_NAME = "clickId"
         PARTITION_KEY_TYPE = "S"

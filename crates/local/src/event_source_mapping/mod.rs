@@ -35,6 +35,8 @@ use chrono::{SecondsFormat, TimeZone as _, Utc};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+#[cfg(test)]
+mod aws_cases;
 pub mod filter;
 pub mod policy;
 
