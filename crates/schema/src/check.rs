@@ -115,13 +115,11 @@ impl Checker<'_> {
                 return err(here, why);
             }
             match k.as_str() {
-                "$schema" => {
-                    if !v.as_str().is_some_and(|s| DRAFT_04.contains(&s)) {
-                        return err(
-                            here,
-                            "must be draft 4's URI (API Gateway validates with draft 4)",
-                        );
-                    }
+                "$schema" if !v.as_str().is_some_and(|s| DRAFT_04.contains(&s)) => {
+                    return err(
+                        here,
+                        "must be draft 4's URI (API Gateway validates with draft 4)",
+                    );
                 }
                 "$ref" => {
                     let Some(r) = v.as_str() else {
@@ -139,10 +137,8 @@ impl Checker<'_> {
                         return err(here, format!("\"{r}\" names nothing in this schema"));
                     }
                 }
-                "title" | "description" => {
-                    if v.as_str().is_none() {
-                        return err(here, "must be a string");
-                    }
+                "title" | "description" if v.as_str().is_none() => {
+                    return err(here, "must be a string");
                 }
                 "type" => {
                     let names: Vec<&Node> = match v {
@@ -212,10 +208,8 @@ impl Checker<'_> {
                     Node::Arr(_) => self.schemas(here, v, false)?,
                     _ => self.schema(v, here)?,
                 },
-                "additionalItems" | "additionalProperties" => {
-                    if !matches!(v, Node::Bool(_)) {
-                        self.schema(v, here)?;
-                    }
+                "additionalItems" | "additionalProperties" if !matches!(v, Node::Bool(_)) => {
+                    self.schema(v, here)?;
                 }
                 "allOf" | "anyOf" | "oneOf" => self.schemas(here, v, true)?,
                 "not" => self.schema(v, here)?,
@@ -249,10 +243,8 @@ impl Checker<'_> {
                         return err(here, "must be a whole number, 0 or more");
                     }
                 }
-                "minimum" | "maximum" => {
-                    if !matches!(v, Node::Num(_)) {
-                        return err(here, "must be a number");
-                    }
+                "minimum" | "maximum" if !matches!(v, Node::Num(_)) => {
+                    return err(here, "must be a number");
                 }
                 "exclusiveMinimum" | "exclusiveMaximum" => {
                     if !matches!(v, Node::Bool(_)) {
@@ -270,15 +262,11 @@ impl Checker<'_> {
                         return err(here, format!("needs `{limit}` (draft 4)"));
                     }
                 }
-                "multipleOf" => {
-                    if !matches!(v, Node::Num(n) if !n.is_negative() && !n.is_zero()) {
-                        return err(here, "must be a number above 0");
-                    }
+                "multipleOf" if !matches!(v, Node::Num(n) if !n.is_negative() && !n.is_zero()) => {
+                    return err(here, "must be a number above 0");
                 }
-                "uniqueItems" => {
-                    if !matches!(v, Node::Bool(_)) {
-                        return err(here, "must be true or false");
-                    }
+                "uniqueItems" if !matches!(v, Node::Bool(_)) => {
+                    return err(here, "must be true or false");
                 }
                 _ => {}
             }
