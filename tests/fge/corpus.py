@@ -122,6 +122,39 @@ case(REQ, '{}', '{"message":"hi"}', '{"eventId":"abc","message":"hi"}', '{"event
      '{"eventId":"abcdefgh","message":"hi","priority":2.0}', '{"eventId":"abcdefgh","message":"hi","priority":1e0}',
      '{"eventId":"abcdefgh","message":5,"priority":"x"}', '{"eventId":"abcdefgh","message":"\\u00fcber \\ud83d\\ude00"}')
 
+# more: HashMap order of property dependencies, printing of odd strings, UTF-16 order, regex corners
+DEPS = ",".join('"k%d":["d%d"]' % (i, i) for i in range(15))
+case('{"dependencies":{%s}}' % DEPS, '{%s}' % ",".join('"k%d":1' % i for i in range(15)),
+     '{"k3":1,"k11":1,"k7":1,"d7":1}')
+case('{"dependencies":{"zeta":["a"],"Alpha":["b"],"beta":["c"],"\\u00e9":["d"],"aa":["e","a"]}}',
+     '{"zeta":1,"Alpha":1,"beta":1,"\\u00e9":1,"aa":1}')
+case('{"enum":["tab\\there","nl\\nx","q\\"uote","sl/ash","bs\\\\x","\\u0001\\u001f\\u007f","\\u00e9\\ud83d\\ude00"]}',
+     '"x"', '{"k\\u0002":"\\u0003"}', '["\\t"]')
+case('{"required":["\\ud83d\\ude00","\\uffff","\\ue000","a\\"b","c\\\\d"]}', '{}', '{"\\uffff":1}')
+case('{"additionalProperties":false}', '{"\\ud83d\\ude00":1,"\\uffff":2,"\\ue000":3,"z":4,"\\u00e9":5}')
+case('{"properties":{"\\ud83d\\ude00":{"type":"string"},"\\uffff":{"type":"string"},"\\ue000":{"type":"string"}}}',
+     '{"\\ud83d\\ude00":1,"\\uffff":2,"\\ue000":3}')
+for p in ['^(?=.*\\\\d)(?=.*[a-z]).{6,}$', '^\\\\s+$', '^[^]*$', '^\\\\u{1F600}$', '(?<name>x)', '\\\\k<n>', 'a{,3}',
+          '^x{2}$', '{', '}', '^[\\\\d-z]+$', '\\\\1(a)', '^(a)\\\\1$', '[\\\\b]', '\\\\Bx', '^\\\\0$', '^\\\\08$', '^\\\\8$',
+          '(?i)abc', '(?<=a)b', '(?<!a)b', '[(?<]', '[\\\\u{41}]', '^\\\\/$', '[a-', '*a', 'a**', '(?=a)*', '\\\\p{Lu}', '^.+$', '\\\\cj', '^[\\\\s\\\\S]$', '^\\\\W$']:
+    case('{"pattern":"%s"}' % p, '"abc123"', '" \\u00a0\\ufeff\\u2028"', '"x"', '"aa"', '"\\ud83d\\ude00"', '"u{1F600}"',
+         '"a{,3}"', '"{"', '"}"', '"xx"', '"\\u0000"', '"/"', '"\\n"', '"aaa"', '"ABC"', '"\\u00e9"', '"\\b"')
+for lim, inst in [('0.1', ['0.10000000000000001', '0.1', '0.09999999999999999']), ('1e-400', ['0', '1e-401', '1e-399']),
+                  ('-1.5E+3', ['-1500', '-1501', '-1.5e3', '-1499.99'])]:
+    case('{"minimum":%s}' % lim, *inst)
+    case('{"maximum":%s,"exclusiveMaximum":true}' % lim, *inst)
+case('{"multipleOf":0.1}', '0.3', '0.30000000000000004', '1e1', '1e-1', '12345678901234567890.1')
+case('{"multipleOf":1e-400}', '1', '1e-401')
+case('{"uniqueItems":true}', '[{"a":1,"b":1},{"b":1,"a":1}]', '[{"a":"x","b":"y"},{"b":"y","a":"x"}]',
+     '[{"a":[1,{"c":2,"d":3}]},{"a":[1,{"d":3,"c":2}]}]', '[1e400,1e401]', '[0.1,0.10000000000000001]',
+     '[12345678901234567890,12345678901234567891]', '[-0,0]', '[-0.0,0]')
+case('{"type":"array","items":{"anyOf":[{"type":"integer"},{"type":"string","minLength":2}]},"maxItems":2}',
+     '[1,"a",3]', '["ab",true]', '[1.5]')
+case('{"type":"object","properties":{"a":{"type":"object","properties":{"x":{"type":"integer"}}},"b":{"type":"integer"},"c":{"type":"object","properties":{"y":{"type":"integer"}}}}}',
+     '{"a":{"x":"s"},"b":"s","c":{"y":"s"}}', '{"a":{"x":1},"b":"s","c":{"y":"s"}}', '{"a":{"x":"s"},"c":{"y":"s"}}')
+case('{"items":{"type":"object","required":["id"]},"minItems":2}', '[{},{}]', '[{}]', '[{"id":1},{},{"x":2}]')
+case('{"type":"integer"}', '1.0', '-0', '1E0', '0e0', '-12345678901234567890123', '1.5e1')
+
 
 def main():
     out = []

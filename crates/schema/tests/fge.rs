@@ -64,7 +64,9 @@ fn sluice_answers_as_fge_does() {
         let ours = sluice(schema, body);
         if g.get("error").is_some() {
             // fge refuses the schema (or the body): so must sluice.
-            if let Ok(answer) = &ours {
+            if let Ok(answer) = &ours
+                && !allowed.contains_key(id)
+            {
                 unexplained.push(format!(
                     "{id}: fge refuses the schema ({}), sluice answers {answer:?}",
                     g["error"]
