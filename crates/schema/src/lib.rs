@@ -7,11 +7,11 @@
 //! every answer as that validator does (compared with it on every test run: `tests/fge.rs`):
 //!
 //! - JSON read as its Jackson reads it, numbers printed as Jackson and Java's `BigDecimal` print them
-//!   ([`node`]);
-//! - its walk: keywords in name order, nothing deeper once anything failed, members in name order ([`walk`]);
-//! - patterns as ECMA 262 regular expressions over UTF-16, as Rhino runs them ([`regex`]);
+//!   (`node.rs`);
+//! - its walk: keywords in name order, nothing deeper once anything failed, members in name order (`walk.rs`);
+//! - patterns as ECMA 262 regular expressions over UTF-16, as Rhino runs them (`regex.rs`);
 //! - what it refuses as a schema, plus what cannot be reproduced (`format`, `id`, references to other
-//!   documents), each with its place in the schema ([`check`]).
+//!   documents), each with its place in the schema (`check.rs`).
 
 use std::collections::HashMap;
 
