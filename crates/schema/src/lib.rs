@@ -300,6 +300,28 @@ mod tests {
     }
 
     #[test]
+    fn deep_bodies_are_walked_within_a_small_stack() {
+        // A body nested as deep as the parser takes, against a schema that follows it all the way down, on
+        // a thread with a server worker's stack.
+        let depth = 1000;
+        let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let answer = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let v =
+                    RequestValidator::from_text(r##"{"type": "array", "items": {"$ref": "#"}}"##)
+                        .unwrap();
+                let ok = validate_text(&v, &body).is_ok();
+                let too_deep = validate_text(&v, &format!("[{body}]"));
+                (ok, too_deep)
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(answer, (true, Err(BodyError::NotJson)));
+    }
+
+    #[test]
     fn numbers_print_as_java_prints_them_and_refusals_are_located() {
         let v =
             RequestValidator::from_text(r#"{"maximum": 5.0, "exclusiveMaximum": true}"#).unwrap();
