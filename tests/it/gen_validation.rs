@@ -56,7 +56,7 @@ async fn a_refused_body_gets_the_generated_gateway_response_and_nothing_is_writt
     // (path, content type, body, API Gateway's validation error string for it)
     let audit = "application/vnd.shop.audit+json";
     let json = "application/json";
-    let cases: [(&str, &str, &str, &str); 8] = [
+    let cases: [(&str, &str, &str, &str); 10] = [
         (
             "/v1/events/Orders/o-1",
             json,
@@ -86,6 +86,20 @@ async fn a_refused_body_gets_the_generated_gateway_response_and_nothing_is_writt
             json,
             r#"{"kind": "order", "version": 1, "items": ["ok-1"]}"#,
             r#"[ECMA 262 regex "^[A-Z0-9-]+$" does not match input string "ok-1"]"#,
+        ),
+        (
+            // A literal with a fraction is a `number` for API Gateway's validator, even when whole.
+            "/v1/events/Orders/o-1",
+            json,
+            r#"{"kind": "order", "version": 1.0}"#,
+            r#"[instance type (number) does not match any allowed primitive type (allowed: ["integer"])]"#,
+        ),
+        (
+            // Decimal arithmetic (0.015 is not a multiple of 0.01), numbers printed as Java prints them.
+            "/v1/events/Orders/o-1",
+            json,
+            r#"{"kind": "order", "version": 1, "amount": 0.0150}"#,
+            "[remainder of division is not zero (0.015 / 0.01)]",
         ),
         (
             "/v1/audit",

@@ -288,8 +288,17 @@ pub fn default_example() -> serde_json::Value {
 pub struct RequestSchema {
     /// The schema as the OpenAPI document carries it (draft 4, without `$schema`).
     pub value: serde_json::Value,
+    /// The schema as written (compact; member order and numbers as written): what the validator compiles.
+    pub text: String,
     /// Where it was written.
     pub source: SchemaSource,
+}
+
+impl RequestSchema {
+    /// The schema compiled as API Gateway's validator reads it (it was checked when pipeline.toml was).
+    pub fn validator(&self) -> Result<sluice_schema::RequestValidator, sluice_schema::ModelError> {
+        sluice_schema::RequestValidator::from_text(&self.text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -81,14 +81,11 @@ fn notes(section: Section) -> Vec<String> {
                     .into(),
             );
             out.push(format!(
-                "A request `schema` is JSON Schema draft 4 with `\"type\": \"object\"` at its top, using only {}. \
-                 Refused, because the deployed API would enforce them differently or not at all: \
-                 `additionalProperties`, `anyOf`, `oneOf`, `exclusiveMinimum`, `discriminator`, `example`, `readOnly` \
-                 (not supported in API Gateway models), `minItems` and `maxItems` (not applied by API Gateway's \
-                 request validation), `allOf`, `format`, `$ref`/`definitions`/`id`, `patternProperties`/\
-                 `additionalItems`/`dependencies` (dropped by the OpenAPI 3.0 import), a list of types or \
-                 `\"null\"` (OpenAPI 3.0 takes one type), and keywords of OpenAPI or of later drafts. Errors point \
-                 into the schema file (or into pipeline.toml for an inline schema).",
+                "A request `schema` is JSON Schema draft 4 with `\"type\": \"object\"` at its top, using {}. \
+                 Refused, because the local gateway could not answer as API Gateway's validator does: `format`, \
+                 `id` and a `$ref` to another document (docs/CONTRACTS.md); also refused: keywords of OpenAPI or \
+                 of later drafts, which API Gateway's validator ignores. Errors point into the schema file (or \
+                 into pipeline.toml for an inline schema).",
                 schema::SUPPORTED
                     .iter()
                     .map(|k| format!("`{k}`"))

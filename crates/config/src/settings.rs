@@ -425,7 +425,7 @@ settings! {
     CONTENT_TYPE = Route "content_type", D::Str("application/json"),
         L::Text("`application/json` or `application/…+json`"), "other types get 415", "";
     ROUTE_SCHEMA = Route "schema", D::Text("none (any JSON object)"),
-        L::Text("a JSON Schema file next to pipeline.toml (`\"schemas/submit.json\"`), or the schema as JSON text (a string starting with `{`); draft 4, the subset API Gateway enforces (see below)"),
+        L::Text("a JSON Schema file next to pipeline.toml (`\"schemas/submit.json\"`), or the schema as JSON text (a string starting with `{`); draft 4 as API Gateway enforces it (see below)"),
         "the request body's model: API Gateway and `cargo xtask dev` refuse other bodies with 400 `BadRequestBody`, saying what is wrong", "";
     ROUTE_EXAMPLE = Route "example", D::Text("derived from `schema` (required members, first enum values, minimums); `{\"message\":\"hello\"}` without one"),
         L::Text("a JSON object as text (`'{\"who\": \"me\"}'`) that `schema` accepts"),

@@ -151,6 +151,73 @@ fn request_models(p: &Pipeline) -> BTreeMap<String, (String, Value)> {
     out
 }
 
+/// A model and its `definitions`, each a model of its own: API Gateway resolves a model's `$ref` against the
+/// document's components (and then its models), not against the schema, so `#/definitions/x` becomes
+/// `#/components/schemas/<Model><X>` and `#…` the model itself.
+fn hoist_definitions(
+    model: &str,
+    mut schema: Value,
+    taken: &mut Vec<String>,
+) -> Vec<(String, Value)> {
+    let defs = match schema.as_object_mut().and_then(|m| m.remove("definitions")) {
+        Some(Value::Object(defs)) => defs,
+        _ => Map::new(),
+    };
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for key in defs.keys() {
+        let base = model_name(key, &[]);
+        let base = format!("{model}{}", base.strip_suffix("Body").unwrap_or(&base));
+        let mut name = base.clone();
+        let mut n = 2;
+        while taken.contains(&name) {
+            name = format!("{base}{n}");
+            n += 1;
+        }
+        taken.push(name.clone());
+        names.insert(key.clone(), name);
+    }
+    let mut out = vec![(model.to_string(), schema)];
+    out.extend(defs.into_iter().map(|(k, v)| (names[&k].clone(), v)));
+    for (_, s) in &mut out {
+        rewrite_refs(s, model, &names);
+    }
+    out
+}
+
+fn rewrite_refs(v: &mut Value, model: &str, names: &BTreeMap<String, String>) {
+    match v {
+        Value::Object(members) => {
+            for (k, x) in members.iter_mut() {
+                match x {
+                    Value::String(r) if k == "$ref" => *r = ref_target(r, model, names),
+                    _ => rewrite_refs(x, model, names),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|x| rewrite_refs(x, model, names)),
+        _ => {}
+    }
+}
+
+fn ref_target(r: &str, model: &str, names: &BTreeMap<String, String>) -> String {
+    if let Some(rest) = r.strip_prefix("#/definitions/") {
+        let (def, tail) = rest.split_once('/').map_or((rest, ""), |(d, t)| (d, t));
+        let def = def.replace("~1", "/").replace("~0", "~");
+        if let Some(name) = names.get(&def) {
+            let tail = if tail.is_empty() {
+                String::new()
+            } else {
+                format!("/{tail}")
+            };
+            return format!("#/components/schemas/{name}{tail}");
+        }
+    }
+    match r.strip_prefix('#') {
+        Some(pointer) => format!("#/components/schemas/{model}{pointer}"),
+        None => r.to_string(),
+    }
+}
+
 /// One operation: a route writing to one stream, its body validated against `model`.
 fn operation(
     p: &Pipeline,
@@ -295,8 +362,16 @@ pub fn document(p: &Pipeline) -> Result<Value, GenError> {
             }
         }
     });
+    let mut taken: Vec<String> = components["schemas"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.keys().cloned())
+        .chain(models.values().map(|(name, _)| name.clone()))
+        .collect();
     for (name, schema) in models.into_values() {
-        components["schemas"][name] = schema;
+        for (name, schema) in hoist_definitions(&name, schema, &mut taken) {
+            components["schemas"][name] = schema;
+        }
     }
     if let Some(auth) = &p.auth {
         components["securitySchemes"] = json!({
@@ -341,6 +416,28 @@ mod tests {
         assert_eq!(model_name("submit", &[]), "SubmitBody");
         assert_eq!(model_name("order-events_v2", &[]), "OrderEventsV2Body");
         assert_eq!(model_name("a-b", &["ABBody".to_string()]), "ABBody2");
+    }
+
+    #[test]
+    fn a_model_s_definitions_become_models_and_its_references_follow() {
+        let schema = json!({"type": "object", "definitions": {"pos-int": {"type": "integer"}},
+            "properties": {"n": {"$ref": "#/definitions/pos-int"}, "self": {"$ref": "#"}}});
+        let mut taken = vec!["SubmitBody".to_string()];
+        let models = hoist_definitions("SubmitBody", schema, &mut taken);
+        assert_eq!(models.len(), 2);
+        assert_eq!(
+            models[1],
+            ("SubmitBodyPosInt".to_string(), json!({"type": "integer"}))
+        );
+        assert!(models[0].1.get("definitions").is_none());
+        assert_eq!(
+            models[0].1["properties"]["n"]["$ref"],
+            "#/components/schemas/SubmitBodyPosInt"
+        );
+        assert_eq!(
+            models[0].1["properties"]["self"]["$ref"],
+            "#/components/schemas/SubmitBody"
+        );
     }
 
     #[test]

@@ -104,7 +104,7 @@ impl Gateway {
                 validator: r
                     .schema
                     .as_ref()
-                    .and_then(|s| RequestValidator::new(&s.value).ok())
+                    .and_then(|s| s.validator().ok())
                     .unwrap_or_else(RequestValidator::object),
             })
             .collect();

@@ -12,7 +12,9 @@
 //!   none of them meets is not searched further (give the route an `example`);
 //! - a number: `minimum` (past it when exclusive), rounded up to `multipleOf`, else 0 (or `maximum` when
 //!   that is negative);
-//! - a boolean `true`, an array `minItems` derived items (none by default), `null` for `null`.
+//! - a boolean `true`, an array `minItems` derived items (none by default), `null` for `null`;
+//! - `$ref` is followed within the document, `allOf`'s schemas are merged into one, each of `anyOf`'s and
+//!   `oneOf`'s alternatives offers its candidates, and property `dependencies` add the members they ask for.
 //!
 //! When no candidate is accepted, the first one is answered anyway: the caller validates (and says so).
 
@@ -22,17 +24,122 @@ use crate::RequestValidator;
 
 /// A body `schema` accepts, when it can be found (see the module's documentation); else the nearest try.
 pub fn example(schema: &Value) -> Value {
-    derive(schema, 0)
+    ROOT.with(|r| *r.borrow_mut() = Some(schema.clone()));
+    let out = derive(schema, 0);
+    ROOT.with(|r| *r.borrow_mut() = None);
+    out
+}
+
+thread_local! {
+    /// The whole schema, for `$ref`s and `definitions` while one example is derived.
+    static ROOT: std::cell::RefCell<Option<Value>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `schema` with its `$ref` followed (within the document) and `allOf` merged in.
+fn resolved(schema: &Value, depth: usize) -> Value {
+    let mut schema = schema.clone();
+    for _ in 0..16 {
+        let Some(r) = schema.get("$ref").and_then(Value::as_str) else {
+            break;
+        };
+        let target = r.strip_prefix('#').and_then(|fragment| {
+            ROOT.with(|root| {
+                root.borrow()
+                    .as_ref()
+                    .and_then(|root| root.pointer(fragment).cloned())
+            })
+        });
+        match target {
+            Some(t) => schema = t,
+            None => break,
+        }
+    }
+    if let Some(Value::Array(all)) = schema.get("allOf").cloned()
+        && depth <= MAX_DEPTH
+    {
+        if let Value::Object(m) = &mut schema {
+            m.remove("allOf");
+        }
+        for sub in all {
+            merge(&mut schema, &resolved(&sub, depth + 1));
+        }
+    }
+    schema
+}
+
+/// Adds `from`'s keywords to `into` (`properties` merged member by member, `required` united; other
+/// keywords kept when present).
+fn merge(into: &mut Value, from: &Value) {
+    let (Value::Object(into), Value::Object(from)) = (into, from) else {
+        return;
+    };
+    for (k, v) in from {
+        match (k.as_str(), into.get_mut(k), v) {
+            ("properties", Some(Value::Object(mine)), Value::Object(theirs)) => {
+                for (name, s) in theirs {
+                    match mine.get_mut(name) {
+                        Some(existing) => merge(existing, s),
+                        None => {
+                            mine.insert(name.clone(), s.clone());
+                        }
+                    }
+                }
+            }
+            ("required", Some(Value::Array(mine)), Value::Array(theirs)) => {
+                for name in theirs {
+                    if !mine.contains(name) {
+                        mine.push(name.clone());
+                    }
+                }
+            }
+            (_, None, _) => {
+                into.insert(k.clone(), v.clone());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A validator for a subschema on its own (the document's `definitions` brought along for its `$ref`s).
+fn validator(schema: &Value) -> Option<RequestValidator> {
+    let mut schema = schema.clone();
+    if let Value::Object(m) = &mut schema
+        && !m.contains_key("definitions")
+        && let Some(defs) = ROOT.with(|r| {
+            r.borrow()
+                .as_ref()
+                .and_then(|root| root.get("definitions").cloned())
+        })
+    {
+        m.insert("definitions".into(), defs);
+    }
+    RequestValidator::new(&schema).ok()
 }
 
 /// How deep nested schemas are followed (a schema is a tree; this only bounds silly ones).
 const MAX_DEPTH: usize = 16;
 
 fn derive(schema: &Value, depth: usize) -> Value {
-    let candidates = candidates(schema, depth);
-    let accepted = RequestValidator::new(schema)
-        .ok()
-        .and_then(|v| candidates.iter().find(|c| v.validate(c).is_ok()).cloned());
+    let whole = resolved(schema, depth);
+    let mut candidates = Vec::new();
+    for key in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(alternatives)) = whole.get(key)
+            && depth <= MAX_DEPTH
+        {
+            for alternative in alternatives {
+                let mut one = whole.clone();
+                if let Value::Object(m) = &mut one {
+                    m.remove("anyOf");
+                    m.remove("oneOf");
+                }
+                merge(&mut one, &resolved(alternative, depth + 1));
+                candidates.extend(self::candidates(&one, depth));
+            }
+        }
+    }
+    candidates.extend(self::candidates(&whole, depth));
+    let accepted =
+        validator(schema).and_then(|v| candidates.iter().find(|c| v.validate(c).is_ok()).cloned());
     accepted.unwrap_or_else(|| candidates.into_iter().next().unwrap_or(Value::Null))
 }
 
@@ -95,6 +202,24 @@ fn object(schema: &Value, depth: usize) -> Value {
         .filter_map(Value::as_str)
     {
         out.insert(name.to_string(), member(name));
+    }
+    // Members that property dependencies ask for, as long as they ask for more.
+    for _ in 0..16 {
+        let wanted: Vec<String> = out
+            .keys()
+            .filter_map(|k| schema.get("dependencies")?.get(k)?.as_array())
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter(|d| !out.contains_key(*d))
+            .map(str::to_string)
+            .collect();
+        if wanted.is_empty() {
+            break;
+        }
+        for name in wanted {
+            let value = member(&name);
+            out.insert(name, value);
+        }
     }
     let min = schema
         .get("minProperties")
@@ -203,11 +328,17 @@ fn arrays(schema: &Value, depth: usize) -> Vec<Value> {
     if min == 0 {
         return vec![Value::Array(Vec::new())];
     }
-    let item = match schema.get("items") {
-        Some(Value::Array(tuple)) => tuple.first().cloned().unwrap_or(json!({})),
-        Some(one) => one.clone(),
-        None => json!({}),
-    };
+    if let Some(Value::Array(tuple)) = schema.get("items") {
+        let extra = match schema.get("additionalItems") {
+            Some(Value::Object(_)) => schema["additionalItems"].clone(),
+            _ => json!({}),
+        };
+        let items = (0..min.max(tuple.len().min(min)))
+            .map(|i| derive(tuple.get(i).unwrap_or(&extra), depth + 1))
+            .collect();
+        return vec![Value::Array(items)];
+    }
+    let item = schema.get("items").cloned().unwrap_or(json!({}));
     let one = derive(&item, depth + 1);
     let mut items = vec![one.clone(); min];
     if let (Some(true), Value::String(s)) =
@@ -272,6 +403,12 @@ mod tests {
             json!({"type": "object", "required": ["untyped"]}),
             json!({"type": "object", "minProperties": 2, "properties": {"a": {"type": "integer"}}}),
             json!({"type": "object", "required": ["e"], "properties": {"e": {"enum": [1, "x"], "type": "string"}}}),
+            json!({"type": "object", "definitions": {"pos": {"type": "integer", "minimum": 1}}, "required": ["r"], "properties": {"r": {"$ref": "#/definitions/pos"}}}),
+            json!({"type": "object", "allOf": [{"required": ["a"], "properties": {"a": {"type": "integer", "minimum": 3}}}, {"required": ["b"]}], "additionalProperties": false, "properties": {"a": {}, "b": {}}}),
+            json!({"type": "object", "required": ["o"], "properties": {"o": {"oneOf": [{"type": "string", "minLength": 2}, {"type": "string", "maxLength": 3}]}}}),
+            json!({"type": "object", "required": ["o"], "properties": {"o": {"anyOf": [{"type": "null"}, {"type": "integer"}]}}}),
+            json!({"type": "object", "required": ["a"], "dependencies": {"a": ["b"]}, "properties": {"b": {"type": "boolean"}}}),
+            json!({"type": "object", "required": ["t"], "properties": {"t": {"type": "array", "minItems": 2, "items": [{"type": "integer"}, {"type": "string"}], "additionalItems": false}}}),
         ] {
             valid(schema);
         }

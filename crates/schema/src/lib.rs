@@ -1,35 +1,42 @@
 //! Request body validation as API Gateway does it, for `cargo xtask dev` (and anything else that must answer
 //! as the deployed API would).
 //!
-//! API Gateway validates a request body against the route's model, a JSON Schema draft 4, with a Java
-//! draft-4 validator (fge's json-schema-validator), and puts what failed into
-//! `$context.error.validationErrorString`: the validator's messages as a Java list, e.g.
-//! `[object has missing required properties (["message"])]`. Here the `jsonschema` crate decides whether a
-//! body is valid (draft 4), and [`RequestValidator::validate`] words what failed with that validator's
-//! message formats, in the same list form:
+//! API Gateway validates a request body against the route's model, a JSON Schema draft 4, with fge's
+//! json-schema-validator, and puts the error-level messages into `$context.error.validationErrorString` as a
+//! Java list, e.g. `[object has missing required properties (["message"])]`. This crate decides and words
+//! every answer as that validator does (compared with it on every test run: `tests/fge.rs`):
 //!
-//! - one message per failing keyword at an instance location (all missing `required` members in one
-//!   message, in the schema's order);
-//! - like that validator by default, a member or element is not looked at when its parent already failed
-//!   (so a body missing a required member does not also report the member types of the rest);
-//! - at one location, messages are in keyword order (alphabetical), locations in the order the crate
-//!   reports them.
-//!
-//! Where the two can still differ (documented in docs/CONTRACTS.md): the order of messages when several
-//! locations fail, and regular expressions that ECMA 262 and Rust's engines read differently.
+//! - JSON read as its Jackson reads it, numbers printed as Jackson and Java's `BigDecimal` print them
+//!   (`node.rs`);
+//! - its walk: keywords in name order, nothing deeper once anything failed, members in name order (`walk.rs`);
+//! - patterns as ECMA 262 regular expressions over UTF-16, as Rhino runs them (`regex.rs`);
+//! - what it refuses as a schema, plus what cannot be reproduced (`format`, `id`, references to other
+//!   documents), each with its place in the schema (`check.rs`).
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 
+mod check;
 mod example;
+mod node;
+mod regex;
+mod walk;
+
+pub use check::{DRAFT_04, unreproducible};
 pub use example::example;
 
 /// What the gateway says of a body that is not JSON at all (API Gateway's own wording is not documented).
 pub const NOT_JSON: &str = "[the request body is not valid JSON]";
 
-/// Why a schema cannot be a request model: the validator's compile error, as it words it.
+/// Why a schema cannot be a request model: where (a JSON pointer into the schema) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ModelError(String);
+#[error("at {pointer}: {reason}")]
+pub struct ModelError {
+    /// The place in the schema, as a JSON pointer (`/properties/a/format`).
+    pub pointer: String,
+    pub reason: String,
+}
 
 /// Why API Gateway refuses a request body. Its `Display` is what API Gateway puts into
 /// `$context.error.validationErrorString` ([`BodyError::validation_error_string`]).
@@ -56,7 +63,8 @@ impl BodyError {
 /// A compiled request model.
 pub struct RequestValidator {
     schema: Value,
-    validator: jsonschema::Validator,
+    root: node::Node,
+    patterns: HashMap<String, regex::Pattern>,
 }
 
 impl std::fmt::Debug for RequestValidator {
@@ -73,17 +81,29 @@ pub fn object_schema() -> Value {
 }
 
 impl RequestValidator {
-    /// Compiles a draft-4 schema. Formats are not checked (`sluice-config` refuses `format`: API Gateway's
-    /// format checks cannot be reproduced exactly).
+    /// Compiles a draft-4 schema.
     pub fn new(schema: &Value) -> Result<RequestValidator, ModelError> {
-        let validator = jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft4)
-            .should_validate_formats(false)
-            .build(schema)
-            .map_err(|e| ModelError(e.to_string()))?;
+        RequestValidator::compile(node::Node::from(schema), schema.clone())
+    }
+
+    /// Compiles a draft-4 schema from its text, keeping its numbers as written (`1.50`, `1e400`).
+    pub fn from_text(text: &str) -> Result<RequestValidator, ModelError> {
+        let root = node::parse(text).ok_or_else(|| ModelError {
+            pointer: "/".into(),
+            reason: "the schema is not JSON".into(),
+        })?;
+        let schema = serde_json::from_str(text).unwrap_or(Value::Null);
+        RequestValidator::compile(root, schema)
+    }
+
+    fn compile(root: node::Node, schema: Value) -> Result<RequestValidator, ModelError> {
+        let mut patterns = HashMap::new();
+        check::check(&root, &mut patterns)
+            .map_err(|(pointer, reason)| ModelError { pointer, reason })?;
         Ok(RequestValidator {
-            schema: schema.clone(),
-            validator,
+            schema,
+            root,
+            patterns,
         })
     }
 
@@ -103,275 +123,34 @@ impl RequestValidator {
 
     /// `Ok` for a valid body, else API Gateway's validation error string.
     pub fn validate(&self, body: &Value) -> Result<(), BodyError> {
-        let mut found: Vec<Found> = Vec::new();
-        for error in self.validator.iter_errors(body) {
-            let pointer = error.instance_path().as_str().to_string();
-            let keyword = error.kind().keyword().to_string();
-            let schema_path = error.schema_path().as_str().to_string();
-            let instance = error.instance().as_ref().clone();
-            let at = found
-                .iter()
-                .position(|f| f.pointer == pointer && f.keyword == keyword);
-            if keyword == "required" {
-                // One message for every missing member of one object.
-                let property = match error.kind() {
-                    jsonschema::error::ValidationErrorKind::Required { property } => {
-                        property.clone()
-                    }
-                    _ => Value::Null,
-                };
-                match at {
-                    Some(i) => found[i].missing.push(property),
-                    None => found.push(Found {
-                        pointer,
-                        keyword,
-                        schema_path,
-                        instance,
-                        missing: vec![property],
-                        fallback: error.to_string(),
-                    }),
-                }
-                continue;
-            }
-            if at.is_some() {
-                continue;
-            }
-            found.push(Found {
-                pointer,
-                keyword,
-                schema_path,
-                instance,
-                missing: Vec::new(),
-                fallback: error.to_string(),
-            });
-        }
-        if found.is_empty() {
-            return Ok(());
-        }
-        // Like the Java validator without deep checking: nothing below a location that failed.
-        let pointers: Vec<String> = found.iter().map(|f| f.pointer.clone()).collect();
-        found.retain(|f| !pointers.iter().any(|p| is_strict_ancestor(p, &f.pointer)));
-        let order: Vec<String> = {
-            let mut seen: Vec<String> = Vec::new();
-            for f in &found {
-                if !seen.contains(&f.pointer) {
-                    seen.push(f.pointer.clone());
-                }
-            }
-            seen
+        self.validate_node(&node::Node::from(body))
+    }
+
+    fn validate_node(&self, body: &node::Node) -> Result<(), BodyError> {
+        let walk = walk::Walk {
+            root: &self.root,
+            patterns: &self.patterns,
         };
-        found.sort_by(|a, b| {
-            let ia = order.iter().position(|p| *p == a.pointer);
-            let ib = order.iter().position(|p| *p == b.pointer);
-            ia.cmp(&ib).then_with(|| a.keyword.cmp(&b.keyword))
-        });
-        let messages: Vec<String> = found.iter().map(|f| self.message(f)).collect();
-        Err(BodyError::Invalid(format!("[{}]", messages.join(", "))))
-    }
-
-    /// The value of a keyword whose schema location is `schema_path` (`/properties/a/minimum`).
-    fn keyword_value(&self, schema_path: &str) -> Option<&Value> {
-        self.schema.pointer(schema_path)
-    }
-
-    /// The Java validator's message for one failing keyword.
-    fn message(&self, f: &Found) -> String {
-        let instance = &f.instance;
-        let limit = || {
-            self.keyword_value(&f.schema_path)
-                .map(json)
-                .unwrap_or_default()
-        };
-        match f.keyword.as_str() {
-            "required" => format!(
-                "object has missing required properties ({})",
-                json(&Value::Array(f.missing.clone()))
-            ),
-            "type" => {
-                let allowed = match self.keyword_value(&f.schema_path) {
-                    Some(Value::String(t)) => Value::Array(vec![Value::String(t.clone())]),
-                    Some(other) => other.clone(),
-                    None => Value::Array(Vec::new()),
-                };
-                format!(
-                    "instance type ({}) does not match any allowed primitive type (allowed: {})",
-                    type_name(instance),
-                    json(&allowed)
-                )
-            }
-            "enum" => format!(
-                "instance value ({}) not found in enum (possible values: {})",
-                json(instance),
-                limit()
-            ),
-            "minimum" | "exclusiveMinimum" => {
-                let minimum = self.sibling(&f.schema_path, "minimum");
-                if f.keyword == "exclusiveMinimum"
-                    || (self.exclusive(&f.schema_path, "exclusiveMinimum")
-                        && instance.as_f64() == minimum.as_ref().and_then(Value::as_f64))
-                {
-                    format!(
-                        "numeric instance is not strictly greater than the required minimum {}",
-                        minimum.as_ref().map(json).unwrap_or_default()
-                    )
-                } else {
-                    format!(
-                        "numeric instance is lower than the required minimum (minimum: {}, found: {})",
-                        minimum.as_ref().map(json).unwrap_or_else(limit),
-                        json(instance)
-                    )
-                }
-            }
-            "maximum" | "exclusiveMaximum" => {
-                let maximum = self.sibling(&f.schema_path, "maximum");
-                if f.keyword == "exclusiveMaximum"
-                    || (self.exclusive(&f.schema_path, "exclusiveMaximum")
-                        && instance.as_f64() == maximum.as_ref().and_then(Value::as_f64))
-                {
-                    format!(
-                        "numeric instance is not strictly lower than the required maximum {}",
-                        maximum.as_ref().map(json).unwrap_or_default()
-                    )
-                } else {
-                    format!(
-                        "numeric instance is greater than the required maximum (maximum: {}, found: {})",
-                        maximum.as_ref().map(json).unwrap_or_else(limit),
-                        json(instance)
-                    )
-                }
-            }
-            "minLength" => format!(
-                "string \"{}\" is too short (length: {}, required minimum: {})",
-                text(instance),
-                text(instance).chars().count(),
-                limit()
-            ),
-            "maxLength" => format!(
-                "string \"{}\" is too long (length: {}, maximum allowed: {})",
-                text(instance),
-                text(instance).chars().count(),
-                limit()
-            ),
-            "pattern" => format!(
-                "ECMA 262 regex \"{}\" does not match input string \"{}\"",
-                self.keyword_value(&f.schema_path)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default(),
-                text(instance)
-            ),
-            "multipleOf" => format!(
-                "remainder of division is not zero ({} / {})",
-                json(instance),
-                limit()
-            ),
-            "minItems" => format!(
-                "array is too short: must have at least {} elements but instance has {} elements",
-                limit(),
-                instance.as_array().map_or(0, Vec::len)
-            ),
-            "maxItems" => format!(
-                "array is too long: must have at most {} elements but instance has {} elements",
-                limit(),
-                instance.as_array().map_or(0, Vec::len)
-            ),
-            "uniqueItems" => "array must not contain duplicate elements".to_string(),
-            "minProperties" => format!(
-                "object has too few properties (found {} but schema requires at least {})",
-                instance.as_object().map_or(0, |o| o.len()),
-                limit()
-            ),
-            "maxProperties" => format!(
-                "object has too many properties (found {} but schema requires at most {})",
-                instance.as_object().map_or(0, |o| o.len()),
-                limit()
-            ),
-            "not" => "instance matched a schema which it should not have".to_string(),
-            "additionalProperties" => {
-                let allowed = self.sibling(&f.schema_path, "properties");
-                let extra: Vec<Value> = instance
-                    .as_object()
-                    .into_iter()
-                    .flat_map(|o| o.keys())
-                    .filter(|k| {
-                        allowed
-                            .as_ref()
-                            .and_then(Value::as_object)
-                            .is_none_or(|p| !p.contains_key(*k))
-                    })
-                    .map(|k| Value::String(k.clone()))
-                    .collect();
-                format!(
-                    "object instance has properties which are not allowed by the schema: {}",
-                    json(&Value::Array(extra))
-                )
-            }
-            "anyOf" => format!(
-                "instance failed to match at least one required schema among {}",
-                self.keyword_value(&f.schema_path)
-                    .and_then(Value::as_array)
-                    .map_or(0, Vec::len)
-            ),
-            _ => f.fallback.clone(),
+        let mut report = Vec::new();
+        walk.process(&self.root, body, &mut report);
+        if report.is_empty() {
+            Ok(())
+        } else {
+            Err(BodyError::Invalid(format!("[{}]", report.join(", "))))
         }
     }
-
-    /// A keyword next to the one at `schema_path` (`/properties/a/maximum` → `/properties/a/<name>`).
-    fn sibling(&self, schema_path: &str, name: &str) -> Option<Value> {
-        let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
-        self.schema.pointer(&format!("{parent}/{name}")).cloned()
-    }
-
-    /// Whether the draft-4 boolean `exclusiveMinimum`/`exclusiveMaximum` next to `schema_path` is true.
-    fn exclusive(&self, schema_path: &str, name: &str) -> bool {
-        self.sibling(schema_path, name) == Some(Value::Bool(true))
-    }
 }
 
-/// One failing keyword at one instance location.
-struct Found {
-    pointer: String,
-    keyword: String,
-    schema_path: String,
-    instance: Value,
-    /// For `required`: every missing member.
-    missing: Vec<Value>,
-    /// The crate's own words, for keywords sluice's schemas cannot use.
-    fallback: String,
-}
-
-/// Whether JSON pointer `a` is a proper ancestor of `b`.
-fn is_strict_ancestor(a: &str, b: &str) -> bool {
-    a != b && b.starts_with(a) && b[a.len()..].starts_with('/')
-}
-
-/// Compact JSON, as the Java validator prints its arguments (`["a","b"]`).
-fn json(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
-
-/// A string instance's text (the Java validator prints it unquoted inside its own quotes).
-fn text(v: &Value) -> &str {
-    v.as_str().unwrap_or_default()
-}
-
-/// Draft 4's name of a value's type, as the Java validator reports it (`integer` for integral numbers).
+/// Draft 4's name of a value's type, as fge reports it (`integer` for integral numbers).
 pub fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
+    node::Node::from(v).type_name()
 }
 
-/// Validates a request body's text: not JSON → [`NOT_JSON`], else [`RequestValidator::validate`].
-pub fn validate_text(validator: &RequestValidator, body: &str) -> Result<Value, BodyError> {
-    let value: Value = serde_json::from_str(body).map_err(|_| BodyError::NotJson)?;
-    validator.validate(&value)?;
-    Ok(value)
+/// Validates a request body's text: not JSON → [`NOT_JSON`], else [`RequestValidator::validate`]'s answer
+/// (numbers as written: `1.0` is a `number`, `10000000000000000000000` an `integer`).
+pub fn validate_text(validator: &RequestValidator, body: &str) -> Result<(), BodyError> {
+    let parsed = node::parse(body).ok_or(BodyError::NotJson)?;
+    validator.validate_node(&parsed)
 }
 
 #[cfg(test)]
@@ -407,7 +186,8 @@ mod tests {
         let cases = [
             (
                 json!({}),
-                r#"[object has missing required properties (["message","eventId"])]"#,
+                // fge lists missing members sorted, whatever the schema's order.
+                r#"[object has missing required properties (["eventId","message"])]"#,
             ),
             (
                 json!({"eventId": "e"}),
@@ -510,5 +290,55 @@ mod tests {
             r#"[instance type (number) does not match any allowed primitive type (allowed: ["object"])]"#
         );
         assert!(RequestValidator::new(&json!({"pattern": "("})).is_err());
+        // Numbers as written: 1e400 is JSON, and a number.
+        assert!(
+            validate_text(&v, "1e400")
+                .unwrap_err()
+                .to_string()
+                .contains("(number)")
+        );
+    }
+
+    #[test]
+    fn deep_bodies_are_walked_within_a_small_stack() {
+        // A body nested as deep as the parser takes, against a schema that follows it all the way down, on
+        // a thread with a server worker's stack.
+        let depth = 1000;
+        let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let answer = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let v =
+                    RequestValidator::from_text(r##"{"type": "array", "items": {"$ref": "#"}}"##)
+                        .unwrap();
+                let ok = validate_text(&v, &body).is_ok();
+                let too_deep = validate_text(&v, &format!("[{body}]"));
+                (ok, too_deep)
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(answer, (true, Err(BodyError::NotJson)));
+    }
+
+    #[test]
+    fn numbers_print_as_java_prints_them_and_refusals_are_located() {
+        let v =
+            RequestValidator::from_text(r#"{"maximum": 5.0, "exclusiveMaximum": true}"#).unwrap();
+        assert_eq!(
+            validate_text(&v, "20.0").unwrap_err().to_string(),
+            "[numeric instance is greater than the required maximum (maximum: 5, found: 2E+1)]"
+        );
+        assert_eq!(
+            validate_text(&v, "5.00").unwrap_err().to_string(),
+            "[numeric instance is not strictly lower than the required maximum 5]"
+        );
+        let e = RequestValidator::from_text(r#"{"properties": {"a": {"format": "email"}}}"#)
+            .unwrap_err();
+        assert_eq!(e.pointer, "/properties/a/format");
+        let e = RequestValidator::from_text(r#"{"items": {"$ref": "other.json#"}}"#).unwrap_err();
+        assert_eq!(e.pointer, "/items/$ref");
+        let e = RequestValidator::from_text(r##"{"allOf": [{"$ref": "#"}]}"##).unwrap_err();
+        assert!(e.reason.contains("loop"), "{e}");
     }
 }

@@ -212,8 +212,9 @@ fn request_schema(c: &mut Checker, v: &Spanned<String>) -> Option<RequestSchema>
     if text.trim_start().starts_with('{') {
         let (json, map) = c.json_in_string(v, "the inline `schema`")?;
         return match schema::check(&json) {
-            Ok(value) => Some(RequestSchema {
+            Ok(schema::Checked { value, text }) => Some(RequestSchema {
                 value,
+                text,
                 source: SchemaSource::Inline,
             }),
             Err(problems) => {
@@ -260,8 +261,12 @@ fn request_schema(c: &mut Checker, v: &Spanned<String>) -> Option<RequestSchema>
         }
     };
     match schema::check(&json) {
-        Ok(value) => Some(RequestSchema {
+        Ok(schema::Checked {
             value,
+            text: written,
+        }) => Some(RequestSchema {
+            value,
+            text: written,
             source: SchemaSource::File(text.clone()),
         }),
         Err(problems) => {
@@ -283,7 +288,7 @@ fn example(
     let (json, _) = c.json_in_string(v, "the `example`")?;
     let value = json.to_value();
     let validator = match schema {
-        Some(s) => sluice_schema::RequestValidator::new(&s.value).ok()?,
+        Some(s) => s.validator().ok()?,
         None if schema_given => return Some(value),
         None => sluice_schema::RequestValidator::object(),
     };
@@ -620,7 +625,7 @@ mod tests {
             let p = crate::load(&root.join(file)).unwrap();
             for r in p.routes.values() {
                 let validator = match &r.schema {
-                    Some(s) => sluice_schema::RequestValidator::new(&s.value).unwrap(),
+                    Some(s) => s.validator().unwrap(),
                     None => sluice_schema::RequestValidator::object(),
                 };
                 assert_eq!(

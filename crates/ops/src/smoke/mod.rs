@@ -109,8 +109,7 @@ impl Probe {
             };
             let example = route.example_body();
             let accepts = |body: &Value| match &route.schema {
-                Some(s) => sluice_schema::RequestValidator::new(&s.value)
-                    .is_ok_and(|v| v.validate(body).is_ok()),
+                Some(s) => s.validator().is_ok_and(|v| v.validate(body).is_ok()),
                 None => body.is_object(),
             };
             let mut noted = example.clone();
