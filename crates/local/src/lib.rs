@@ -29,6 +29,7 @@ pub mod inspect;
 pub mod kinesis;
 mod reload;
 pub mod sinks;
+mod state_lock;
 mod store;
 pub mod throttle;
 
@@ -56,6 +57,7 @@ pub use dev_record::{DEV_RECORD, DevRecord, dev_record_path, running_dev};
 pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
 pub use gateway::REQUEST_LOG;
 pub use http::ServeLimits;
+pub use state_lock::{DEV_LOCK, LockError, StateLock};
 pub use store::{Durability, Store, StoreError, now_ms, quote_ident};
 
 use sluice_config::{PartitionKeySource, Pipeline};
@@ -80,11 +82,14 @@ pub struct DevOptions {
 pub enum DevError {
     #[error(transparent)]
     #[diagnostic(transparent)]
+    Locked(#[from] LockError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
     Credentials(#[from] CredentialsError),
     #[error("cannot open the local database: {0}")]
     #[diagnostic(
         code(sluice::dev::store),
-        help("is another `cargo xtask dev` using this --state-dir?")
+        help("check that the state dir is writable and its disk has room")
     )]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
@@ -162,6 +167,8 @@ pub struct RunningPipeline {
     serve: ServeLimits,
     /// Dropped last: the event source mappings' runtime.
     consumer_runtime: ConsumerRuntime,
+    /// The state dir's lock, held as long as the pipeline (released when it is dropped).
+    _lock: StateLock,
 }
 
 impl RunningPipeline {
@@ -362,6 +369,19 @@ async fn retention_sweep(
 /// Starts the pipeline: opens the database, starts every event source mapping (their starting positions are
 /// stored before the gateway listens), then the gateway.
 pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
+    // One pipeline per state dir, checked before anything in it is read; then the port, so that a `dev` that
+    // cannot listen has not opened the database or started a consumer.
+    let lock = StateLock::acquire(&opts.state_dir)?;
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .map_err(|source| DevError::Bind {
+            addr: opts.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| DevError::Bind {
+        addr: opts.addr,
+        source,
+    })?;
     let pipeline = Arc::new(opts.pipeline);
     let default_user = pipeline
         .auth
@@ -396,21 +416,6 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         }
     };
 
-    let listener = match tokio::net::TcpListener::bind(opts.addr).await {
-        Ok(listener) => listener,
-        Err(source) => {
-            consumers.stop().await;
-            store.close().await;
-            return Err(DevError::Bind {
-                addr: opts.addr,
-                source,
-            });
-        }
-    };
-    let addr = listener.local_addr().map_err(|source| DevError::Bind {
-        addr: opts.addr,
-        source,
-    })?;
     let gateway = Arc::new(arc_swap::ArcSwap::from_pointee(gateway::Gateway::new(
         &pipeline,
         CredentialsFile::new(&opts.state_dir),
@@ -443,6 +448,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         timings: opts.timings,
         serve: opts.serve,
         consumer_runtime,
+        _lock: lock,
     })
 }
 
