@@ -58,7 +58,7 @@ pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
 pub use gateway::REQUEST_LOG;
 pub use http::ServeLimits;
 pub use state_lock::{DEV_LOCK, LockError, StateLock};
-pub use store::{Durability, Store, StoreError, now_ms, quote_ident};
+pub use store::{Durability, Recovery, Store, StoreError, now_ms, quote_ident, recover};
 
 use sluice_config::{PartitionKeySource, Pipeline};
 
@@ -75,6 +75,8 @@ pub struct DevOptions {
     pub durability: Durability,
     /// Reload pipeline.toml when it or a schema file it names changes (`--watch`).
     pub watch: bool,
+    /// Recover a damaged database instead of refusing it (`--recover`).
+    pub recover: bool,
 }
 
 /// Why the local pipeline could not start.
@@ -92,6 +94,14 @@ pub enum DevError {
         help("check that the state dir is writable and its disk has room")
     )]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    #[diagnostic(
+        code(sluice::dev::damaged),
+        help(
+            "it is not served. `cargo xtask dev --recover` moves the damaged file (with its WAL) into <state-dir>/damaged-<time>/, keeps every row that can still be read in a new pipeline.db, and starts; or remove the state dir to start empty"
+        )
+    )]
+    Damaged(StoreError),
     #[error("cannot listen on {addr}: {source}")]
     #[diagnostic(
         code(sluice::dev::bind),
@@ -122,6 +132,8 @@ pub struct StartOptions {
     pub aws_limits: bool,
     /// Handlers to invoke instead of the writer, by consumer name (tests inject scripted functions here).
     pub handlers: BTreeMap<String, Arc<dyn BatchHandler>>,
+    /// A damaged database is recovered ([`recover`]) instead of refused (`cargo xtask dev --recover`).
+    pub recover: bool,
 }
 
 impl StartOptions {
@@ -138,6 +150,7 @@ impl StartOptions {
             serve: ServeLimits::default(),
             aws_limits: true,
             handlers: BTreeMap::new(),
+            recover: false,
         }
     }
 }
@@ -390,7 +403,14 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         .to_owned();
     let (credentials, origin) =
         credentials::resolve(&opts.state_dir, opts.credentials.as_deref(), &default_user)?;
-    let store = Store::open(&opts.state_dir, &pipeline, opts.durability)?;
+    if opts.recover {
+        match recover(&opts.state_dir, &pipeline) {
+            Ok(None) => tracing::info!("--recover: the database is sound; nothing to recover"),
+            Ok(Some(recovery)) => tracing::warn!("--recover: {recovery}"),
+            Err(e) => return Err(open_error(e)),
+        }
+    }
+    let store = Store::open(&opts.state_dir, &pipeline, opts.durability).map_err(open_error)?;
 
     let consumer_runtime = match ConsumerRuntime::new() {
         Ok(runtime) => runtime,
@@ -450,6 +470,14 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         consumer_runtime,
         _lock: lock,
     })
+}
+
+/// A store that cannot open: a damaged file has its own refusal (and next step).
+fn open_error(e: StoreError) -> DevError {
+    match e {
+        StoreError::Damaged { .. } => DevError::Damaged(e),
+        e => DevError::Store(e),
+    }
 }
 
 /// The runtime the event source mappings (and the functions they invoke) run on: a thread of their own,
@@ -637,6 +665,7 @@ pub fn run(pipeline: Pipeline, opts: DevOptions) -> Result<(), DevError> {
         start_opts.credentials = opts.credentials;
         start_opts.aws_limits = opts.aws_limits;
         start_opts.durability = opts.durability;
+        start_opts.recover = opts.recover;
         let mut running = start(start_opts).await?;
         let record = DevRecord {
             pid: std::process::id(),

@@ -30,6 +30,7 @@ use tokio::sync::watch;
 
 use super::kinesis;
 
+mod check;
 mod checkpoints;
 mod dead_letters;
 mod schema;
@@ -37,6 +38,7 @@ mod stream;
 mod wal;
 mod writer;
 
+pub use check::{Recovery, recover};
 use schema::{create_schema, open_connection, open_reader};
 use wal::start_checkpointer;
 pub use writer::{CommitError, WriterState};
@@ -67,6 +69,11 @@ pub enum StoreError {
     MessageTooLarge { bytes: usize, max: usize },
     #[error("the object's data does not match the SHA-256 given for it")]
     ChecksumMismatch,
+    #[error("the database {} is damaged: {}", path.display(), check::describe(problems))]
+    Damaged {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
     #[error("cannot create {path}: {source}")]
     Io {
         path: PathBuf,
@@ -125,6 +132,7 @@ impl Store {
             source,
         })?;
         let path = state_dir.join("pipeline.db");
+        check::verify(&path)?;
         let conn = open_connection(&path, durability.checkpoint_sync())?;
         create_schema(&conn, pipeline)?;
         let state = WriterState::load(&conn)?;

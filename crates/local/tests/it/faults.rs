@@ -2,23 +2,27 @@
 //! port already taken, a damaged database, a lost WAL, a full disk (a size-limited tmpfs, root only). After
 //! each, every event answered 200 is in the table exactly once.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::common::*;
+use serde_json::Value;
 use sluice_local::{DevError, StartOptions};
 
 fn options(state_dir: &Path) -> StartOptions {
     let mut opts = StartOptions::new(parse(&pipeline_toml(1, "")), state_dir);
     opts.credentials = Some(format!("{USER}:{PASS}"));
     opts.timings = fast_timings();
+    // The stage's throttle (100 requests/s) would answer 429: these tests are about what is stored.
+    opts.aws_limits = false;
     opts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_pipeline_on_one_state_dir_is_refused_naming_the_holder() {
     let dir = tempfile::tempdir().unwrap();
-    let first = start_in(dir.path(), &pipeline_toml(1, ""), Default::default()).await;
+    let first = sluice_local::start(options(dir.path())).await.unwrap();
     let Err(refused) = sluice_local::start(options(dir.path())).await else {
         panic!("a second pipeline started on the same state dir");
     };
@@ -55,4 +59,143 @@ async fn a_port_already_taken_is_refused_before_the_state_is_touched() {
         !sluice_local::credentials_path(dir.path()).exists(),
         "the credentials were written before the port was bound"
     );
+}
+
+/// Sends `n` events of about 1 KiB (ids `{prefix}-{i}`), 8 at a time; answers the acknowledged ones: id →
+/// sequence number. Every answer is a 200.
+async fn send_events(base: &str, prefix: &str, n: usize) -> BTreeMap<String, String> {
+    let client = client();
+    let mut acked = BTreeMap::new();
+    let ids: Vec<String> = (0..n).map(|i| format!("{prefix}-{i}")).collect();
+    for chunk in ids.chunks(8) {
+        let sends = chunk.iter().map(|id| {
+            let client = client.clone();
+            let body = format!(r#"{{"id":"{id}","pad":"{}"}}"#, "x".repeat(1000));
+            async move { (id.clone(), submit(&client, base, id, &body).await) }
+        });
+        for (id, response) in futures::future::join_all(sends).await {
+            assert_eq!(response.status(), 200, "{id}");
+            let reply: Value = response.json().await.unwrap();
+            acked.insert(id, reply["SequenceNumber"].as_str().unwrap().to_owned());
+        }
+    }
+    acked
+}
+
+/// Kinesis sequence numbers as numbers (decimal strings, compared by length then digits).
+fn seq_key(s: &str) -> (usize, String) {
+    (s.len(), s.to_owned())
+}
+
+/// Waits until every acknowledged id is an item, and checks each is there exactly once with its body.
+async fn all_present_once(state_dir: &Path, acked: &BTreeMap<String, String>) {
+    let complete = eventually(Duration::from_secs(30), || {
+        let items = items(state_dir, "EventTable");
+        acked.keys().all(|id| items.contains_key(id))
+    })
+    .await;
+    let items = items(state_dir, "EventTable");
+    let missing: Vec<_> = acked.keys().filter(|id| !items.contains_key(*id)).collect();
+    assert!(
+        complete,
+        "{} acknowledged events missing, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
+    for (id, seq) in acked {
+        assert_eq!(items[id]["payload"]["id"], id.as_str());
+        assert_eq!(items[id]["sequenceNumber"], seq.as_str(), "{id}");
+    }
+    let conn = rusqlite::Connection::open(db_path(state_dir)).unwrap();
+    let (rows, distinct): (i64, i64) = conn
+        .query_row(
+            r#"SELECT count(*), count(DISTINCT "eventId") FROM "EventTable""#,
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(rows, distinct, "an event is stored twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_database_is_refused_then_recovered_keeping_what_can_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = sluice_local::start(options(dir.path())).await.unwrap();
+    let acked = send_events(&running.base_url(), "dmg", 600).await;
+    all_present_once(dir.path(), &acked).await;
+    running.shutdown().await;
+
+    // The damaged copy: 64 KiB of garbage in the middle of a copy of the database.
+    let copy = tempfile::tempdir().unwrap();
+    let damaged = db_path(copy.path());
+    std::fs::copy(db_path(dir.path()), &damaged).unwrap();
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    assert!(
+        bytes.len() > 256 << 10,
+        "the database is {} bytes",
+        bytes.len()
+    );
+    let middle = bytes.len() / 2 / 4096 * 4096;
+    for (i, b) in bytes[middle..middle + (64 << 10)].iter_mut().enumerate() {
+        *b = (i * 7 + 13) as u8;
+    }
+    std::fs::write(&damaged, &bytes).unwrap();
+
+    let Err(refused) = sluice_local::start(options(copy.path())).await else {
+        panic!("a damaged database was served");
+    };
+    assert!(matches!(refused, DevError::Damaged(_)), "{refused:?}");
+    let text = refused.to_string();
+    assert!(
+        text.contains("is damaged") && text.contains("pipeline.db"),
+        "{text}"
+    );
+    let help = miette::Diagnostic::help(&refused).unwrap().to_string();
+    assert!(help.contains("--recover"), "{help}");
+    // Refused again on the next start: nothing was changed.
+    assert_eq!(std::fs::read(&damaged).unwrap(), bytes);
+
+    let recovery = sluice_local::recover(copy.path(), &parse(&pipeline_toml(1, "")))
+        .unwrap()
+        .expect("a damaged database is recovered");
+    eprintln!("{recovery}");
+    // `--recover` on a sound database does nothing.
+    let mut opts = options(copy.path());
+    opts.recover = true;
+    let recovered = sluice_local::start(opts).await.unwrap();
+    let aside: Vec<_> = std::fs::read_dir(copy.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("damaged-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(
+        std::fs::read(aside[0].join("pipeline.db")).unwrap(),
+        bytes,
+        "the damaged file is kept as it was"
+    );
+    // What was kept is each there once with what was sent; a new event never reuses an acknowledged
+    // sequence number.
+    let kept = items(copy.path(), "EventTable");
+    assert!(!kept.is_empty(), "nothing was kept");
+    for (id, item) in &kept {
+        assert_eq!(item["sequenceNumber"], acked[id].as_str(), "{id}");
+    }
+    let next = send_events(&recovered.base_url(), "after", 1).await;
+    let highest = acked.values().map(|s| seq_key(s)).max().unwrap();
+    assert!(
+        seq_key(&next["after-0"]) > highest,
+        "{next:?} reuses a sequence number"
+    );
+    recovered.shutdown().await;
+
+    // The original, untouched, still has every acknowledged event once.
+    let original = sluice_local::start(options(dir.path())).await.unwrap();
+    all_present_once(dir.path(), &acked).await;
+    original.shutdown().await;
 }
