@@ -58,7 +58,9 @@ pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
 pub use gateway::REQUEST_LOG;
 pub use http::ServeLimits;
 pub use state_lock::{DEV_LOCK, LockError, StateLock};
-pub use store::{Durability, Recovery, Store, StoreError, now_ms, quote_ident, recover};
+pub use store::{
+    Behind, Durability, HWM_FILE, Recovery, Store, StoreError, now_ms, quote_ident, recover,
+};
 
 use sluice_config::{PartitionKeySource, Pipeline};
 
@@ -102,6 +104,14 @@ pub enum DevError {
         )
     )]
     Damaged(StoreError),
+    #[error("{0}")]
+    #[diagnostic(
+        code(sluice::dev::lost_writes),
+        help(
+            "if you still have the WAL (pipeline.db-wal, from the moment the process stopped), put it back beside pipeline.db and start again; otherwise `cargo xtask dev --recover` accepts the loss: the shard counters continue after the last sequence number handed out, so none is given twice"
+        )
+    )]
+    LostWrites(StoreError),
     #[error("cannot listen on {addr}: {source}")]
     #[diagnostic(
         code(sluice::dev::bind),
@@ -476,6 +486,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
 fn open_error(e: StoreError) -> DevError {
     match e {
         StoreError::Damaged { .. } => DevError::Damaged(e),
+        StoreError::LostWrites { .. } => DevError::LostWrites(e),
         e => DevError::Store(e),
     }
 }

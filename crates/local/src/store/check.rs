@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sluice_config::Pipeline;
 
+use super::hwm::{self, Behind};
 use super::schema::{create_schema, open_reader};
+use super::writer::WriterState;
 use super::{StoreError, quote_ident};
 
 /// The most problems a refusal lists (`quick_check` stops at 100).
@@ -89,29 +91,43 @@ pub(super) fn describe(problems: &[String]) -> String {
 /// What [`recover`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovery {
-    /// Where the damaged files were moved.
-    pub moved_to: PathBuf,
+    /// Where the damaged files were moved (`None`: the file was sound).
+    pub moved_to: Option<PathBuf>,
     /// Per table of the damaged file: rows kept, rows that could not be read (`None`: the table could not
     /// be read at all).
     pub tables: Vec<(String, u64, Option<u64>)>,
+    /// The shards whose counters were behind the high-water mark, raised to it (their missing records are
+    /// lost).
+    pub raised: Vec<Behind>,
 }
 
 impl std::fmt::Display for Recovery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the damaged database was moved to {}; kept:",
-            self.moved_to.display()
-        )?;
-        if self.tables.is_empty() {
-            write!(f, " nothing (its list of tables cannot be read)")?;
-        }
-        for (table, kept, lost) in &self.tables {
-            match lost {
-                Some(0) => write!(f, " {table} {kept} rows;")?,
-                Some(lost) => write!(f, " {table} {kept} rows ({lost} unreadable, left behind);")?,
-                None => write!(f, " {table} nothing (unreadable);")?,
+        if let Some(moved_to) = &self.moved_to {
+            write!(
+                f,
+                "the damaged database was moved to {}; kept:",
+                moved_to.display()
+            )?;
+            if self.tables.is_empty() {
+                write!(f, " nothing (its list of tables cannot be read);")?;
             }
+            for (table, kept, lost) in &self.tables {
+                match lost {
+                    Some(0) => write!(f, " {table} {kept} rows;")?,
+                    Some(lost) => {
+                        write!(f, " {table} {kept} rows ({lost} unreadable, left behind);")?
+                    }
+                    None => write!(f, " {table} nothing (unreadable);")?,
+                }
+            }
+        }
+        for behind in &self.raised {
+            write!(
+                f,
+                " lost for good: {behind}; the shard continues after {}.",
+                behind.handed_out
+            )?;
         }
         Ok(())
     }
@@ -121,11 +137,54 @@ impl std::fmt::Display for Recovery {
 /// be read in a new one (see the module documentation). `None`: there was nothing to recover.
 pub fn recover(state_dir: &Path, pipeline: &Pipeline) -> Result<Option<Recovery>, StoreError> {
     let path = state_dir.join("pipeline.db");
-    match verify(&path) {
-        Ok(()) => return Ok(None),
-        Err(StoreError::Damaged { .. }) => {}
+    let (moved_to, tables) = match verify(&path) {
+        Ok(()) => (None, Vec::new()),
+        Err(StoreError::Damaged { .. }) => {
+            let (moved_to, tables) = rebuild(state_dir, &path, pipeline)?;
+            (Some(moved_to), tables)
+        }
         Err(e) => return Err(e),
+    };
+    let raised = raise_to_mark(state_dir, &path, pipeline)?;
+    if moved_to.is_none() && raised.is_empty() {
+        return Ok(None);
     }
+    Ok(Some(Recovery {
+        moved_to,
+        tables,
+        raised,
+    }))
+}
+
+/// Raises the shard counters that are behind the high-water mark to it; answers which were.
+fn raise_to_mark(
+    state_dir: &Path,
+    path: &Path,
+    pipeline: &Pipeline,
+) -> Result<Vec<Behind>, StoreError> {
+    let Some(marks) = hwm::read(state_dir) else {
+        return Ok(Vec::new());
+    };
+    let conn = open_reader(path)?;
+    create_schema(&conn, pipeline)?;
+    let state = WriterState::load(&conn)?;
+    let behind = hwm::behind(&marks, &state.last_counter);
+    for b in &behind {
+        conn.execute(
+            "INSERT INTO _sluice_shards (stream, shard_id, last_counter) VALUES (?1, ?2, ?3)
+             ON CONFLICT (stream, shard_id) DO UPDATE SET last_counter = excluded.last_counter",
+            rusqlite::params![b.stream, b.shard_id, b.handed_out],
+        )?;
+    }
+    Ok(behind)
+}
+
+/// Moves the damaged file aside and copies what can be read of it into a new one.
+fn rebuild(
+    state_dir: &Path,
+    path: &Path,
+    pipeline: &Pipeline,
+) -> Result<(PathBuf, Vec<(String, u64, Option<u64>)>), StoreError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| StoreError::Io { path, source }
@@ -194,14 +253,11 @@ pub fn recover(state_dir: &Path, pipeline: &Pipeline) -> Result<Option<Recovery>
     std::fs::File::open(&building)
         .and_then(|f| f.sync_all())
         .map_err(io(&building))?;
-    std::fs::rename(&building, &path).map_err(io(&path))?;
+    std::fs::rename(&building, path).map_err(io(path))?;
     if let Ok(dir) = std::fs::File::open(state_dir) {
         let _ = dir.sync_all();
     }
-    Ok(Some(Recovery {
-        moved_to,
-        tables: report,
-    }))
+    Ok((moved_to, report))
 }
 
 /// The damaged file's tables (name, `CREATE` statement), SQLite's own left out.

@@ -33,12 +33,14 @@ use super::kinesis;
 mod check;
 mod checkpoints;
 mod dead_letters;
+mod hwm;
 mod schema;
 mod stream;
 mod wal;
 mod writer;
 
 pub use check::{Recovery, recover};
+pub use hwm::{Behind, HWM_FILE};
 use schema::{create_schema, open_connection, open_reader};
 use wal::start_checkpointer;
 pub use writer::{CommitError, WriterState};
@@ -74,6 +76,11 @@ pub enum StoreError {
         path: PathBuf,
         problems: Vec<String>,
     },
+    #[error(
+        "the database is missing acknowledged records (its WAL was lost, or the file rolled back): {}",
+        behind.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    LostWrites { behind: Vec<Behind> },
     #[error("cannot create {path}: {source}")]
     Io {
         path: PathBuf,
@@ -136,6 +143,13 @@ impl Store {
         let conn = open_connection(&path, durability.checkpoint_sync())?;
         create_schema(&conn, pipeline)?;
         let state = WriterState::load(&conn)?;
+        if let Some(marks) = hwm::read(state_dir) {
+            let behind = hwm::behind(&marks, &state.last_counter);
+            if !behind.is_empty() {
+                return Err(StoreError::LostWrites { behind });
+            }
+        }
+        let mark = hwm::Mark::open(state_dir, &state.last_counter)?;
         let restart_wanted = Arc::new(AtomicBool::new(false));
         let checkpointer = start_checkpointer(&path, durability, &conn, restart_wanted.clone());
         let (tx, rx) = mpsc::channel::<Job>();
@@ -168,6 +182,7 @@ impl Store {
                 writer_loop(
                     conn,
                     state,
+                    mark,
                     rx,
                     appended_for_writer,
                     syncer,

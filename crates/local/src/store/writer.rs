@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, params};
 use tokio::sync::{oneshot, watch};
 
+use super::hwm::Mark;
 use super::wal::restart_wal;
 use super::{Store, StoreError, kinesis};
 
@@ -182,6 +183,7 @@ fn sync_data(path: &Path) -> std::io::Result<()> {
 pub(super) fn writer_loop(
     conn: Connection,
     mut state: WriterState,
+    mut mark: Mark,
     jobs: mpsc::Receiver<Job>,
     appended: watch::Sender<u64>,
     syncer: Option<Syncer>,
@@ -220,8 +222,13 @@ pub(super) fn writer_loop(
             .into_iter()
             .map(|job| job(&conn, &mut state))
             .collect();
+        let counters_moved = !state.dirty.is_empty();
         let result = flush_counters(&conn, &mut state).and_then(|()| conn.execute_batch("COMMIT"));
         let appended_now = std::mem::take(&mut state.appended);
+        if counters_moved && result.is_ok() {
+            // Before any caller of this commit is answered.
+            mark.record(&state.last_counter);
+        }
         match (result, &syncer) {
             (Ok(()), Some(syncer)) => {
                 let handed = syncer.committed.send(Committed {

@@ -199,3 +199,60 @@ async fn a_damaged_database_is_refused_then_recovered_keeping_what_can_be_read()
     all_present_once(dir.path(), &acked).await;
     original.shutdown().await;
 }
+
+/// The database rolled back behind the high-water mark (an older copy of pipeline.db put back, its WAL
+/// gone): refused with the figures; with the WAL's content back it starts and has every event once; with
+/// `--recover` the loss is accepted and no sequence number is handed out twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_database_is_refused_with_the_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = sluice_local::start(options(dir.path())).await.unwrap();
+    let mut acked = send_events(&running.base_url(), "before", 40).await;
+    running.shutdown().await;
+    let older = std::fs::read(db_path(dir.path())).unwrap();
+
+    let running = sluice_local::start(options(dir.path())).await.unwrap();
+    let later = send_events(&running.base_url(), "later", 25).await;
+    running.shutdown().await;
+    let newer = std::fs::read(db_path(dir.path())).unwrap();
+    acked.extend(later.clone());
+
+    std::fs::write(db_path(dir.path()), &older).unwrap();
+    let Err(refused) = sluice_local::start(options(dir.path())).await else {
+        panic!("a database behind the high-water mark was served");
+    };
+    assert!(matches!(refused, DevError::LostWrites(_)), "{refused:?}");
+    let text = refused.to_string();
+    assert!(
+        text.contains("records up to 65 were acknowledged")
+            && text.contains("the database ends at 40: 25 missing"),
+        "{text}"
+    );
+    let help = miette::Diagnostic::help(&refused).unwrap().to_string();
+    assert!(
+        help.contains("--recover") && help.contains("pipeline.db-wal"),
+        "{help}"
+    );
+
+    // What was lost put back: it starts, and every acknowledged event is there once.
+    std::fs::write(db_path(dir.path()), &newer).unwrap();
+    let running = sluice_local::start(options(dir.path())).await.unwrap();
+    all_present_once(dir.path(), &acked).await;
+    running.shutdown().await;
+
+    // Rolled back again, and the loss accepted: the counter goes on after the last one handed out.
+    std::fs::write(db_path(dir.path()), &older).unwrap();
+    let recovery = sluice_local::recover(dir.path(), &parse(&pipeline_toml(1, "")))
+        .unwrap()
+        .expect("counters behind the mark are raised");
+    assert_eq!(recovery.raised.len(), 1, "{recovery}");
+    assert!(recovery.to_string().contains("25 missing"), "{recovery}");
+    let running = sluice_local::start(options(dir.path())).await.unwrap();
+    let next = send_events(&running.base_url(), "next", 1).await;
+    let highest = acked.values().map(|s| seq_key(s)).max().unwrap();
+    assert!(
+        seq_key(&next["next-0"]) > highest,
+        "{next:?} reuses a sequence number"
+    );
+    running.shutdown().await;
+}
