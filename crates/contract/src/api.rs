@@ -20,10 +20,11 @@ pub enum ApiError {
     StreamNotFound,
     BackendError,
     RequestTimeout,
+    StorageFull,
 }
 
 impl ApiError {
-    pub const ALL: [ApiError; 11] = [
+    pub const ALL: [ApiError; 12] = [
         ApiError::Unauthorized,
         ApiError::AccessDenied,
         ApiError::NotFound,
@@ -35,6 +36,7 @@ impl ApiError {
         ApiError::StreamNotFound,
         ApiError::BackendError,
         ApiError::RequestTimeout,
+        ApiError::StorageFull,
     ];
 
     pub fn status(self) -> u16 {
@@ -48,6 +50,7 @@ impl ApiError {
             ApiError::Throttled => 429,
             ApiError::BackendError => 502,
             ApiError::RequestTimeout => 408,
+            ApiError::StorageFull => 503,
         }
     }
 
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::StreamNotFound => "StreamNotFound",
             ApiError::BackendError => "BackendError",
             ApiError::RequestTimeout => "RequestTimeout",
+            ApiError::StorageFull => "StorageFull",
         }
     }
 
@@ -93,6 +97,9 @@ impl ApiError {
             ApiError::StreamNotFound => "the stream does not exist",
             ApiError::BackendError => "the stream could not take the record; retry later",
             ApiError::RequestTimeout => "the request body did not arrive in time",
+            ApiError::StorageFull => {
+                "the local store's disk is full; nothing was stored; retry with backoff"
+            }
         }
     }
 

@@ -15,7 +15,9 @@
 //!    can hold: a body over Kinesis's 1 MiB record limit can never be stored, so it is refused (413
 //!    `RecordTooLarge`) when its `Content-Length` says so, or as soon as that much has arrived;
 //! 5. the record: [`envelope::encode`], over 1 MiB → 413 `RecordTooLarge`;
-//! 6. `PutRecord` on the local stream: 200 `{"SequenceNumber","ShardId"}` once the record is on disk.
+//! 6. `PutRecord` on the local stream: 200 `{"SequenceNumber","ShardId"}` once the record is on disk; 503
+//!    `StorageFull` (with `Retry-After: 1`) while the store's disk is full, 502 `BackendError` for any other
+//!    failure of the store.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -474,6 +476,14 @@ async fn answer(
             if let Ok(id) = HeaderValue::from_str(request_id) {
                 response.headers_mut().insert("x-amzn-requestid", id);
             }
+            response
+        }
+        // The store logs a full disk once, not per request; each request's line carries the code.
+        Err(e) if e.is_disk_full() || gateway.store.is_full() => {
+            let mut response = error_response(ApiError::StorageFull, request_id);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             response
         }
         Err(e) => {

@@ -167,7 +167,7 @@ fn raise_to_mark(
     };
     let conn = open_reader(path)?;
     create_schema(&conn, pipeline)?;
-    let state = WriterState::load(&conn)?;
+    let state = WriterState::load(&conn, Default::default())?;
     let behind = hwm::behind(&marks, &state.last_counter);
     for b in &behind {
         conn.execute(

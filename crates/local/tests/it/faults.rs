@@ -256,3 +256,167 @@ async fn a_rolled_back_database_is_refused_with_the_figures() {
     );
     running.shutdown().await;
 }
+
+/// A size-limited tmpfs, mounted for the test (and unmounted on drop).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// Mounts an 8 MiB tmpfs, or says why it cannot (not root, no `mount`).
+    fn mount() -> Result<SmallDisk, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount -t tmpfs -o size=8m failed (it needs root): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn grow(&self, size: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(self.dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount to {size}");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// A full disk is an outage that ends by itself: while full, writes answer 503 `StorageFull` (nothing
+/// stored, nothing acknowledged); once there is room the store takes writes again within seconds without a
+/// restart, and every event answered 200 — before and after — is in the table exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_writes_then_recovers_by_itself() {
+    let disk = match SmallDisk::mount() {
+        Ok(disk) => disk,
+        Err(why) => {
+            eprintln!("SKIPPED a_full_disk_refuses_writes_then_recovers_by_itself: {why}");
+            println!("SKIPPED a_full_disk_refuses_writes_then_recovers_by_itself: {why}");
+            return;
+        }
+    };
+    let state_dir = disk.path().join("state");
+    let running = sluice_local::start(options(&state_dir)).await.unwrap();
+    let base = running.base_url();
+
+    // Load until the disk is full: 8 clients, ~2 KiB events, until 50 answers in a row are 503.
+    let acked: std::sync::Arc<std::sync::Mutex<BTreeMap<String, String>>> = Default::default();
+    let full_answers = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for task in 0..8 {
+        let (base, acked, full_answers) = (base.clone(), acked.clone(), full_answers.clone());
+        clients.push(tokio::spawn(async move {
+            let client = client();
+            let started = std::time::Instant::now();
+            for i in 0.. {
+                if full_answers.load(std::sync::atomic::Ordering::SeqCst) >= 50
+                    || started.elapsed() > Duration::from_secs(40)
+                {
+                    return;
+                }
+                let id = format!("fill-{task}-{i}");
+                let body = format!(r#"{{"id":"{id}","pad":"{}"}}"#, "y".repeat(2000));
+                let response = submit(&client, &base, &id, &body).await;
+                match response.status().as_u16() {
+                    200 => {
+                        let reply: Value = response.json().await.unwrap();
+                        let seq = reply["SequenceNumber"].as_str().unwrap().to_owned();
+                        acked.lock().unwrap().insert(id, seq);
+                        full_answers.store(0, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    503 => {
+                        assert_eq!(response.headers()["retry-after"], "1");
+                        let body: Value = response.json().await.unwrap();
+                        assert_eq!(body["error"], "StorageFull", "{body}");
+                        full_answers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    other => panic!("{id}: {other} {}", response.text().await.unwrap()),
+                }
+            }
+        }));
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    assert!(
+        full_answers.load(std::sync::atomic::Ordering::SeqCst) >= 50,
+        "the disk never filled"
+    );
+    assert!(running.store.is_full(), "the store says the disk is full");
+    let before = acked.lock().unwrap().clone();
+    assert!(
+        !before.is_empty(),
+        "nothing was stored before the disk filled"
+    );
+
+    // Room again: writes resume by themselves, no restart.
+    disk.grow("64m");
+    let client = client();
+    let mut after = BTreeMap::new();
+    let resumed = eventually(Duration::from_secs(20), || !running.store.is_full()).await;
+    for i in 0..200 {
+        let id = format!("after-{i}");
+        let response = submit(&client, &base, &id, r#"{"after":true}"#).await;
+        if response.status() == 200 {
+            let reply: Value = response.json().await.unwrap();
+            after.insert(id, reply["SequenceNumber"].as_str().unwrap().to_owned());
+            if after.len() >= 20 {
+                break;
+            }
+        } else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert!(
+        resumed && after.len() >= 20,
+        "writes did not resume: {} accepted",
+        after.len()
+    );
+    eprintln!(
+        "full disk: {} acknowledged before it filled, {} after it grew",
+        before.len(),
+        after.len()
+    );
+
+    // Every acknowledged event, before and after, reaches the table exactly once.
+    let mut all = before.clone();
+    all.extend(after);
+    let complete = eventually(Duration::from_secs(30), || {
+        let items = items(&state_dir, "EventTable");
+        all.keys().all(|id| items.contains_key(id))
+    })
+    .await;
+    let items = items(&state_dir, "EventTable");
+    let missing: Vec<_> = all.keys().filter(|id| !items.contains_key(*id)).collect();
+    assert!(
+        complete,
+        "{} of {} acknowledged events missing, e.g. {:?}",
+        missing.len(),
+        all.len(),
+        missing.first()
+    );
+    for (id, seq) in &all {
+        assert_eq!(items[id]["sequenceNumber"], seq.as_str(), "{id}");
+    }
+    running.shutdown().await;
+}
