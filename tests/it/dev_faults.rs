@@ -78,16 +78,13 @@ fn sigterm(mut child: Child) {
     }
 }
 
+/// Acknowledged events: id → sequence number.
+type Acked = Arc<Mutex<BTreeMap<String, String>>>;
+
 /// Sends events from 8 clients until `stop` or the server goes away; answers id → sequence number of those
 /// answered 200.
-fn load(
-    base: String,
-    prefix: &'static str,
-) -> (
-    Arc<Mutex<BTreeMap<String, String>>>,
-    Vec<tokio::task::JoinHandle<()>>,
-) {
-    let acked: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+fn load(base: String, prefix: &'static str) -> (Acked, Vec<tokio::task::JoinHandle<()>>) {
+    let acked: Acked = Arc::default();
     let mut clients = Vec::new();
     for task in 0..8 {
         let (base, acked) = (base.clone(), acked.clone());

@@ -89,6 +89,10 @@ pub(super) fn describe(problems: &[String]) -> String {
     out
 }
 
+/// One table of a recovered file: its name, the rows kept, the rows that could not be read (`None`: the
+/// table could not be read at all).
+pub type TableKept = (String, u64, Option<u64>);
+
 /// What [`recover`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovery {
@@ -96,7 +100,7 @@ pub struct Recovery {
     pub moved_to: Option<PathBuf>,
     /// Per table of the damaged file: rows kept, rows that could not be read (`None`: the table could not
     /// be read at all).
-    pub tables: Vec<(String, u64, Option<u64>)>,
+    pub tables: Vec<TableKept>,
     /// The shards whose counters were behind the high-water mark, raised to it (their missing records are
     /// lost).
     pub raised: Vec<Behind>,
@@ -185,7 +189,7 @@ fn rebuild(
     state_dir: &Path,
     path: &Path,
     pipeline: &Pipeline,
-) -> Result<(PathBuf, Vec<(String, u64, Option<u64>)>), StoreError> {
+) -> Result<(PathBuf, Vec<TableKept>), StoreError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| StoreError::Io { path, source }
@@ -271,7 +275,7 @@ fn table_list(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
 }
 
 /// Copies what can be read of one table; answers (table, kept, unreadable).
-fn copy_table(conn: &Connection, table: &str) -> rusqlite::Result<(String, u64, Option<u64>)> {
+fn copy_table(conn: &Connection, table: &str) -> rusqlite::Result<TableKept> {
     let q = quote_ident(table);
     // One aggregate each: SQLite reads a min or a max from one edge of the b-tree, both at once by a scan.
     let bound = |f: &str| {

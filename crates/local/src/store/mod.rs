@@ -151,14 +151,14 @@ impl Store {
         let conn = open_connection(&path, durability.checkpoint_sync())?;
         create_schema(&conn, pipeline)?;
         let health = Arc::new(Health::default());
-        let state = WriterState::load(&conn, health.clone())?;
+        let mut state = WriterState::load(&conn, health.clone())?;
         if let Some(marks) = hwm::read(state_dir) {
             let behind = hwm::behind(&marks, &state.last_counter);
             if !behind.is_empty() {
                 return Err(StoreError::LostWrites { behind });
             }
         }
-        let mark = hwm::Mark::open(state_dir, &state.last_counter)?;
+        state.mark = Some(hwm::Mark::open(state_dir, &state.last_counter)?);
         let restart_wanted = Arc::new(AtomicBool::new(false));
         let checkpointer = start_checkpointer(&path, durability, &conn, restart_wanted.clone());
         let (tx, rx) = mpsc::channel::<Job>();
@@ -191,7 +191,6 @@ impl Store {
                 writer_loop(
                     conn,
                     state,
-                    mark,
                     rx,
                     appended_for_writer,
                     syncer,

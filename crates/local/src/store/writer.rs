@@ -52,6 +52,8 @@ pub struct WriterState {
     pub(super) saw_full: bool,
     /// The shared full-disk state ([`Health::generation`] is checked by generation-bound writes).
     pub(super) health: Arc<Health>,
+    /// The high-water mark the writer rewrites after each commit that moved a counter (set by `Store::open`).
+    pub(super) mark: Option<Mark>,
 }
 
 impl WriterState {
@@ -77,6 +79,7 @@ impl WriterState {
             appended: false,
             saw_full: false,
             health,
+            mark: None,
         })
     }
 
@@ -194,7 +197,6 @@ fn sync_data(path: &Path) -> std::io::Result<()> {
 pub(super) fn writer_loop(
     conn: Connection,
     mut state: WriterState,
-    mut mark: Mark,
     jobs: mpsc::Receiver<Job>,
     appended: watch::Sender<u64>,
     syncer: Option<Syncer>,
@@ -253,7 +255,7 @@ pub(super) fn writer_loop(
         if result.is_ok() {
             state.saw_full = false;
             state.health.committed();
-            if counters_moved {
+            if counters_moved && let Some(mark) = state.mark.as_mut() {
                 // Before any caller of this commit is answered.
                 mark.record(&state.last_counter);
             }
@@ -297,7 +299,11 @@ pub(super) fn writer_loop(
                 };
                 // The in-memory counters may be ahead of the database now; reload them.
                 match WriterState::load(&conn, health) {
-                    Ok(fresh) => state = fresh,
+                    Ok(fresh) => {
+                        let mark = state.mark.take();
+                        state = fresh;
+                        state.mark = mark;
+                    }
                     Err(e) => tracing::error!(error = %e, "cannot reload the shard counters"),
                 }
                 for completion in completions {
