@@ -219,12 +219,17 @@ async fn run_shard(
                 Ok(committed) => {
                     generation = mapping.store.generation();
                     let committed = committed.unwrap_or(stored.min(checkpoint));
-                    tracing::info!(
-                        consumer = %consumer.name,
-                        shard = %kinesis::shard_id(shard),
-                        after = %kinesis::sequence_number(shard, committed),
-                        "a commit failed; resuming from the last committed checkpoint"
-                    );
+                    // While the disk is full the store has said so once; this is its consequence.
+                    if mapping.store.is_full() {
+                        tracing::debug!(consumer = %consumer.name, shard = %kinesis::shard_id(shard), after = %kinesis::sequence_number(shard, committed), "a commit failed; resuming from the last committed checkpoint");
+                    } else {
+                        tracing::info!(
+                            consumer = %consumer.name,
+                            shard = %kinesis::shard_id(shard),
+                            after = %kinesis::sequence_number(shard, committed),
+                            "a commit failed; resuming from the last committed checkpoint"
+                        );
+                    }
                     read_position = committed;
                     stored = committed;
                     pending.clear();

@@ -34,7 +34,7 @@ pub struct Health {
     full: AtomicBool,
     /// When the next write may try (ms since the epoch), while full.
     retry_at_ms: AtomicI64,
-    /// Bumped whenever a commit failed (its answered ordered writes were rolled back).
+    /// Bumped whenever a commit that had answered ordered writes failed (they were rolled back).
     generation: AtomicU64,
     /// Writes refused while full.
     refused: AtomicU64,
@@ -68,7 +68,7 @@ impl Health {
         std::time::Duration::from_millis(ms.clamp(1, MAX_RETRY_MS) as u64)
     }
 
-    /// A commit failed (any failure): the answered ordered writes of its transaction are gone.
+    /// A commit that had answered ordered writes failed: they are gone.
     pub(super) fn commit_failed(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }

@@ -50,6 +50,9 @@ pub struct WriterState {
     pub(super) appended: bool,
     /// Whether a write of this transaction failed for want of space (SQLite then rolled it back).
     pub(super) saw_full: bool,
+    /// Whether this transaction answered an ordered write before its `COMMIT` (if it fails, the store's
+    /// generation moves).
+    pub(super) answered_early: bool,
     /// The shared full-disk state ([`Health::generation`] is checked by generation-bound writes).
     pub(super) health: Arc<Health>,
     /// The high-water mark the writer rewrites after each commit that moved a counter (set by `Store::open`).
@@ -78,6 +81,7 @@ impl WriterState {
             dirty: Vec::new(),
             appended: false,
             saw_full: false,
+            answered_early: false,
             health,
             mark: None,
         })
@@ -254,6 +258,7 @@ pub(super) fn writer_loop(
         let appended_now = std::mem::take(&mut state.appended);
         if result.is_ok() {
             state.saw_full = false;
+            state.answered_early = false;
             state.health.committed();
             if counters_moved && let Some(mark) = state.mark.as_mut() {
                 // Before any caller of this commit is answered.
@@ -286,7 +291,9 @@ pub(super) fn writer_loop(
                 let full = std::mem::take(&mut state.saw_full) || is_disk_full(&e);
                 let _ = conn.execute_batch("ROLLBACK");
                 let health = state.health.clone();
-                health.commit_failed();
+                if std::mem::take(&mut state.answered_early) {
+                    health.commit_failed();
+                }
                 let error = if full {
                     // An outage that ends by itself: see `full`.
                     health.disk_full(&e.to_string(), completions.len());
@@ -460,6 +467,7 @@ impl Store {
     {
         let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
         let job: Job = Box::new(move |conn, state| {
+            state.answered_early = true;
             let result = run_in_transaction(conn, state, |conn, state| {
                 in_savepoint(conn, |conn| f(conn, state))
             });
