@@ -12,6 +12,7 @@ mod authorizer_moto;
 mod build_zips;
 mod checkov_scan;
 mod dev_crash;
+mod dev_faults;
 mod dev_log;
 mod dev_watch;
 mod dlq_local;

@@ -33,6 +33,10 @@ pub struct DevArgs {
     /// records kept); an invalid one is reported and the pipeline keeps running as it was.
     #[arg(long)]
     pub watch: bool,
+    /// A damaged database (refused at start) is moved into <state-dir>/damaged-<time>/ and what can still be
+    /// read of it is kept in a new one; then the pipeline starts. Does nothing to a sound database.
+    #[arg(long)]
+    pub recover: bool,
 }
 
 /// `--sync`.
@@ -75,6 +79,7 @@ pub fn run(config: &Path, args: DevArgs) -> miette::Result<()> {
             aws_limits: !args.unlimited,
             durability: args.sync.into(),
             watch: args.watch,
+            recover: args.recover,
         },
     )?;
     Ok(())

@@ -20,10 +20,11 @@ pub enum ApiError {
     StreamNotFound,
     BackendError,
     RequestTimeout,
+    StorageFull,
 }
 
 impl ApiError {
-    pub const ALL: [ApiError; 11] = [
+    pub const ALL: [ApiError; 12] = [
         ApiError::Unauthorized,
         ApiError::AccessDenied,
         ApiError::NotFound,
@@ -35,6 +36,7 @@ impl ApiError {
         ApiError::StreamNotFound,
         ApiError::BackendError,
         ApiError::RequestTimeout,
+        ApiError::StorageFull,
     ];
 
     pub fn status(self) -> u16 {
@@ -48,6 +50,7 @@ impl ApiError {
             ApiError::Throttled => 429,
             ApiError::BackendError => 502,
             ApiError::RequestTimeout => 408,
+            ApiError::StorageFull => 503,
         }
     }
 
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::StreamNotFound => "StreamNotFound",
             ApiError::BackendError => "BackendError",
             ApiError::RequestTimeout => "RequestTimeout",
+            ApiError::StorageFull => "StorageFull",
         }
     }
 
@@ -93,6 +97,9 @@ impl ApiError {
             ApiError::StreamNotFound => "the stream does not exist",
             ApiError::BackendError => "the stream could not take the record; retry later",
             ApiError::RequestTimeout => "the request body did not arrive in time",
+            ApiError::StorageFull => {
+                "the local store's disk is full; nothing was stored; retry with backoff"
+            }
         }
     }
 
@@ -127,6 +134,31 @@ impl ApiError {
         }
     }
 }
+
+/// The `error` of API Gateway's catch-all 4xx answer (`DEFAULT_4XX`): a request refused for a reason the error
+/// table has no row for (a request line or header that does not parse, a URI too long, too many headers).
+pub const DEFAULT_4XX_CODE: &str = "BadRequest";
+/// Its `message`.
+pub const DEFAULT_4XX_MESSAGE: &str = "the gateway refused the request";
+
+/// API Gateway's catch-all answers (`DEFAULT_4XX`, `DEFAULT_5XX`) keep API Gateway's status and answer in the
+/// contract's shape: a 4xx with [`DEFAULT_4XX_CODE`], a 5xx (e.g. 500 when the authorizer fails, as it does
+/// when it cannot read the credentials) with [`ApiError::BackendError`]'s code and message.
+pub fn default_body(status: u16, request_id: &str) -> ErrorBody<'_> {
+    if (400..500).contains(&status) {
+        ErrorBody {
+            error: DEFAULT_4XX_CODE,
+            message: DEFAULT_4XX_MESSAGE,
+            request_id,
+        }
+    } else {
+        ApiError::BackendError.body(request_id)
+    }
+}
+
+/// The status API Gateway answers when the authorizer fails (its function errors or times out; the deployed
+/// authorizer fails when it cannot read the credentials): 500, with [`default_body`].
+pub const AUTHORIZER_FAILURE_STATUS: u16 = 500;
 
 /// Which limit a 429 `Throttled` met: the code is the same, the message says which, so a client (and the
 /// person reading its log) knows whether to slow down everywhere, from this address, or on this stream.

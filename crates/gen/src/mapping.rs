@@ -179,8 +179,8 @@ impl GatewayResponseBody {
         let error = if kind == "DEFAULT_4XX" {
             ErrorView {
                 status: 400,
-                code: "BadRequest",
-                message: "the gateway refused the request".into(),
+                code: sluice_contract::api::DEFAULT_4XX_CODE,
+                message: sluice_contract::api::DEFAULT_4XX_MESSAGE.into(),
             }
         } else {
             ApiError::BackendError.into()

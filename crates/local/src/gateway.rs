@@ -5,7 +5,8 @@
 //!    each shard's write limits → 429 `Throttled` just before the record is appended (see `throttle`);
 //! 1. routing — unknown path, wrong method, undeclared stream, empty path parameter → 404 `NotFound`;
 //! 2. auth, by the authorizer's library — no or malformed `Authorization` → 401 `Unauthorized` (with
-//!    `WWW-Authenticate: Basic realm="<pipeline name>"`), wrong credentials → 403 `AccessDenied`;
+//!    `WWW-Authenticate: Basic realm="<pipeline name>"`), wrong credentials → 403 `AccessDenied`, the
+//!    credentials file unreadable → 500 (the deployed authorizer fails closed; API Gateway's `DEFAULT_5XX`);
 //! 3. [`api::check_content_type`] (415), then the body against the route's model — its request schema, or
 //!    "a JSON object" — with [`sluice_schema`], as API Gateway's request validator does (400 `BadRequestBody`,
 //!    whose message carries the validation error string API Gateway would give), then the partition key
@@ -14,7 +15,9 @@
 //!    can hold: a body over Kinesis's 1 MiB record limit can never be stored, so it is refused (413
 //!    `RecordTooLarge`) when its `Content-Length` says so, or as soon as that much has arrived;
 //! 5. the record: [`envelope::encode`], over 1 MiB → 413 `RecordTooLarge`;
-//! 6. `PutRecord` on the local stream: 200 `{"SequenceNumber","ShardId"}` once the record is on disk.
+//! 6. `PutRecord` on the local stream: 200 `{"SequenceNumber","ShardId"}` once the record is on disk; 503
+//!    `StorageFull` (with `Retry-After: 1`) while the store's disk is full, 502 `BackendError` for any other
+//!    failure of the store.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -220,6 +223,29 @@ fn error_response(error: ApiError, request_id: &str) -> Response {
     error_response_with(error, error.message(), request_id)
 }
 
+/// API Gateway's catch-all answer for a status the error table has no row for ([`api::default_body`]).
+pub(crate) fn default_response(status: u16, request_id: &str) -> Response {
+    let body = api::default_body(status, request_id);
+    let mut response = Response::new(Body::from(serde_json::to_vec(&body).unwrap_or_default()));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .extensions_mut()
+        .insert(ErrorCode(if (400..500).contains(&status) {
+            api::DEFAULT_4XX_CODE
+        } else {
+            ApiError::BackendError.code()
+        }));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amzn-requestid", id);
+    }
+    response
+}
+
 /// 429 `Throttled`, saying which limit the request met.
 fn throttled(by: Throttle, request_id: &str) -> Response {
     error_response_with(ApiError::Throttled, by.message(), request_id)
@@ -338,12 +364,20 @@ async fn answer(
     {
         let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
         let decision = match (values.next(), values.next()) {
-            (None, _) => Decision::Unauthorized,
-            (Some(_), Some(_)) => Decision::Unauthorized,
+            (None, _) => Ok(Decision::Unauthorized),
+            (Some(_), Some(_)) => Ok(Decision::Unauthorized),
             (Some(value), None) => match value.to_str() {
-                Ok(text) => authorizer.decide(Some(text)).await,
-                Err(_) => Decision::Unauthorized,
+                Ok(text) => authorizer.try_decide(Some(text)).await,
+                Err(_) => Ok(Decision::Unauthorized),
             },
+        };
+        let decision = match decision {
+            Ok(decision) => decision,
+            // The deployed authorizer fails closed when it cannot read the secret, and API Gateway answers 500.
+            Err(e) => {
+                tracing::error!(error = %e, request_id, "cannot read the credentials; answering 500 as API Gateway does when its authorizer fails");
+                return default_response(api::AUTHORIZER_FAILURE_STATUS, request_id);
+            }
         };
         match decision {
             Decision::Allow { .. } => {}
@@ -442,6 +476,14 @@ async fn answer(
             if let Ok(id) = HeaderValue::from_str(request_id) {
                 response.headers_mut().insert("x-amzn-requestid", id);
             }
+            response
+        }
+        // The store logs a full disk once, not per request; each request's line carries the code.
+        Err(e) if e.is_disk_full() || gateway.store.is_full() => {
+            let mut response = error_response(ApiError::StorageFull, request_id);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             response
         }
         Err(e) => {

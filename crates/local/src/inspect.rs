@@ -587,6 +587,22 @@ pub(crate) fn stored_record(shard: u32, row: &rusqlite::Row<'_>) -> rusqlite::Re
 
 /// Up to `limit` records of a shard with a counter above `after`, in order (the event source mapping's
 /// shard reader; the statement is cached on the connection).
+/// The stored checkpoint counter of a consumer on a shard (the running pipeline's read, after a failed
+/// commit: see `Store::committed_checkpoint`).
+pub(crate) fn checkpoint_counter(
+    conn: &Connection,
+    consumer: &str,
+    stream: &str,
+    shard: u32,
+) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT counter FROM _sluice_checkpoints WHERE consumer = ?1 AND stream = ?2 AND shard_id = ?3",
+        params![consumer, stream, kinesis::shard_id(shard)],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 pub(crate) fn records_after(
     conn: &Connection,
     stream: &str,

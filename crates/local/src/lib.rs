@@ -29,6 +29,7 @@ pub mod inspect;
 pub mod kinesis;
 mod reload;
 pub mod sinks;
+mod state_lock;
 mod store;
 pub mod throttle;
 
@@ -56,7 +57,10 @@ pub use dev_record::{DEV_RECORD, DevRecord, dev_record_path, running_dev};
 pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
 pub use gateway::REQUEST_LOG;
 pub use http::ServeLimits;
-pub use store::{Durability, Store, StoreError, now_ms, quote_ident};
+pub use state_lock::{DEV_LOCK, LockError, StateLock};
+pub use store::{
+    Behind, Durability, HWM_FILE, Recovery, Store, StoreError, now_ms, quote_ident, recover,
+};
 
 use sluice_config::{PartitionKeySource, Pipeline};
 
@@ -73,6 +77,8 @@ pub struct DevOptions {
     pub durability: Durability,
     /// Reload pipeline.toml when it or a schema file it names changes (`--watch`).
     pub watch: bool,
+    /// Recover a damaged database instead of refusing it (`--recover`).
+    pub recover: bool,
 }
 
 /// Why the local pipeline could not start.
@@ -80,13 +86,32 @@ pub struct DevOptions {
 pub enum DevError {
     #[error(transparent)]
     #[diagnostic(transparent)]
+    Locked(#[from] LockError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
     Credentials(#[from] CredentialsError),
     #[error("cannot open the local database: {0}")]
     #[diagnostic(
         code(sluice::dev::store),
-        help("is another `cargo xtask dev` using this --state-dir?")
+        help("check that the state dir is writable and its disk has room")
     )]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    #[diagnostic(
+        code(sluice::dev::damaged),
+        help(
+            "it is not served. `cargo xtask dev --recover` moves the damaged file (with its WAL) into <state-dir>/damaged-<time>/, keeps every row that can still be read in a new pipeline.db, and starts; or remove the state dir to start empty"
+        )
+    )]
+    Damaged(StoreError),
+    #[error("{0}")]
+    #[diagnostic(
+        code(sluice::dev::lost_writes),
+        help(
+            "if you still have the WAL (pipeline.db-wal, from the moment the process stopped), put it back beside pipeline.db and start again; otherwise `cargo xtask dev --recover` accepts the loss: the shard counters continue after the last sequence number handed out, so none is given twice"
+        )
+    )]
+    LostWrites(StoreError),
     #[error("cannot listen on {addr}: {source}")]
     #[diagnostic(
         code(sluice::dev::bind),
@@ -117,6 +142,8 @@ pub struct StartOptions {
     pub aws_limits: bool,
     /// Handlers to invoke instead of the writer, by consumer name (tests inject scripted functions here).
     pub handlers: BTreeMap<String, Arc<dyn BatchHandler>>,
+    /// A damaged database is recovered ([`recover`]) instead of refused (`cargo xtask dev --recover`).
+    pub recover: bool,
 }
 
 impl StartOptions {
@@ -133,6 +160,7 @@ impl StartOptions {
             serve: ServeLimits::default(),
             aws_limits: true,
             handlers: BTreeMap::new(),
+            recover: false,
         }
     }
 }
@@ -162,6 +190,8 @@ pub struct RunningPipeline {
     serve: ServeLimits,
     /// Dropped last: the event source mappings' runtime.
     consumer_runtime: ConsumerRuntime,
+    /// The state dir's lock, held as long as the pipeline (released when it is dropped).
+    _lock: StateLock,
 }
 
 impl RunningPipeline {
@@ -362,6 +392,19 @@ async fn retention_sweep(
 /// Starts the pipeline: opens the database, starts every event source mapping (their starting positions are
 /// stored before the gateway listens), then the gateway.
 pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
+    // One pipeline per state dir, checked before anything in it is read; then the port, so that a `dev` that
+    // cannot listen has not opened the database or started a consumer.
+    let lock = StateLock::acquire(&opts.state_dir)?;
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .map_err(|source| DevError::Bind {
+            addr: opts.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| DevError::Bind {
+        addr: opts.addr,
+        source,
+    })?;
     let pipeline = Arc::new(opts.pipeline);
     let default_user = pipeline
         .auth
@@ -370,7 +413,14 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         .to_owned();
     let (credentials, origin) =
         credentials::resolve(&opts.state_dir, opts.credentials.as_deref(), &default_user)?;
-    let store = Store::open(&opts.state_dir, &pipeline, opts.durability)?;
+    if opts.recover {
+        match recover(&opts.state_dir, &pipeline) {
+            Ok(None) => tracing::info!("--recover: the database is sound; nothing to recover"),
+            Ok(Some(recovery)) => tracing::warn!("--recover: {recovery}"),
+            Err(e) => return Err(open_error(e)),
+        }
+    }
+    let store = Store::open(&opts.state_dir, &pipeline, opts.durability).map_err(open_error)?;
 
     let consumer_runtime = match ConsumerRuntime::new() {
         Ok(runtime) => runtime,
@@ -396,21 +446,6 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         }
     };
 
-    let listener = match tokio::net::TcpListener::bind(opts.addr).await {
-        Ok(listener) => listener,
-        Err(source) => {
-            consumers.stop().await;
-            store.close().await;
-            return Err(DevError::Bind {
-                addr: opts.addr,
-                source,
-            });
-        }
-    };
-    let addr = listener.local_addr().map_err(|source| DevError::Bind {
-        addr: opts.addr,
-        source,
-    })?;
     let gateway = Arc::new(arc_swap::ArcSwap::from_pointee(gateway::Gateway::new(
         &pipeline,
         CredentialsFile::new(&opts.state_dir),
@@ -443,7 +478,17 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         timings: opts.timings,
         serve: opts.serve,
         consumer_runtime,
+        _lock: lock,
     })
+}
+
+/// A store that cannot open: a damaged file has its own refusal (and next step).
+fn open_error(e: StoreError) -> DevError {
+    match e {
+        StoreError::Damaged { .. } => DevError::Damaged(e),
+        StoreError::LostWrites { .. } => DevError::LostWrites(e),
+        e => DevError::Store(e),
+    }
 }
 
 /// The runtime the event source mappings (and the functions they invoke) run on: a thread of their own,
@@ -631,6 +676,7 @@ pub fn run(pipeline: Pipeline, opts: DevOptions) -> Result<(), DevError> {
         start_opts.credentials = opts.credentials;
         start_opts.aws_limits = opts.aws_limits;
         start_opts.durability = opts.durability;
+        start_opts.recover = opts.recover;
         let mut running = start(start_opts).await?;
         let record = DevRecord {
             pid: std::process::id(),

@@ -185,7 +185,8 @@ async fn run_shard(
     let batch_size = consumer.batch_size.max(1) as usize;
     // Records read ahead of the lanes, at most.
     let read_ahead = (batch_size * lanes_n as usize * 2).max(64);
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Vec<i64>>();
+    // Each report carries the store's generation its records were handled under (see `Store::generation`).
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut lanes = Vec::new();
     let mut lane_tasks = Vec::new();
     for _ in 0..lanes_n {
@@ -204,9 +205,46 @@ async fn run_shard(
     let mut read_position = checkpoint;
     let mut stored = checkpoint;
     let mut pending: BTreeSet<i64> = BTreeSet::new();
+    let mut generation = mapping.store.generation();
     loop {
         if stopping(&stop) {
             break;
+        }
+        if mapping.store.generation() != generation {
+            // A commit failed: what was answered in it (items, checkpoints) is rolled back. Resume from the
+            // last committed checkpoint; the records after it are delivered again.
+            match mapping
+                .store
+                .committed_checkpoint(&consumer.name, &consumer.stream, shard)
+                .await
+            {
+                Ok(committed) => {
+                    generation = mapping.store.generation();
+                    let committed = committed.unwrap_or(stored.min(checkpoint));
+                    // While the disk is full the store has said so once; this is its consequence.
+                    if mapping.store.is_full() {
+                        tracing::debug!(consumer = %consumer.name, shard = %kinesis::shard_id(shard), after = %kinesis::sequence_number(shard, committed), "a commit failed; resuming from the last committed checkpoint");
+                    } else {
+                        tracing::info!(
+                            consumer = %consumer.name,
+                            shard = %kinesis::shard_id(shard),
+                            after = %kinesis::sequence_number(shard, committed),
+                            "a commit failed; resuming from the last committed checkpoint"
+                        );
+                    }
+                    read_position = committed;
+                    stored = committed;
+                    pending.clear();
+                }
+                Err(e) => {
+                    tracing::debug!(consumer = %consumer.name, error = %e, "cannot read the checkpoint; trying again");
+                    tokio::select! {
+                        _ = tokio::time::sleep(mapping.timings.poll_interval) => {}
+                        _ = stop.changed() => {}
+                    }
+                    continue;
+                }
+            }
         }
         // Read while there is room, as long as full pages come back.
         let mut more = true;
@@ -247,10 +285,20 @@ async fn run_shard(
         if checkpoint > stored {
             match mapping
                 .store
-                .set_checkpoint(&consumer.name, &consumer.stream, shard, checkpoint)
+                .set_checkpoint(
+                    &consumer.name,
+                    &consumer.stream,
+                    shard,
+                    checkpoint,
+                    generation,
+                )
                 .await
             {
                 Ok(()) => stored = checkpoint,
+                // The store reports a full disk (and a failed commit) itself, once.
+                Err(e) if e.is_disk_full() || mapping.store.generation() != generation => {
+                    tracing::debug!(consumer = %consumer.name, error = %e, "cannot store the checkpoint")
+                }
                 Err(e) => {
                     tracing::warn!(consumer = %consumer.name, error = %e, "cannot store the checkpoint")
                 }
@@ -259,13 +307,9 @@ async fn run_shard(
         tokio::select! {
             _ = appended.changed() => {}
             Some(done) = done_rx.recv() => {
-                for counter in done {
-                    pending.remove(&counter);
-                }
+                done.apply(generation, &mut pending);
                 while let Ok(done) = done_rx.try_recv() {
-                    for counter in done {
-                        pending.remove(&counter);
-                    }
+                    done.apply(generation, &mut pending);
                 }
             }
             _ = tokio::time::sleep(mapping.timings.poll_interval) => {}
@@ -276,9 +320,7 @@ async fn run_shard(
     // Stop: no new batches; the batches in flight finish and report, then the checkpoint is flushed.
     drop(lanes);
     while let Some(done) = done_rx.recv().await {
-        for counter in done {
-            pending.remove(&counter);
-        }
+        done.apply(generation, &mut pending);
     }
     for task in lane_tasks {
         let _ = task.await;
@@ -287,11 +329,51 @@ async fn run_shard(
     if checkpoint > stored
         && let Err(e) = mapping
             .store
-            .set_checkpoint(&consumer.name, &consumer.stream, shard, checkpoint)
+            .set_checkpoint(
+                &consumer.name,
+                &consumer.stream,
+                shard,
+                checkpoint,
+                generation,
+            )
             .await
     {
         tracing::warn!(consumer = %consumer.name, error = %e, "cannot store the final checkpoint");
     }
+}
+
+/// Records a lane is done with, handled under one generation of the store.
+struct Done {
+    generation: u64,
+    counters: Vec<i64>,
+}
+
+impl Done {
+    /// Takes the records off `pending`, unless they were handled before a commit failed (then their writes
+    /// may be gone, and they are delivered again).
+    fn apply(self, generation: u64, pending: &mut BTreeSet<i64>) {
+        if self.generation == generation {
+            for counter in self.counters {
+                pending.remove(&counter);
+            }
+        }
+    }
+}
+
+/// Waits while the store's disk is full (answers `false` if stopped first).
+async fn wait_for_room(mapping: &Mapping, stop: &mut watch::Receiver<bool>) -> bool {
+    let mut delay = mapping.timings.retry_backoff_initial;
+    while mapping.store.is_full() {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => return false,
+        }
+        if stopping(stop) {
+            return false;
+        }
+        delay = (delay * 2).min(mapping.timings.retry_backoff_max);
+    }
+    true
 }
 
 /// Whether the pipeline is stopping (or its owner is gone).
@@ -303,7 +385,7 @@ fn stopping(stop: &watch::Receiver<bool>) -> bool {
 async fn run_lane(
     mapping: Arc<Mapping>,
     mut records: mpsc::UnboundedReceiver<StoredRecord>,
-    done: mpsc::UnboundedSender<Vec<i64>>,
+    done: mpsc::UnboundedSender<Done>,
     mut stop: watch::Receiver<bool>,
 ) {
     let batch_size = mapping.consumer.batch_size.max(1) as usize;
@@ -362,7 +444,7 @@ async fn run_lane(
 async fn process_batch(
     mapping: &Mapping,
     batch: Vec<StoredRecord>,
-    done: &mpsc::UnboundedSender<Vec<i64>>,
+    done: &mpsc::UnboundedSender<Done>,
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
     let consumer = &mapping.consumer;
@@ -372,9 +454,12 @@ async fn process_batch(
         backoff_initial: mapping.timings.retry_backoff_initial,
         backoff_max: mapping.timings.retry_backoff_max,
     };
-    let report = |records: &[StoredRecord]| {
+    let report = |records: &[StoredRecord], generation: u64| {
         if !records.is_empty() {
-            let _ = done.send(records.iter().map(|r| r.counter).collect());
+            let _ = done.send(Done {
+                generation,
+                counters: records.iter().map(|r| r.counter).collect(),
+            });
         }
     };
     // (records, retries used, invocations so far, last response)
@@ -390,19 +475,30 @@ async fn process_batch(
             );
             if !expired.is_empty() {
                 let condition = Condition::RecordAgeExceeded;
+                let generation = mapping.store.generation();
                 if !send_on_failure(mapping, condition, &expired, invocations, last, stop).await {
                     return false;
                 }
-                report(&expired);
+                report(&expired, generation);
             }
             records = fresh;
             if records.is_empty() {
                 break;
             }
+            // A full disk is not the function's failure: no invocation while it lasts, and one it spoiled
+            // does not count (as Lambda does not count a throttled invocation against the retries).
+            if !wait_for_room(mapping, stop).await {
+                return false;
+            }
+            let generation = mapping.store.generation();
+            let invoked = invoke(mapping, &records).await;
+            if mapping.store.is_full() || mapping.store.generation() != generation {
+                continue;
+            }
             invocations += 1;
             let sequence_numbers: Vec<String> =
                 records.iter().map(StoredRecord::sequence_number).collect();
-            let outcome = match invoke(mapping, &records).await {
+            let outcome = match invoked {
                 Ok(response) => policy::outcome(&sequence_numbers, Ok(&response)),
                 Err(error) => {
                     tracing::warn!(consumer = %consumer.name, error = %error, records = records.len(), "function error");
@@ -411,7 +507,7 @@ async fn process_batch(
             };
             last = outcome.last_response();
             let finished = outcome.done(records.len());
-            report(&records[..finished]);
+            report(&records[..finished], generation);
             records.drain(..finished);
             match policy::next_step(&retry, outcome, records.len(), retries) {
                 Next::Done => break,
@@ -423,11 +519,12 @@ async fn process_batch(
                 }
                 Next::GiveUp => {
                     let condition = Condition::RetryAttemptsExhausted;
+                    let generation = mapping.store.generation();
                     if !send_on_failure(mapping, condition, &records, invocations, last, stop).await
                     {
                         return false;
                     }
-                    report(&records);
+                    report(&records, generation);
                     break;
                 }
                 Next::Retry { backoff } => {
@@ -544,6 +641,10 @@ async fn send_on_failure(
     loop {
         match mapping.dead_letters.send_body(body.clone()).await {
             Ok(()) => return true,
+            // The store reports a full disk itself, once.
+            Err(e) if e.is_disk_full() => {
+                tracing::debug!(error = %e, "cannot write the on-failure message; retrying")
+            }
             Err(e) => tracing::error!(error = %e, "cannot write the on-failure message; retrying"),
         }
         tokio::select! {

@@ -36,18 +36,42 @@ impl Store {
         .await
     }
 
-    /// Stores a checkpoint: the consumer is done with every record of the shard up to `counter`.
+    /// Stores a checkpoint: the consumer is done with every record of the shard up to `counter`, as handled
+    /// under the store's `generation` ([`Store::generation`]). Refused if a commit failed since (the items
+    /// of those records may have been rolled back with it): the mapping then resumes from
+    /// [`Store::committed_checkpoint`].
     pub async fn set_checkpoint(
         &self,
         consumer: &str,
         stream: &str,
         shard: u32,
         counter: i64,
+        generation: u64,
     ) -> Result<(), StoreError> {
         let (consumer, stream) = (consumer.to_owned(), stream.to_owned());
         // Answered before the COMMIT (see `write_ordered`): nothing waits on a checkpoint being on disk —
         // a later checkpoint supersedes it, and after a crash the mapping resumes from the last one committed.
-        self.write_ordered(move |conn, _| put_checkpoint(conn, &consumer, &stream, shard, counter))
+        self.write_ordered(move |conn, state| {
+            if state.health.generation() != generation {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+                    Some("a commit failed since these records were handled; the mapping resumes from its last committed checkpoint".into()),
+                ));
+            }
+            put_checkpoint(conn, &consumer, &stream, shard, counter)
+        })
+        .await
+    }
+
+    /// The last committed checkpoint of a consumer on a shard (`None`: it has none).
+    pub async fn committed_checkpoint(
+        &self,
+        consumer: &str,
+        stream: &str,
+        shard: u32,
+    ) -> Result<Option<i64>, StoreError> {
+        let (consumer, stream) = (consumer.to_owned(), stream.to_owned());
+        self.read(move |conn| crate::inspect::checkpoint_counter(conn, &consumer, &stream, shard))
             .await
     }
 }

@@ -30,13 +30,19 @@ use tokio::sync::watch;
 
 use super::kinesis;
 
+mod check;
 mod checkpoints;
 mod dead_letters;
+mod full;
+mod hwm;
 mod schema;
 mod stream;
 mod wal;
 mod writer;
 
+pub use check::{Recovery, recover};
+pub use full::Health;
+pub use hwm::{Behind, HWM_FILE};
 use schema::{create_schema, open_connection, open_reader};
 use wal::start_checkpointer;
 pub use writer::{CommitError, WriterState};
@@ -63,10 +69,24 @@ pub enum StoreError {
     Commit(CommitError),
     #[error("the database writer has stopped")]
     Closed,
+    #[error(
+        "the disk is full; writes are refused until there is room (the store tries again by itself)"
+    )]
+    Full,
     #[error("the message is {bytes} bytes; the queue takes at most {max}")]
     MessageTooLarge { bytes: usize, max: usize },
     #[error("the object's data does not match the SHA-256 given for it")]
     ChecksumMismatch,
+    #[error("the database {} is damaged: {}", path.display(), check::describe(problems))]
+    Damaged {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+    #[error(
+        "the database is missing acknowledged records (its WAL was lost, or the file rolled back): {}",
+        behind.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    LostWrites { behind: Vec<Behind> },
     #[error("cannot create {path}: {source}")]
     Io {
         path: PathBuf,
@@ -83,6 +103,8 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     /// Bumped after every commit that appended stream records.
     appended: watch::Sender<u64>,
+    /// The full-disk state (see `full`).
+    health: Arc<Health>,
 }
 
 /// A handle on the database; cheap to clone.
@@ -125,9 +147,18 @@ impl Store {
             source,
         })?;
         let path = state_dir.join("pipeline.db");
+        check::verify(&path)?;
         let conn = open_connection(&path, durability.checkpoint_sync())?;
         create_schema(&conn, pipeline)?;
-        let state = WriterState::load(&conn)?;
+        let health = Arc::new(Health::default());
+        let mut state = WriterState::load(&conn, health.clone())?;
+        if let Some(marks) = hwm::read(state_dir) {
+            let behind = hwm::behind(&marks, &state.last_counter);
+            if !behind.is_empty() {
+                return Err(StoreError::LostWrites { behind });
+            }
+        }
+        state.mark = Some(hwm::Mark::open(state_dir, &state.last_counter)?);
         let restart_wanted = Arc::new(AtomicBool::new(false));
         let checkpointer = start_checkpointer(&path, durability, &conn, restart_wanted.clone());
         let (tx, rx) = mpsc::channel::<Job>();
@@ -179,6 +210,7 @@ impl Store {
                 checkpointer: Mutex::new(checkpointer),
                 readers: Mutex::new(Vec::new()),
                 appended,
+                health,
             }),
         })
     }
@@ -188,6 +220,17 @@ impl Store {
     pub async fn create_missing(&self, pipeline: Arc<Pipeline>) -> Result<(), StoreError> {
         self.write(move |conn, _| create_schema(conn, &pipeline))
             .await
+    }
+
+    /// Whether the disk is full: writes are refused until a commit succeeds again (see `full`).
+    pub fn is_full(&self) -> bool {
+        self.inner.health.is_full()
+    }
+
+    /// Moves each time a commit failed (its answered ordered writes were rolled back): an event source
+    /// mapping that sees it move resumes from its last committed checkpoint.
+    pub fn generation(&self) -> u64 {
+        self.inner.health.generation()
     }
 
     /// The database file.
@@ -242,6 +285,17 @@ impl Store {
         }
         if let Ok(mut pool) = self.inner.readers.lock() {
             pool.clear();
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the write was refused because the disk is full (the gateway answers 503 `StorageFull`).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Full | StoreError::Commit(CommitError::DiskFull(_)) => true,
+            StoreError::Sqlite(e) => full::is_disk_full(e),
+            _ => false,
         }
     }
 }

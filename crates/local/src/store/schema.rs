@@ -78,6 +78,7 @@ pub(super) fn create_schema(conn: &Connection, pipeline: &Pipeline) -> rusqlite:
              stored_ms INTEGER NOT NULL,
              PRIMARY KEY (bucket, key)
          );
+         CREATE TABLE IF NOT EXISTS _sluice_probe (id INTEGER PRIMARY KEY, probed_ms INTEGER NOT NULL);
          CREATE TABLE IF NOT EXISTS _sluice_checkpoints (
              consumer TEXT NOT NULL,
              stream TEXT NOT NULL,

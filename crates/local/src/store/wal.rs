@@ -14,6 +14,9 @@ use super::schema::open_connection;
 /// How often the checkpointer copies committed WAL frames into the database file.
 const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// The longest interval between two checkpoints while they fail.
+const MAX_FAILING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// WAL frames (pages) past which the checkpointer makes the writer start the WAL over (a `RESTART`
 /// checkpoint). 16,384 frames of 4 KiB: 64 MiB.
 const RESTART_AFTER_FRAMES: i64 = 16_384;
@@ -48,16 +51,27 @@ pub(super) fn start_checkpointer(
     let thread = std::thread::Builder::new()
         .name("sluice-sqlite-checkpointer".into())
         .spawn(move || {
-            while let Err(mpsc::RecvTimeoutError::Timeout) =
-                stopped.recv_timeout(CHECKPOINT_INTERVAL)
-            {
+            // While checkpoints fail (a full disk: the database file cannot grow), the interval doubles up
+            // to `MAX_FAILING_INTERVAL`, and the failure and the recovery are logged once each.
+            let mut interval = CHECKPOINT_INTERVAL;
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                 // The second column: the WAL's size in frames.
                 match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
-                    Ok(frames) if frames >= RESTART_AFTER_FRAMES => {
-                        restart_wanted.store(true, Ordering::SeqCst);
+                    Ok(frames) => {
+                        if interval != CHECKPOINT_INTERVAL {
+                            tracing::info!("WAL checkpoints work again");
+                            interval = CHECKPOINT_INTERVAL;
+                        }
+                        if frames >= RESTART_AFTER_FRAMES {
+                            restart_wanted.store(true, Ordering::SeqCst);
+                        }
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; trying again"),
+                    Err(e) => {
+                        if interval == CHECKPOINT_INTERVAL {
+                            tracing::warn!(error = %e, "WAL checkpoint failed; trying again, less often until it works");
+                        }
+                        interval = (interval * 2).min(MAX_FAILING_INTERVAL);
+                    }
                 }
             }
         })

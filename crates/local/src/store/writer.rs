@@ -11,6 +11,8 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, params};
 use tokio::sync::{oneshot, watch};
 
+use super::full::{Health, is_disk_full};
+use super::hwm::Mark;
 use super::wal::restart_wal;
 use super::{Store, StoreError, kinesis};
 
@@ -32,6 +34,10 @@ pub enum CommitError {
     EarlierSyncFailed,
     #[error("the database's syncer has stopped")]
     SyncerStopped,
+    #[error(
+        "the disk is full ({0}); the write is refused, and writes resume by themselves once there is room"
+    )]
+    DiskFull(String),
 }
 
 /// What a write job may use besides the connection: the writer's in-memory state.
@@ -42,10 +48,19 @@ pub struct WriterState {
     pub(super) dirty: Vec<(String, u32)>,
     /// Whether this transaction appended stream records (consumers are woken after `COMMIT`).
     pub(super) appended: bool,
+    /// Whether a write of this transaction failed for want of space (SQLite then rolled it back).
+    pub(super) saw_full: bool,
+    /// Whether this transaction answered an ordered write before its `COMMIT` (if it fails, the store's
+    /// generation moves).
+    pub(super) answered_early: bool,
+    /// The shared full-disk state ([`Health::generation`] is checked by generation-bound writes).
+    pub(super) health: Arc<Health>,
+    /// The high-water mark the writer rewrites after each commit that moved a counter (set by `Store::open`).
+    pub(super) mark: Option<Mark>,
 }
 
 impl WriterState {
-    pub(super) fn load(conn: &Connection) -> rusqlite::Result<Self> {
+    pub(super) fn load(conn: &Connection, health: Arc<Health>) -> rusqlite::Result<Self> {
         let mut last_counter = HashMap::new();
         let mut stmt = conn.prepare("SELECT stream, shard_id, last_counter FROM _sluice_shards")?;
         let rows = stmt.query_map([], |r| {
@@ -65,6 +80,10 @@ impl WriterState {
             last_counter,
             dirty: Vec::new(),
             appended: false,
+            saw_full: false,
+            answered_early: false,
+            health,
+            mark: None,
         })
     }
 
@@ -191,7 +210,21 @@ pub(super) fn writer_loop(
     // `failed` is set once a COMMIT (or the sync after one) failed: ordered writes
     // ([`Store::write_ordered`]) were already answered, so no later transaction may commit (it could hold a
     // checkpoint past them); every later write is refused.
-    while let Some(first) = next_job(&jobs) {
+    loop {
+        let first = if state.health.is_full() {
+            // Nobody may write while the disk is full (writes are refused at once): the writer tries a
+            // write of its own at each back-off, so that the state ends once there is room.
+            match jobs.recv_timeout(state.health.until_retry()) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => probe_job(),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match next_job(&jobs) {
+                Some(job) => job,
+                None => break,
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_JOBS_PER_TRANSACTION {
             match jobs.try_recv() {
@@ -220,8 +253,18 @@ pub(super) fn writer_loop(
             .into_iter()
             .map(|job| job(&conn, &mut state))
             .collect();
+        let counters_moved = !state.dirty.is_empty();
         let result = flush_counters(&conn, &mut state).and_then(|()| conn.execute_batch("COMMIT"));
         let appended_now = std::mem::take(&mut state.appended);
+        if result.is_ok() {
+            state.saw_full = false;
+            state.answered_early = false;
+            state.health.committed();
+            if counters_moved && let Some(mark) = state.mark.as_mut() {
+                // Before any caller of this commit is answered.
+                mark.record(&state.last_counter);
+            }
+        }
         match (result, &syncer) {
             (Ok(()), Some(syncer)) => {
                 let handed = syncer.committed.send(Committed {
@@ -245,13 +288,29 @@ pub(super) fn writer_loop(
                 }
             }
             (Err(e), _) => {
-                let error = CommitError::Failed(e.to_string());
-                tracing::error!(error = %error, "commit failed; the writes of this transaction are refused");
+                let full = std::mem::take(&mut state.saw_full) || is_disk_full(&e);
                 let _ = conn.execute_batch("ROLLBACK");
-                failed.store(true, Ordering::SeqCst);
+                let health = state.health.clone();
+                if std::mem::take(&mut state.answered_early) {
+                    health.commit_failed();
+                }
+                let error = if full {
+                    // An outage that ends by itself: see `full`.
+                    health.disk_full(&e.to_string(), completions.len());
+                    CommitError::DiskFull(e.to_string())
+                } else {
+                    let error = CommitError::Failed(e.to_string());
+                    tracing::error!(error = %error, "commit failed; the writes of this transaction are refused");
+                    failed.store(true, Ordering::SeqCst);
+                    error
+                };
                 // The in-memory counters may be ahead of the database now; reload them.
-                match WriterState::load(&conn) {
-                    Ok(fresh) => state = fresh,
+                match WriterState::load(&conn, health) {
+                    Ok(fresh) => {
+                        let mark = state.mark.take();
+                        state = fresh;
+                        state.mark = mark;
+                    }
                     Err(e) => tracing::error!(error = %e, "cannot reload the shard counters"),
                 }
                 for completion in completions {
@@ -265,6 +324,21 @@ pub(super) fn writer_loop(
         drop(committed);
         let _ = thread.join();
     }
+}
+
+/// The writer's own write while the disk is full: one row of `_sluice_probe`, rewritten.
+fn probe_job() -> Job {
+    Box::new(|conn, _| {
+        let written = conn.execute(
+            "INSERT INTO _sluice_probe (id, probed_ms) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET probed_ms = excluded.probed_ms",
+            [super::now_ms()],
+        );
+        if let Err(e) = written {
+            tracing::debug!(error = %e, "the full-disk probe failed");
+        }
+        Box::new(|_| {})
+    })
 }
 
 fn flush_counters(conn: &Connection, state: &mut WriterState) -> rusqlite::Result<()> {
@@ -281,6 +355,33 @@ fn flush_counters(conn: &Connection, state: &mut WriterState) -> rusqlite::Resul
         stmt.execute(params![key.0, kinesis::shard_id(key.1), last])?;
     }
     Ok(())
+}
+
+/// Runs a job's `f` inside the writer's transaction. A write that failed for want of space makes SQLite roll
+/// the whole transaction back; the jobs after it then do not run (outside a transaction each would commit
+/// by itself, unsynced), and are refused with the commit.
+fn run_in_transaction<T>(
+    conn: &Connection,
+    state: &mut WriterState,
+    f: impl FnOnce(&Connection, &mut WriterState) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    if conn.is_autocommit() {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(if state.saw_full {
+                rusqlite::ffi::SQLITE_FULL
+            } else {
+                rusqlite::ffi::SQLITE_ABORT
+            }),
+            Some("the transaction holding this write was rolled back".into()),
+        ));
+    }
+    let result = f(conn, state);
+    if let Err(e) = &result
+        && is_disk_full(e)
+    {
+        state.saw_full = true;
+    }
+    result
 }
 
 /// Runs `f` in a savepoint: on error, what it did is undone and the transaction goes on. The three
@@ -330,19 +431,24 @@ impl Store {
         F: FnOnce(&Connection, &mut WriterState) -> rusqlite::Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
-        let job: Job = Box::new(move |conn, state| match f(conn, state) {
-            Ok(value) => Box::new(move |committed: Result<(), CommitError>| {
-                let _ = tx.send(committed.map(|()| value).map_err(StoreError::Commit));
-            }),
-            Err(e) => Box::new(move |_| {
-                let _ = tx.send(Err(e.into()));
-            }),
-        });
+        let job: Job = Box::new(
+            move |conn, state| match run_in_transaction(conn, state, f) {
+                Ok(value) => Box::new(move |committed: Result<(), CommitError>| {
+                    let _ = tx.send(committed.map(|()| value).map_err(StoreError::Commit));
+                }),
+                Err(e) => Box::new(move |_| {
+                    let _ = tx.send(Err(e.into()));
+                }),
+            },
+        );
         self.submit(job)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
     fn submit(&self, job: Job) -> Result<(), StoreError> {
+        if self.inner.health.refuses_now() {
+            return Err(StoreError::Full);
+        }
         let jobs = self.inner.jobs.lock().map_err(|_| StoreError::Closed)?;
         let sender = jobs.as_ref().ok_or(StoreError::Closed)?;
         sender.send(job).map_err(|_| StoreError::Closed)
@@ -361,7 +467,10 @@ impl Store {
     {
         let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
         let job: Job = Box::new(move |conn, state| {
-            let result = in_savepoint(conn, |conn| f(conn, state));
+            state.answered_early = true;
+            let result = run_in_transaction(conn, state, |conn, state| {
+                in_savepoint(conn, |conn| f(conn, state))
+            });
             let _ = tx.send(result.map_err(StoreError::from));
             Box::new(|_| {})
         });

@@ -233,3 +233,57 @@ fn records(state_dir: &std::path::Path) -> i64 {
     conn.query_row("SELECT count(*) FROM _sluice_records", [], |r| r.get(0))
         .unwrap()
 }
+
+/// A request head hyper cannot parse is answered by hyper itself; the answer still carries the error
+/// contract's JSON (API Gateway's `DEFAULT_4XX`), and the server stays up.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unparseable_request_head_gets_the_contracts_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start_with(dir.path(), ServeLimits::default()).await;
+    let many_headers: String = (0..10_000).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let cases = [
+        ("garbage request line", "GARBAGE\r\n\r\n".to_owned(), 400),
+        (
+            "NUL in the path",
+            "POST /prod/sub\0mit HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+            400,
+        ),
+        (
+            "10,000 headers",
+            format!("POST /prod/x HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n"),
+            431,
+        ),
+    ];
+    for (what, request, status) in cases {
+        let mut stream = TcpStream::connect(running.addr).await.unwrap();
+        let _ = stream.write_all(request.as_bytes()).await;
+        let answer = read_response(&mut stream).await;
+        let Some((got, body)) = answer else {
+            panic!("{what}: no JSON answer");
+        };
+        assert_eq!(got, status, "{what}");
+        assert_eq!(body["error"], "BadRequest", "{what}: {body}");
+        assert_eq!(body["message"], "the gateway refused the request", "{what}");
+        assert_eq!(body["requestId"].as_str().map(str::len), Some(36), "{what}");
+    }
+    let response = submit(&client(), &running.base_url(), "still-up", SEED_BODY).await;
+    assert_eq!(response.status(), 200);
+    running.shutdown().await;
+}
+
+/// The credentials file cannot be read: 500 in the contract's shape, as API Gateway answers when the
+/// deployed authorizer cannot read its secret (it fails closed), not 403.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_credentials_read_failure_answers_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start_with(dir.path(), ServeLimits::default()).await;
+    let file = sluice_local::credentials_path(dir.path());
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    let response = submit(&client(), &running.base_url(), "no-credentials", SEED_BODY).await;
+    assert_eq!(response.status(), 500);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "BackendError", "{body}");
+    assert_eq!(body["requestId"].as_str().map(str::len), Some(36));
+    running.shutdown().await;
+}

@@ -4,6 +4,7 @@
 mod common;
 
 mod consumer;
+mod faults;
 mod filters;
 mod gateway;
 mod gateway_abuse;
