@@ -114,36 +114,6 @@ fn load(base: String, prefix: &'static str) -> (Acked, Vec<tokio::task::JoinHand
     (acked, clients)
 }
 
-/// Every acknowledged event is an item once, with the acknowledged sequence number.
-async fn all_present_once(state_dir: &Path, acked: &BTreeMap<String, String>) {
-    let complete = eventually(Duration::from_secs(30), || {
-        let items = items(state_dir, "EventTable");
-        acked.keys().all(|id| items.contains_key(id))
-    })
-    .await;
-    let items = items(state_dir, "EventTable");
-    let missing: Vec<_> = acked.keys().filter(|id| !items.contains_key(*id)).collect();
-    assert!(
-        complete,
-        "{} of {} acknowledged events are missing, e.g. {:?}",
-        missing.len(),
-        acked.len(),
-        missing.first()
-    );
-    for (id, seq) in acked {
-        assert_eq!(items[id]["sequenceNumber"], seq.as_str(), "{id}");
-    }
-    let conn = rusqlite::Connection::open(db_path(state_dir)).unwrap();
-    let (rows, distinct): (i64, i64) = conn
-        .query_row(
-            r#"SELECT count(*), count(DISTINCT "eventId") FROM "EventTable""#,
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!(rows, distinct);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_dev_on_a_state_dir_in_use_is_refused_naming_the_first() {
     tokio::task::spawn_blocking(xtask_bin).await.unwrap();
@@ -186,7 +156,7 @@ async fn a_second_dev_on_a_state_dir_in_use_is_refused_naming_the_first() {
 
     // Once it stopped, the state dir is free.
     let second = start_dev(dir.path(), other_port);
-    all_present_once(dir.path(), &acked).await;
+    all_acknowledged_present_once(dir.path(), &acked).await;
     sigterm(second);
 }
 
@@ -232,6 +202,6 @@ async fn a_wal_removed_after_kill_9_is_refused_with_the_figures() {
     // The WAL put back: every acknowledged event is there once.
     std::fs::rename(&aside, &wal).unwrap();
     let child = start_dev(dir.path(), free_port());
-    all_present_once(dir.path(), &acked).await;
+    all_acknowledged_present_once(dir.path(), &acked).await;
     sigterm(child);
 }

@@ -183,3 +183,39 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bo
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Waits (up to 30 s) until every acknowledged event (id → sequence number) is an item of `EventTable`,
+/// then checks each is there with the acknowledged record's sequence number and that no event is stored
+/// twice; answers the items for further checks.
+pub async fn all_acknowledged_present_once(
+    state_dir: &Path,
+    acked: &BTreeMap<String, String>,
+) -> BTreeMap<String, Value> {
+    let complete = eventually(Duration::from_secs(30), || {
+        let items = items(state_dir, "EventTable");
+        acked.keys().all(|id| items.contains_key(id))
+    })
+    .await;
+    let items = items(state_dir, "EventTable");
+    let missing: Vec<_> = acked.keys().filter(|id| !items.contains_key(*id)).collect();
+    assert!(
+        complete,
+        "{} of {} acknowledged events are missing, e.g. {:?}",
+        missing.len(),
+        acked.len(),
+        missing.first()
+    );
+    for (id, seq) in acked {
+        assert_eq!(items[id]["sequenceNumber"], seq.as_str(), "{id}");
+    }
+    let conn = rusqlite::Connection::open(db_path(state_dir)).unwrap();
+    let (rows, distinct): (i64, i64) = conn
+        .query_row(
+            r#"SELECT count(*), count(DISTINCT "eventId") FROM "EventTable""#,
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(rows, distinct, "an event is stored twice");
+    items
+}
