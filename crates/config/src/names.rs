@@ -114,10 +114,27 @@ pub fn alarm_names(p: &Pipeline) -> Vec<(String, Owner)> {
     out
 }
 
-/// The pairs of owners that would share a name: `(name, first owner, second owner)`, each pair once.
-pub fn collisions(p: &Pipeline) -> Vec<(String, Owner, Owner)> {
-    let mut out = Vec::new();
-    for (names, fold_case) in [(function_and_role_names(p), true), (alarm_names(p), false)] {
+/// Two owners that would get one name in one namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collision {
+    pub name: String,
+    /// The namespace, as a person names it ("CloudWatch alarm name").
+    pub namespace: &'static str,
+    pub first: Owner,
+    pub second: Owner,
+}
+
+/// The owners that would share a name, each pair once.
+pub fn collisions(p: &Pipeline) -> Vec<Collision> {
+    let mut out: Vec<Collision> = Vec::new();
+    for (namespace, names, fold_case) in [
+        (
+            "function and IAM role name (IAM ignores case)",
+            function_and_role_names(p),
+            true,
+        ),
+        ("CloudWatch alarm name", alarm_names(p), false),
+    ] {
         let mut seen: std::collections::BTreeMap<String, Owner> = Default::default();
         for (name, owner) in names {
             let key = if fold_case {
@@ -127,12 +144,13 @@ pub fn collisions(p: &Pipeline) -> Vec<(String, Owner, Owner)> {
             };
             match seen.get(&key) {
                 Some(first) if *first != owner => {
-                    let pair = (name, first.clone(), owner);
-                    if !out
-                        .iter()
-                        .any(|(_, a, b): &(String, Owner, Owner)| (a, b) == (&pair.1, &pair.2))
-                    {
-                        out.push(pair);
+                    if !out.iter().any(|c| (&c.first, &c.second) == (first, &owner)) {
+                        out.push(Collision {
+                            name,
+                            namespace,
+                            first: first.clone(),
+                            second: owner,
+                        });
                     }
                 }
                 Some(_) => {}

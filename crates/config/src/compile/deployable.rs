@@ -38,26 +38,22 @@ fn owner_span(raw: &RawPipelineFile, owner: &Owner) -> Option<Range<usize>> {
 }
 
 fn collisions(c: &mut Checker, raw: &RawPipelineFile, p: &Pipeline) {
-    for (name, first, second) in names::collisions(p) {
-        let Some(span) = owner_span(raw, &second).or_else(|| owner_span(raw, &first)) else {
-            continue;
-        };
-        let (here, other) = if owner_span(raw, &second).is_some() {
-            (&second, &first)
-        } else {
-            (&first, &second)
-        };
-        let what = if names::function_and_role_names(p)
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(&name))
-        {
-            "function and IAM role name (IAM ignores case)"
-        } else {
-            "CloudWatch alarm name"
+    for names::Collision {
+        name,
+        namespace,
+        first,
+        second,
+    } in names::collisions(p)
+    {
+        // Located at the owner pipeline.toml declares (the later one when both are declared).
+        let (here, other, span) = match (owner_span(raw, &second), owner_span(raw, &first)) {
+            (Some(span), _) => (&second, &first, span),
+            (None, Some(span)) => (&first, &second, span),
+            (None, None) => continue,
         };
         c.err(
             span,
-            format!("{here} and {other} would both get the {what} \"{name}\""),
+            format!("{here} and {other} would both get the {namespace} \"{name}\""),
             Some(format!(
                 "rename one of them{}",
                 if matches!(other, Owner::Fixed(_)) {
