@@ -8,6 +8,7 @@
 
 pub mod capacity;
 mod compile;
+pub use compile::OVERRIDABLE;
 mod error;
 pub mod filter;
 pub mod json;
@@ -56,6 +57,10 @@ pub struct Pipeline {
     pub consumers: BTreeMap<String, Consumer>,
     /// Where Terraform keeps the state (`[terraform.backend]`); `None`: locally, in the generated folder.
     pub backend: Option<S3Backend>,
+    /// The environment this is (`[environments.NAME]` merged in), or `None` for the base pipeline.
+    pub environment: Option<String>,
+    /// Every environment pipeline.toml declares, sorted.
+    pub environments: Vec<String>,
 }
 
 /// Terraform's S3 backend (`[terraform.backend]`), rendered as `backend.tf`.
@@ -472,10 +477,34 @@ pub enum LoadError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Invalid(#[from] ConfigErrors),
+    #[error("{path} declares no environment `{name}`")]
+    #[diagnostic(
+        code(sluice::config::environment),
+        help("{}", environments_help(declared))
+    )]
+    UnknownEnvironment {
+        path: String,
+        name: String,
+        declared: Vec<String>,
+    },
 }
 
-/// Reads, validates and compiles the file at `path` (schema files it names are read from its folder).
+fn environments_help(declared: &[String]) -> String {
+    if declared.is_empty() {
+        "leave --env out (it has none), or add an [environments.NAME] table".to_string()
+    } else {
+        format!("its environments: {}", declared.join(", "))
+    }
+}
+
+/// Reads, validates and compiles the file at `path` (schema files it names are read from its folder): the
+/// base pipeline (every `[environments.*]` table's keys checked, none merged).
 pub fn load(path: &Path) -> Result<Pipeline, LoadError> {
+    load_env(path, None)
+}
+
+/// [`load`] for the environment `env` (`[environments.NAME]` merged in), or the base with `None`.
+pub fn load_env(path: &Path, env: Option<&str>) -> Result<Pipeline, LoadError> {
     let src = std::fs::read_to_string(path).map_err(|source| {
         let path = path.display().to_string();
         if source.kind() == std::io::ErrorKind::NotFound {
@@ -492,7 +521,29 @@ pub fn load(path: &Path) -> Result<Pipeline, LoadError> {
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
     let dir = path.parent().unwrap_or(Path::new("."));
-    parse_in(&src, &file, dir).map_err(LoadError::from)
+    let base = parse_in(&src, &file, dir)?;
+    match env {
+        None => Ok(base),
+        Some(env) if base.environments.iter().any(|e| e == env) => {
+            Ok(compile::compile(&src, &file, dir, Some(env))?)
+        }
+        Some(env) => Err(LoadError::UnknownEnvironment {
+            path: path.display().to_string(),
+            name: env.to_string(),
+            declared: base.environments,
+        }),
+    }
+}
+
+/// The base pipeline at `path` and each environment it declares, in order of name.
+pub fn load_all(path: &Path) -> Result<(Pipeline, Vec<Pipeline>), LoadError> {
+    let base = load(path)?;
+    let envs = base
+        .environments
+        .iter()
+        .map(|env| load_env(path, Some(env)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((base, envs))
 }
 
 /// Validates and compiles `src`, naming it `file` in errors; schema files are read from the current folder.
@@ -502,7 +553,12 @@ pub fn parse(src: &str, file: &str) -> Result<Pipeline, ConfigErrors> {
 
 /// [`parse`], reading the schema files `src` names from `dir`.
 pub fn parse_in(src: &str, file: &str, dir: &Path) -> Result<Pipeline, ConfigErrors> {
-    compile::compile(src, file, dir)
+    compile::compile(src, file, dir, None)
+}
+
+/// [`parse_in`] for the environment `env`, which `src` must declare.
+pub fn parse_env(src: &str, file: &str, dir: &Path, env: &str) -> Result<Pipeline, ConfigErrors> {
+    compile::compile(src, file, dir, Some(env))
 }
 
 /// Where the setting at `path` (table names and keys, e.g. `["tables", "EventTable", "write_capacity"]`) is

@@ -13,6 +13,7 @@ mod backend;
 mod checker;
 mod consumers;
 mod deployable;
+mod environments;
 mod functions;
 mod pipeline;
 mod queues;
@@ -34,17 +35,35 @@ use crate::{Functions, Pipeline, Waf};
 use checker::Checker;
 use functions::Role;
 
-/// Checks and compiles `src` (named `file` in errors; schema files are read from `dir`).
-pub(super) fn compile(src: &str, file: &str, dir: &Path) -> Result<Pipeline, ConfigErrors> {
+pub use environments::OVERRIDABLE;
+
+/// Checks and compiles `src` (named `file` in errors; schema files are read from `dir`): the base pipeline,
+/// or with `env` that environment's (see [`environments`]).
+pub(super) fn compile(
+    src: &str,
+    file: &str,
+    dir: &Path,
+    env: Option<&str>,
+) -> Result<Pipeline, ConfigErrors> {
     let mut c = Checker {
         src,
         errors: Vec::new(),
         dir,
         files: Vec::new(),
     };
-    let (raw, errors) = read::read_raw(src);
+    let (raw, errors, environments) = read::read_raw(src, env);
     c.errors = errors;
-    let pipeline = raw.map(|raw| build(&mut c, raw));
+    let pipeline = raw.map(|raw| {
+        let mut p = build(&mut c, raw);
+        p.environments = environments;
+        p.environment = env.map(str::to_string);
+        p
+    });
+    if let Some(env) = env {
+        for e in &mut c.errors {
+            e.message = format!("in environment `{env}`: {}", e.message);
+        }
+    }
     match pipeline {
         Some(pipeline) if c.errors.is_empty() => Ok(pipeline),
         _ => {
@@ -142,6 +161,8 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
         routes,
         consumers,
         backend,
+        environment: None,
+        environments: Vec::new(),
     };
     deployable::check(c, &raw, &pipeline);
     pipeline

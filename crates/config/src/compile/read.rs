@@ -87,7 +87,13 @@ fn remove_at(table: &mut DeTable<'_>, span: &Range<usize>) -> Option<Removed> {
 /// The raw model and every syntax and structural error. Without errors the model is the whole file's; with
 /// errors it is, when only keys (not whole tables) had to be taken out for the rest to read cleanly, the
 /// model of that rest (so that its semantic errors are reported in the same run), and otherwise `None`.
-pub(super) fn read_raw(src: &str) -> (Option<RawPipelineFile>, Vec<ConfigError>) {
+///
+/// `[environments]` is taken out first ([`super::environments::take`]: its names are returned, its keys
+/// checked), and with `env` that environment is merged into the document serde reads.
+pub(super) fn read_raw(
+    src: &str,
+    env: Option<&str>,
+) -> (Option<RawPipelineFile>, Vec<ConfigError>, Vec<String>) {
     let (mut root, syntax) = DeTable::parse_recoverable(src);
     if !syntax.is_empty() {
         // The parser recovers and goes on, but what it finds later on the same line is an echo.
@@ -98,9 +104,20 @@ pub(super) fn read_raw(src: &str) -> (Option<RawPipelineFile>, Vec<ConfigError>)
                 errors.push(error);
             }
         }
-        return (None, errors);
+        return (None, errors, Vec::new());
     }
     let mut errors: Vec<ConfigError> = Vec::new();
+    let environments = super::environments::take(src, root.get_mut(), env, &mut errors);
+    let (raw, errors) = read_serde(src, root, errors);
+    (raw, errors, environments)
+}
+
+/// serde over the parsed document, taking out each key it stops at (see [`read_raw`]).
+fn read_serde(
+    src: &str,
+    mut root: toml::Spanned<DeTable<'_>>,
+    mut errors: Vec<ConfigError>,
+) -> (Option<RawPipelineFile>, Vec<ConfigError>) {
     let mut removed_values: Vec<String> = Vec::new();
     let mut table_removed = false;
     // Each round takes one key out, so this ends; the bound only guards against a surprise.
