@@ -279,7 +279,7 @@ dead_letter_queue = "Dead"
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
     }
-    let main = &files["main.tf"];
+    let main = &files["stack/main.tf"];
     assert!(main.contains("kms_key_arn = \"arn:aws:kms:eu-central-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab\""));
     assert!(main.contains("sns_topic_arn = \"arn:aws:sns:eu-central-1:210987654321:oncall\""));
     // No [auth]: no authorizer alarms.

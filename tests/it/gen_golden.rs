@@ -84,12 +84,12 @@ fn check_reports_drift_and_a_run_repairs_only_generated_files() {
     // descriptions, which the README's Inputs table repeats): those differ from the committed terraform/ too.
     let lambda_dir = workspace_root().join("target/lambda");
     assert!(
-        files["main.tf"].contains(&format!(
+        files["stack/main.tf"].contains(&format!(
             "\"{}/writer/bootstrap.zip\"",
             lambda_dir.display()
         )),
         "{}",
-        files["main.tf"]
+        files["stack/main.tf"]
     );
     let drift = generate::drift(&out, &files).unwrap();
     assert_eq!(
@@ -97,8 +97,10 @@ fn check_reports_drift_and_a_run_repairs_only_generated_files() {
         Drift {
             stale: vec![
                 "README.md".into(),
-                "main.tf".into(),
                 "outputs.tf".into(),
+                "stack/README.md".into(),
+                "stack/main.tf".into(),
+                "stack/variables.tf".into(),
                 "variables.tf".into()
             ],
             missing: vec!["modules/stream/main.tf".into()],
@@ -209,19 +211,25 @@ fn the_readme_reference_is_generated_and_check_catches_a_stale_one() {
 }
 
 #[test]
+/// The stack finds them from its own folder (`path.module`), so any root calling it does too.
 fn generated_roots_find_the_zips_wherever_they_are_generated() {
     use std::path::Path;
     assert_eq!(
         generate::lambda_dir_from(Path::new("terraform")).expression,
-        "${path.root}/../target/lambda"
+        "${path.module}/../../target/lambda"
     );
     assert_eq!(
         generate::lambda_dir_from(Path::new("examples/multi/terraform")).expression,
-        "${path.root}/../../../target/lambda"
+        "${path.module}/../../../../target/lambda"
     );
     assert_eq!(
         generate::lambda_dir_from(&workspace_root().join("examples/multi/terraform")).expression,
-        "${path.root}/../../../target/lambda"
+        "${path.module}/../../../../target/lambda"
+    );
+    // An environment's stack is two folders deeper.
+    assert_eq!(
+        generate::lambda_dir_from(Path::new("terraform/envs/prod")).expression,
+        "${path.module}/../../../../target/lambda"
     );
     let outside = generate::lambda_dir_from(Path::new("/elsewhere/terraform"));
     assert_eq!(

@@ -269,7 +269,7 @@ fn the_integration_role_may_put_only_into_routed_streams() {
     let pipeline =
         sluice_config::load(&workspace_root().join("examples/multi/pipeline.toml")).unwrap();
     let files = generate::render(&pipeline, std::path::Path::new("terraform")).unwrap();
-    let main = &files["main.tf"];
+    let main = &files["stack/main.tf"];
     assert!(
         main.contains("routed_streams = [\"Audit\", \"Clicks\", \"Orders\"]"),
         "{main}"
@@ -310,7 +310,7 @@ fn the_integration_role_may_put_only_into_routed_streams() {
     // No hard-coded region or account in the Terraform.
     for (path, text) in files.iter().filter(|(p, _)| p.ends_with(".tf")) {
         assert!(
-            !text.contains("eu-west-1") || path == "variables.tf" || path == "main.tf",
+            !text.contains("eu-west-1") || path == "variables.tf" || path == "stack/main.tf",
             "{path} hard-codes the region"
         );
         assert!(!text.contains("123456789012"), "{path}");

@@ -233,13 +233,23 @@ fn apply_and_plan_clean(root: &Root) -> Output {
 
 /// Every resource in the state (as moto answered it: the plan after apply was empty), with its address.
 fn state_resources(root: &Root) -> Vec<serde_json::Value> {
+    // The root holds the pipeline as `module.pipeline`: addresses are given as within the stack.
     fn walk(module: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
         out.extend(
             module["resources"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .cloned(),
+                .cloned()
+                .map(|mut r| {
+                    if let Some(a) = r["address"]
+                        .as_str()
+                        .and_then(|a| a.strip_prefix("module.pipeline."))
+                    {
+                        r["address"] = a.into();
+                    }
+                    r
+                }),
         );
         for child in module["child_modules"].as_array().into_iter().flatten() {
             walk(child, out);

@@ -40,6 +40,45 @@ pub(crate) fn tables(
     Ok((inputs, outputs))
 }
 
+/// The labels of the `kind` blocks of `src` (e.g. every variable's name).
+pub(crate) fn names(src: &str, file: &str, kind: &str) -> Result<Vec<String>, GenError> {
+    Ok(blocks(src, file, kind)?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect())
+}
+
+/// `(name, description)` of each output of a rendered `outputs.tf`.
+pub(crate) fn outputs(src: &str) -> Result<Vec<(String, String)>, GenError> {
+    Ok(blocks(src, "stack/outputs.tf", "output")?
+        .into_iter()
+        .map(|(name, body)| {
+            let description = text(attribute(&body, "description"));
+            (name, description)
+        })
+        .collect())
+}
+
+/// The addresses a `moved` block can carry from a root into a module: `module.NAME` for each module call
+/// and `TYPE.NAME` for each managed resource of a rendered `main.tf` (data sources hold no state).
+pub(crate) fn moved_addresses(main_tf: &str) -> Result<Vec<String>, GenError> {
+    let body = hcl::parse(main_tf).map_err(|e| GenError::ReadBack {
+        file: "stack/main.tf".into(),
+        message: e.to_string(),
+    })?;
+    Ok(body
+        .into_blocks()
+        .filter_map(|b| {
+            let labels: Vec<&str> = b.labels().iter().map(|l| l.as_str()).collect();
+            match (b.identifier(), labels.as_slice()) {
+                ("module", [name]) => Some(format!("module.{name}")),
+                ("resource", [kind, name]) => Some(format!("{kind}.{name}")),
+                _ => None,
+            }
+        })
+        .collect())
+}
+
 fn blocks(src: &str, file: &str, kind: &str) -> Result<Vec<(String, Body)>, GenError> {
     let body = hcl::parse(src).map_err(|e| GenError::ReadBack {
         file: file.to_string(),

@@ -40,12 +40,12 @@ pub fn default_out_dir(config: &Path) -> PathBuf {
 }
 
 pub fn run(config: &Path, opts: GenArgs) -> miette::Result<()> {
-    let pipeline = config::load(config)?;
+    let (pipeline, envs) = config::load_all(config)?;
     let out_dir = opts
         .out_dir
         .clone()
         .unwrap_or_else(|| default_out_dir(config));
-    let files = render(&pipeline, &out_dir)?;
+    let files = render_all(&pipeline, &envs, &out_dir)?;
     let mut drift = drift(&out_dir, &files)?;
     if let Some(path) = drift.overwrites_user_file.take() {
         return Err(GenError::UserFile {
@@ -143,12 +143,28 @@ pub fn readme_with_reference(readme: &str) -> Result<String, GenError> {
 
 /// Renders every file for `pipeline`, to be written to `out_dir` (relative to the project root, or
 /// absolute). Deterministic: the same pipeline and folder give byte-identical files.
+///
+/// Without the environments: see [`render_all`].
 pub fn render(pipeline: &Pipeline, out_dir: &Path) -> Result<Files, GenError> {
-    view::render_all(pipeline, &lambda_dir_from(out_dir))
+    view::render_all(pipeline, &[], out_dir)
 }
 
-/// [`LambdaDir`] for a root generated into `out_dir` (relative to the project root, or absolute).
+/// [`render`], and each environment's root under `envs/<name>/` (`envs` as [`sluice_config::load_all`]
+/// gives them).
+pub fn render_all(
+    pipeline: &Pipeline,
+    envs: &[Pipeline],
+    out_dir: &Path,
+) -> Result<Files, GenError> {
+    view::render_all(pipeline, envs, out_dir)
+}
+
+/// [`LambdaDir`] for the stack of a root generated into `out_dir` (relative to the project root, or
+/// absolute): relative to the stack module's own folder (`path.module`), so that any root calling it finds
+/// the zips.
 pub fn lambda_dir_from(out_dir: &Path) -> LambdaDir {
+    let stack = out_dir.join("stack");
+    let out_dir = stack.as_path();
     let root = sluice_config::project_root();
     let inside = if out_dir.is_absolute() {
         out_dir.strip_prefix(&root).ok().map(Path::to_path_buf)
@@ -171,8 +187,8 @@ pub fn lambda_dir_from(out_dir: &Path) -> LambdaDir {
         Some(depth) => {
             let up = "../".repeat(depth);
             LambdaDir {
-                expression: format!("${{path.root}}/{up}{}", sluice_config::LAMBDA_DIR),
-                text: format!("{up}{}", sluice_config::LAMBDA_DIR),
+                expression: format!("${{path.module}}/{up}{}", sluice_config::LAMBDA_DIR),
+                text: format!("the project's {}", sluice_config::LAMBDA_DIR),
             }
         }
         None => {

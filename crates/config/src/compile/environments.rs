@@ -158,7 +158,9 @@ pub(super) fn take(
                 src,
                 value.span(),
                 format!("`environments.{name}` must be a table of the settings it overrides"),
-                Some(format!("e.g. [environments.{name}.streams.<Name>] shard_count = 2")),
+                Some(format!(
+                    "e.g. [environments.{name}.streams.<Name>] shard_count = 2"
+                )),
             ));
             continue;
         };
@@ -257,7 +259,11 @@ fn merge<'i>(base: &mut DeTable<'i>, over: DeTable<'i>, path: &mut Vec<String>) 
     // A mode's own keys do not carry over to the other mode.
     let drops: &[(&str, &str, &[&str])] = &[
         ("streams", "mode", &["shard_count"]),
-        ("tables", "billing_mode", &["read_capacity", "write_capacity"]),
+        (
+            "tables",
+            "billing_mode",
+            &["read_capacity", "write_capacity"],
+        ),
     ];
     if path.len() == 2 {
         for (section, mode, keys) in drops {
@@ -377,7 +383,10 @@ mod tests {
         assert_eq!(prod.name, "demo-prod");
         assert_eq!(prod.streams["Events"].physical_name, "demo-prod-Events");
         // on-demand drops the base's shard_count instead of refusing it
-        assert_eq!(prod.streams["Events"].capacity, crate::StreamCapacity::OnDemand);
+        assert_eq!(
+            prod.streams["Events"].capacity,
+            crate::StreamCapacity::OnDemand
+        );
         assert!(prod.tables["Items"].deletion_protection);
         assert_eq!(prod.alerts.emails, vec!["oncall@example.com"]);
         assert_eq!(prod.tags["environment"], "prod");
@@ -439,7 +448,10 @@ mod tests {
         let base = valid(&src);
         assert_eq!(base.backend.unwrap().key, "pipelines/demo.tfstate");
         let prod = env(&src, "prod").backend.unwrap();
-        assert_eq!((prod.bucket.as_str(), prod.key.as_str()), ("team-state", "demo-prod/terraform.tfstate"));
+        assert_eq!(
+            (prod.bucket.as_str(), prod.key.as_str()),
+            ("team-state", "demo-prod/terraform.tfstate")
+        );
         let dev = env(&src, "dev").backend.unwrap();
         assert_eq!(dev.key, "dev/demo.tfstate");
     }
@@ -450,6 +462,9 @@ mod tests {
         let path = dir.path().join("pipeline.toml");
         std::fs::write(&path, base_and("\n[environments.prod]\n")).unwrap();
         let err = crate::load_env(&path, Some("qa")).unwrap_err();
-        assert!(matches!(&err, crate::LoadError::UnknownEnvironment { declared, .. } if declared == &["prod"]), "{err:?}");
+        assert!(
+            matches!(&err, crate::LoadError::UnknownEnvironment { declared, .. } if declared == &["prod"]),
+            "{err:?}"
+        );
     }
 }

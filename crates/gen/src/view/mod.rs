@@ -7,6 +7,9 @@ mod alarm_map;
 mod modules;
 mod root;
 mod shared;
+mod stack;
+
+use std::path::Path;
 
 use askama::Template;
 
@@ -16,10 +19,36 @@ use crate::output::{Files, GenError, HEADER, LambdaDir, MANIFEST};
 use crate::{monitoring, openapi};
 use shared::put;
 
-/// Every file for `p`, keyed by its path under the output folder.
-pub(crate) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, GenError> {
+/// Every file for `p` and each of its environments (`envs`, under `envs/<name>/`), keyed by its path under
+/// the output folder `out_dir`.
+pub(crate) fn render_all(
+    p: &Pipeline,
+    envs: &[Pipeline],
+    out_dir: &Path,
+) -> Result<Files, GenError> {
+    let mut files = render_root(p, &crate::lambda_dir_from(out_dir))?;
+    for env in envs {
+        let name = env.environment.as_deref().unwrap_or_default();
+        let mut own = render_root(env, &crate::lambda_dir_from(&out_dir.join(ENVS).join(name)))?;
+        manifest(env, &mut own, &[])?;
+        files.extend(
+            own.into_iter()
+                .map(|(rel, text)| (format!("{ENVS}/{name}/{rel}"), text)),
+        );
+    }
+    let names: Vec<String> = envs.iter().filter_map(|e| e.environment.clone()).collect();
+    manifest(p, &mut files, &names)?;
+    Ok(files)
+}
+
+/// Where each environment's root goes, under the output folder.
+pub const ENVS: &str = "envs";
+
+/// One root's files (its stack, its modules), without its manifest.
+fn render_root(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, GenError> {
     let mut files = Files::new();
-    root::render(p, lambda_dir, &mut files)?;
+    stack::render(p, lambda_dir, &mut files)?;
+    root::render(p, &mut files)?;
     modules::render(p, &mut files)?;
     files.insert(
         "modules/alerts/dashboard.json.tftpl".into(),
@@ -29,7 +58,6 @@ pub(crate) fn render_all(p: &Pipeline, lambda_dir: &LambdaDir) -> Result<Files, 
         "modules/api/openapi.json.tftpl".into(),
         with_newline(openapi::render(p)?),
     );
-    manifest(p, &mut files)?;
     Ok(files)
 }
 
@@ -49,11 +77,15 @@ struct Readme {
     state: Option<String>,
     inputs: Vec<Vec<String>>,
     outputs: Vec<Vec<String>>,
+    /// The environment this root deploys, if any.
+    environment: Option<String>,
+    /// The environments' roots under this one (`envs/<name>/`).
+    environments: Vec<String>,
 }
 
 /// `README.md`: the manifest naming every generated file, itself included (the OpenAPI document and the
 /// dashboard cannot carry a header, so a later `gen` knows them from here).
-fn manifest(p: &Pipeline, files: &mut Files) -> Result<(), GenError> {
+fn manifest(p: &Pipeline, files: &mut Files, environments: &[String]) -> Result<(), GenError> {
     let mut listed: Vec<String> = files.keys().cloned().collect();
     listed.push(MANIFEST.to_string());
     listed.sort();
@@ -71,6 +103,8 @@ fn manifest(p: &Pipeline, files: &mut Files) -> Result<(), GenError> {
                 .map(|b| format!("s3://{}/{} ({})", b.bucket, b.key, b.region)),
             inputs,
             outputs,
+            environment: p.environment.clone(),
+            environments: environments.to_vec(),
         },
     )
 }
