@@ -12,12 +12,12 @@ use std::time::Instant;
 
 use sluice_tests::{Moto, copy_dir, workspace_root};
 
-const PLUGIN_DIR: &str = "/opt/tf-plugins";
+pub(crate) const PLUGIN_DIR: &str = "/opt/tf-plugins";
 
-struct Root {
-    dir: PathBuf,
-    env: Vec<(&'static str, String)>,
-    vars: Vec<String>,
+pub(crate) struct Root {
+    pub(crate) dir: PathBuf,
+    pub(crate) env: Vec<(&'static str, String)>,
+    pub(crate) vars: Vec<String>,
 }
 
 impl Root {
@@ -41,7 +41,7 @@ impl Root {
     }
 
     /// Runs terraform with the zip variables; panics with its output unless it exits with `expect`.
-    fn expect(&self, args: &[&str], expect: i32) -> Output {
+    pub(crate) fn expect(&self, args: &[&str], expect: i32) -> Output {
         let mut all: Vec<&str> = args.to_vec();
         if matches!(args[0], "apply" | "plan" | "destroy") {
             all.extend(self.vars.iter().map(String::as_str));
@@ -120,7 +120,7 @@ fn tail(text: &str, n: usize) -> String {
 }
 
 /// A minimal valid zip holding one file `bootstrap` (stored, not compressed).
-fn placeholder_zip(path: &Path) {
+pub(crate) fn placeholder_zip(path: &Path) {
     let name = b"bootstrap";
     let data = b"#!/bin/sh\necho placeholder\n";
     let crc = crc32(data);
@@ -177,11 +177,16 @@ fn init_root(moto: &Moto, tmp: &Path, root: &str) -> Root {
 }
 
 /// [`init_root`] of a root in any folder.
-fn init_root_from(moto: &Moto, tmp: &Path, root: &Path) -> Root {
+pub(crate) fn init_root_from(moto: &Moto, tmp: &Path, root: &Path) -> Root {
     let dir = tmp.join("terraform");
     copy_dir(root, &dir);
     let zip = tmp.join("bootstrap.zip");
     placeholder_zip(&zip);
+    init_at(moto, dir, &zip)
+}
+
+/// `terraform init` in `dir`, a root taking the zips as `authorizer_zip_path`/`writer_zip_path` (`zip`).
+pub(crate) fn init_at(moto: &Moto, dir: PathBuf, zip: &Path) -> Root {
     let mut root = Root {
         dir,
         env: moto.env(),
@@ -194,7 +199,9 @@ fn init_root_from(moto: &Moto, tmp: &Path, root: &Path) -> Root {
     };
     // moto answers the provider's reset of the account settings (an UpdateAccount patch without a
     // value) with a 500 (KeyError 'value' in moto 5.2), which the provider retries until it times out.
-    let variables = std::fs::read_to_string(root.dir.join("variables.tf")).unwrap_or_default();
+    let variables = ["variables.tf", "main.tf"]
+        .map(|f| std::fs::read_to_string(root.dir.join(f)).unwrap_or_default())
+        .concat();
     if variables.contains("variable \"reset_api_gateway_account_on_destroy\"") {
         root.vars.push("-var".into());
         root.vars
@@ -210,7 +217,7 @@ fn init_root_from(moto: &Moto, tmp: &Path, root: &Path) -> Root {
 }
 
 /// `apply`, then a plan that must be empty (after converging moto's one known tag drift); returns the plan.
-fn apply_and_plan_clean(root: &Root) -> Output {
+pub(crate) fn apply_and_plan_clean(root: &Root) -> Output {
     root.expect(&["apply", "-auto-approve", "-input=false", "-no-color"], 0);
     let mut plan = root.run_plan();
     if plan.status.code() == Some(2) {
@@ -232,7 +239,7 @@ fn apply_and_plan_clean(root: &Root) -> Output {
 }
 
 /// Every resource in the state (as moto answered it: the plan after apply was empty), with its address.
-fn state_resources(root: &Root) -> Vec<serde_json::Value> {
+pub(crate) fn state_resources(root: &Root) -> Vec<serde_json::Value> {
     // The root holds the pipeline as `module.pipeline`: addresses are given as within the stack.
     fn walk(module: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
         out.extend(
@@ -271,7 +278,7 @@ fn of_type<'a>(resources: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_
 }
 
 /// The one resource at `address`.
-fn at<'a>(resources: &'a [serde_json::Value], address: &str) -> &'a serde_json::Value {
+pub(crate) fn at<'a>(resources: &'a [serde_json::Value], address: &str) -> &'a serde_json::Value {
     resources
         .iter()
         .find(|r| r["address"] == address)
@@ -769,6 +776,7 @@ fn multi_example_with_waf_kms_key_and_tracing_applies_plans_clean_and_destroys()
         .filter(|r| r["type"] == "aws_lambda_event_source_mapping")
     {
         let module = r["module"].as_str().unwrap();
+        let module = module.strip_prefix("module.pipeline.").unwrap_or(module);
         let consumer = &pipeline.consumers[module
             .trim_start_matches("module.consumer[\"")
             .trim_end_matches("\"]")];
@@ -988,6 +996,7 @@ fn collect_policy_documents(module: &serde_json::Value, out: &mut Vec<(String, S
                 resource["values"]["json"].as_str(),
             )
         {
+            let address = address.strip_prefix("module.pipeline.").unwrap_or(address);
             out.push((address.to_owned(), json.to_owned()));
         }
     }

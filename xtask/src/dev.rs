@@ -1,7 +1,7 @@
 //! `cargo xtask dev`: loads pipeline.toml (an invalid file is reported and nothing starts), sets up logging,
 //! and runs the local pipeline of `sluice-local` until Ctrl-C or SIGTERM.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sluice_local::{DEFAULT_PORT, DEFAULT_STATE_DIR};
 
@@ -55,7 +55,7 @@ impl From<Sync> for sluice_local::Durability {
     }
 }
 
-pub fn run(config: &Path, args: DevArgs) -> miette::Result<()> {
+pub fn run(config: &sluice_config::PipelineFile, args: DevArgs) -> miette::Result<()> {
     let pipeline = sluice_config::load(config)?;
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -29,6 +29,11 @@ struct Cli {
     /// The pipeline file. The default is the project root's; a path you type is taken from where you stand.
     #[arg(long, global = true, default_value = "pipeline.toml")]
     config: PathBuf,
+    /// The environment of pipeline.toml (`[environments.NAME]`) to run, check or operate: its Terraform
+    /// root `terraform/envs/NAME/` (unless `--terraform-dir` says otherwise) and its local state
+    /// `<state-dir>/envs/NAME/`. Without it, the base pipeline.
+    #[arg(long, global = true, value_name = "NAME")]
+    env: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -107,7 +112,50 @@ impl Command {
         match self {
             Command::Test => "test",
             Command::Completions { .. } => "completions",
+            Command::Gen(_) => "gen",
+            Command::Build(_) => "build",
+            Command::Bench(_) => "bench",
             _ => "this command",
+        }
+    }
+
+    /// Why `--env` does not apply to the command, if it does not.
+    fn refuses_env(&self) -> Option<&'static str> {
+        match self {
+            Command::Gen(_) => Some(
+                "leave --env out: gen renders the base pipeline and every environment at once (terraform/envs/<name>/)",
+            ),
+            Command::Build(_) => Some(
+                "leave --env out: every environment deploys the same function zips, which build makes once",
+            ),
+            Command::Bench(_) => Some("leave --env out: bench measures the base pipeline"),
+            Command::Test | Command::Completions { .. } => {
+                Some("leave --env out; it reads no pipeline file")
+            }
+            _ => None,
+        }
+    }
+
+    /// With `--env`: the local state is the environment's own, under the state dir (`<state-dir>/envs/NAME`,
+    /// typed or not), and the Terraform root, unless typed, the environment's.
+    fn for_environment(&mut self, file: &sluice_config::PipelineFile, terraform_typed: bool) {
+        let (state_dir, outputs) = match self {
+            Command::Dev(a) => (Some(&mut a.state_dir), None),
+            Command::Send(a) => (Some(&mut a.state_dir), Some(&mut a.outputs)),
+            Command::SmokeTest(a) => (Some(&mut a.state_dir), Some(&mut a.deployed)),
+            Command::Status(a) => (Some(&mut a.state_dir), Some(&mut a.outputs)),
+            Command::Items(a) => (Some(&mut a.state_dir), Some(&mut a.outputs)),
+            Command::Rotate(a) => (Some(&mut a.state_dir), Some(&mut a.deployed)),
+            Command::Dlq(a) => (Some(&mut a.state_dir), Some(&mut a.deployed)),
+            _ => (None, None),
+        };
+        if let Some(dir) = state_dir {
+            *dir = file.state_dir(dir);
+        }
+        if let Some(outputs) = outputs
+            && !terraform_typed
+        {
+            outputs.terraform_dir = file.terraform_dir();
         }
     }
 }
@@ -118,7 +166,7 @@ pub fn main() -> miette::Result<()> {
         .map_err(|e| miette::miette!("cannot read the current directory: {e}"))?;
     let args = paths::resolve_user_paths(Cli::command(), std::env::args_os().collect(), &cwd);
     let matches = Cli::command().get_matches_from(&args);
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let config_typed = matches.value_source("config") == Some(ValueSource::CommandLine);
     if config_typed && !cli.command.reads_config() {
         return Err(miette::miette!(
@@ -127,12 +175,31 @@ pub fn main() -> miette::Result<()> {
             cli.command.name()
         ));
     }
+    let file = sluice_config::PipelineFile::new(cli.config.clone(), cli.env.clone());
+    if cli.env.is_some() {
+        if let Some(why) = cli.command.refuses_env() {
+            return Err(miette::miette!(
+                help = why,
+                "`{}` does not take --env",
+                cli.command.name()
+            ));
+        }
+        let sub = matches.subcommand().map(|(_, m)| m);
+        let typed = |id: &str| {
+            sub.is_some_and(|m| {
+                m.try_contains_id(id).is_ok()
+                    && m.value_source(id) == Some(ValueSource::CommandLine)
+            })
+        };
+        let terraform = typed("terraform_dir");
+        cli.command.for_environment(&file, terraform);
+    }
     std::env::set_current_dir(sluice_config::project_root())
         .map_err(|e| miette::miette!("cannot enter the project root: {e}"))?;
     if cli.command.needs_aws() && !cfg!(feature = "aws") {
         return run_aws_build(&args[1..]);
     }
-    let config = &cli.config;
+    let config = &file;
     match cli.command {
         Command::Validate => sluice_ops::validate(config),
         Command::Gen(args) => generate::run(config, args),

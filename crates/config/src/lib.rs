@@ -497,10 +497,95 @@ fn environments_help(declared: &[String]) -> String {
     }
 }
 
-/// Reads, validates and compiles the file at `path` (schema files it names are read from its folder): the
-/// base pipeline (every `[environments.*]` table's keys checked, none merged).
-pub fn load(path: &Path) -> Result<Pipeline, LoadError> {
-    load_env(path, None)
+/// What the commands read: pipeline.toml (`--config`) and the environment chosen in it (`--env`), if any.
+/// It is the path where a path is wanted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineFile {
+    pub path: std::path::PathBuf,
+    pub env: Option<String>,
+}
+
+impl PipelineFile {
+    pub fn new(path: impl Into<std::path::PathBuf>, env: Option<String>) -> Self {
+        PipelineFile {
+            path: path.into(),
+            env,
+        }
+    }
+
+    /// The Terraform root that deploys it: `terraform/` next to the file, or `terraform/envs/<env>/`.
+    pub fn terraform_dir(&self) -> std::path::PathBuf {
+        let root = self
+            .path
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join("terraform");
+        match &self.env {
+            Some(env) => root.join("envs").join(env),
+            None => root,
+        }
+    }
+
+    /// The local state of `cargo xtask dev` under `state_dir`: itself, or `<state_dir>/envs/<env>/`.
+    pub fn state_dir(&self, state_dir: &Path) -> std::path::PathBuf {
+        match &self.env {
+            Some(env) => state_dir.join("envs").join(env),
+            None => state_dir.to_path_buf(),
+        }
+    }
+}
+
+impl std::ops::Deref for PipelineFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for PipelineFile {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A pipeline file to [`load`]: a path (the base pipeline) or a [`PipelineFile`] (its environment).
+pub trait Source {
+    fn path(&self) -> &Path;
+    fn env(&self) -> Option<&str>;
+}
+
+impl Source for Path {
+    fn path(&self) -> &Path {
+        self
+    }
+    fn env(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Source for std::path::PathBuf {
+    fn path(&self) -> &Path {
+        self
+    }
+    fn env(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Source for PipelineFile {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn env(&self) -> Option<&str> {
+        self.env.as_deref()
+    }
+}
+
+/// Reads, validates and compiles the pipeline file (schema files it names are read from its folder): the
+/// base pipeline for a path (every `[environments.*]` table's keys checked, none merged), the chosen
+/// environment's for a [`PipelineFile`] with one.
+pub fn load(source: &(impl Source + ?Sized)) -> Result<Pipeline, LoadError> {
+    load_env(source.path(), source.env())
 }
 
 /// [`load`] for the environment `env` (`[environments.NAME]` merged in), or the base with `None`.
@@ -523,6 +608,7 @@ pub fn load_env(path: &Path, env: Option<&str>) -> Result<Pipeline, LoadError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let base = parse_in(&src, &file, dir)?;
     match env {
+        // (`--env` parsed as given: a name pipeline.toml does not declare is refused below.)
         None => Ok(base),
         Some(env) if base.environments.iter().any(|e| e == env) => {
             Ok(compile::compile(&src, &file, dir, Some(env))?)
@@ -537,7 +623,7 @@ pub fn load_env(path: &Path, env: Option<&str>) -> Result<Pipeline, LoadError> {
 
 /// The base pipeline at `path` and each environment it declares, in order of name.
 pub fn load_all(path: &Path) -> Result<(Pipeline, Vec<Pipeline>), LoadError> {
-    let base = load(path)?;
+    let base = load_env(path, None)?;
     let envs = base
         .environments
         .iter()

@@ -149,6 +149,22 @@ pub fn reference_markdown() -> String {
             let _ = write!(out, "\n{note}\n");
         }
     }
+    out.push_str(
+        "\n### `[environments.<name>]` — deployments of this pipeline that differ in some settings\n\n\
+         `<name>`: 1 to 12 of a-z, 0-9 and `-`, starting with a letter. Each environment's table sets, with \
+         the limits above,\nonly these keys (`*` a declared name; an environment changes what the base \
+         declares, it adds nothing):\n\n",
+    );
+    for key in crate::OVERRIDABLE {
+        let _ = writeln!(out, "- `{key}`");
+    }
+    out.push_str(
+        "\nTables merge key by key; any other value replaces the base's. Setting a stream's `mode` or a \
+         table's\n`billing_mode` drops the base's `shard_count` or capacities. The environment's \
+         `pipeline.name` is `<name>-<environment>`\nand its tags gain `environment = \"<environment>\"`; \
+         an inherited `[terraform.backend]` gets the default key\nof that name. `gen` renders its root in \
+         `terraform/envs/<name>/`; commands choose it with `--env <name>`.\n",
+    );
     out
 }
 

@@ -203,7 +203,9 @@ pub async fn watch(running: &mut RunningPipeline, config: &Path, until: impl Fut
             continue;
         }
         let started = Instant::now();
-        let pipeline = match sluice_config::load(config) {
+        // The environment it runs (`dev --env`) stays the one reloaded.
+        let env = running.pipeline.environment.clone();
+        let pipeline = match sluice_config::load_env(config, env.as_deref()) {
             Ok(pipeline) => pipeline,
             Err(e) => {
                 eprintln!("{:?}", miette::Report::new(e));

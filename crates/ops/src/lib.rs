@@ -18,8 +18,6 @@ pub mod send;
 pub mod smoke;
 pub mod status;
 
-use std::path::Path;
-
 /// What a deployed command answers in a build without the `aws` feature.
 pub const NO_AWS: &str =
     "this build of sluice has no AWS support; run it through `cargo xtask`, which builds it";
@@ -32,10 +30,25 @@ pub(crate) fn no_aws() -> miette::Report {
 
 /// `cargo xtask validate`: checks pipeline.toml, prints a one-line summary, and warns (located at the setting)
 /// about what cannot carry the stage's own throttle rate (see `cargo xtask plan`).
-pub fn validate(config: &Path) -> miette::Result<()> {
-    let p = sluice_config::load(config)?;
+///
+/// Without `--env`, the base pipeline and then every environment it declares; with it, that environment.
+pub fn validate(config: &sluice_config::PipelineFile) -> miette::Result<()> {
+    let pipelines = match &config.env {
+        Some(_) => vec![sluice_config::load(config)?],
+        None => {
+            let (base, envs) = sluice_config::load_all(config)?;
+            std::iter::once(base).chain(envs).collect()
+        }
+    };
+    for p in &pipelines {
+        validate_one(config, p);
+    }
+    Ok(())
+}
+
+fn validate_one(config: &std::path::Path, p: &sluice_config::Pipeline) {
     let src = std::fs::read_to_string(config).unwrap_or_default();
-    let warnings = plan::validate_warnings(&src, &p);
+    let warnings = plan::validate_warnings(&src, p);
     if !warnings.is_empty() {
         let file = config
             .file_name()
@@ -45,15 +58,18 @@ pub fn validate(config: &Path) -> miette::Result<()> {
         print!("{rendered}");
     }
     println!(
-        "{}: ok ({} routes, {} streams, {} tables, {} queues, {} consumers)",
+        "{}{}: ok ({} routes, {} streams, {} tables, {} queues, {} consumers)",
         config.display(),
+        match &p.environment {
+            Some(env) => format!(" [environments.{env}]"),
+            None => String::new(),
+        },
         p.routes.len(),
         p.streams.len(),
         p.tables.len(),
         p.queues.len(),
         p.consumers.len()
     );
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,8 +3,6 @@
 //! `cargo xtask validate` warns about); the prices are `crates/ops/data/prices-us-east-1.toml`, a dated list-price
 //! table kept in the repository. Exits non-zero when any component cannot carry the load.
 
-use std::path::Path;
-
 use miette::miette;
 use serde::Deserialize;
 use sluice_config::capacity::{self, Finding, Load, Verdict};
@@ -439,10 +437,48 @@ pub fn findings_table(findings: &[Finding]) -> String {
     out
 }
 
-pub fn run(config: &Path, args: PlanArgs) -> miette::Result<()> {
-    let pipeline = sluice_config::load(config)?;
-    let load = load_from(&args, pipeline.api.throttle_rate_limit)?;
-    let mut findings = capacity::assess(&pipeline, &load);
+/// `cargo xtask plan`: the chosen environment (`--env`), else the base pipeline and every environment.
+pub fn run(config: &sluice_config::PipelineFile, args: PlanArgs) -> miette::Result<()> {
+    let pipelines = match &config.env {
+        Some(_) => vec![sluice_config::load(config)?],
+        None => {
+            let (base, envs) = sluice_config::load_all(config)?;
+            std::iter::once(base).chain(envs).collect()
+        }
+    };
+    let mut failing = Vec::new();
+    for (i, pipeline) in pipelines.iter().enumerate() {
+        if i > 0 {
+            println!("\n");
+        }
+        let fails = plan_one(config, pipeline, &args)?;
+        if fails > 0 {
+            failing.push(format!(
+                "{}: {fails} check(s)",
+                pipeline
+                    .environment
+                    .as_deref()
+                    .unwrap_or("the base pipeline")
+            ));
+        }
+    }
+    if !failing.is_empty() {
+        return Err(miette!(
+            "the configuration cannot carry this load: {} fail (see FAILS above)",
+            failing.join("; ")
+        ));
+    }
+    Ok(())
+}
+
+/// One pipeline's plan, printed; the number of checks that fail.
+fn plan_one(
+    config: &std::path::Path,
+    pipeline: &Pipeline,
+    args: &PlanArgs,
+) -> miette::Result<usize> {
+    let load = load_from(args, pipeline.api.throttle_rate_limit)?;
+    let mut findings = capacity::assess(pipeline, &load);
     if args.rate.is_none() {
         // Planned at the stage's own throttle rate: the stage admits exactly that, by definition.
         for f in findings
@@ -455,9 +491,13 @@ pub fn run(config: &Path, args: PlanArgs) -> miette::Result<()> {
     let record = capacity::record_bytes(load.body_bytes);
     let item = capacity::item_bytes(load.body_bytes);
     println!(
-        "plan for pipeline \"{}\" ({}): {} events/s steady{}, peak ×{} = {} events/s, {}-byte bodies",
+        "plan for pipeline \"{}\" ({}{}): {} events/s steady{}, peak ×{} = {} events/s, {}-byte bodies",
         pipeline.name,
         config.display(),
+        match &pipeline.environment {
+            Some(env) => format!(", environment {env}"),
+            None => String::new(),
+        },
         load.rate,
         if args.rate.is_none() {
             " (the stage's throttle rate; --rate to plan another)"
@@ -486,7 +526,7 @@ pub fn run(config: &Path, args: PlanArgs) -> miette::Result<()> {
     }
 
     let prices = prices();
-    let costs = costs(&pipeline, &load, &prices);
+    let costs = costs(pipeline, &load, &prices);
     let total: f64 = costs.iter().map(|c| c.monthly_usd).sum();
     println!(
         "\nmonthly cost estimate at the steady rate (an estimate: {} list prices as of {}, from {PRICES_FILE}):",
@@ -505,16 +545,10 @@ pub fn run(config: &Path, args: PlanArgs) -> miette::Result<()> {
     }
     println!("  {:<width$}  ${total:>10.2}", "total");
 
-    let failing = findings
+    Ok(findings
         .iter()
         .filter(|f| f.verdict == Verdict::Fails)
-        .count();
-    if failing > 0 {
-        return Err(miette!(
-            "the configuration cannot carry this load: {failing} check(s) fail (see FAILS above)"
-        ));
-    }
-    Ok(())
+        .count())
 }
 
 /// The capacity warnings `cargo xtask validate` prints: the findings that fail at the stage's own throttle

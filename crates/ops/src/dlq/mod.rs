@@ -21,7 +21,7 @@
 //! lists and shows, `redrive` hydrates and puts back, `writer` runs the writer library, `message` holds
 //! what they pass around.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use miette::{IntoDiagnostic as _, miette};
 use sluice_local::dlq::LocalDeadLetters;
@@ -108,7 +108,7 @@ impl DlqArgs {
     }
 }
 
-pub fn run(config: &Path, args: DlqArgs) -> miette::Result<()> {
+pub fn run(config: &sluice_config::PipelineFile, args: DlqArgs) -> miette::Result<()> {
     if matches!(args.command, DlqCommand::List { follow: true }) && !args.local {
         return Err(miette!(
             help = "follow the local pipeline's queues with --local; for a deployed queue, `cargo xtask status --watch` shows its depth without receiving its messages",

@@ -151,7 +151,7 @@ fn follow(pipeline: &Pipeline, args: &ItemsArgs) -> miette::Result<()> {
     }
 }
 
-pub fn run(config: &Path, args: ItemsArgs) -> miette::Result<()> {
+pub fn run(config: &sluice_config::PipelineFile, args: ItemsArgs) -> miette::Result<()> {
     let pipeline = sluice_config::load(config)?;
     if args.follow {
         if !args.local {

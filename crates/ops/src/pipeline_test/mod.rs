@@ -159,7 +159,7 @@ impl miette::Diagnostic for InvalidTests {
 }
 
 /// `cargo xtask test-pipeline [FILE …]`.
-pub fn run(config: &Path, args: TestPipelineArgs) -> miette::Result<()> {
+pub fn run(config: &sluice_config::PipelineFile, args: TestPipelineArgs) -> miette::Result<()> {
     let suites = load(config, &args.files)?;
     run_suites(vec![suites], args.jobs)
 }

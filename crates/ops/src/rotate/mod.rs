@@ -14,7 +14,7 @@
 //! The AWS calls are in `deployed` (feature `aws`). Neither reads the secret's value: `DescribeSecret` and `UpdateSecretVersionStage` are not
 //! `GetSecretValue`, which the secret's resource policy keeps from everyone but its readers.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use miette::miette;
@@ -60,7 +60,7 @@ pub enum RotateError {
     FlushFailed(String),
 }
 
-pub fn run(config: &Path, args: RotateArgs) -> miette::Result<()> {
+pub fn run(config: &sluice_config::PipelineFile, args: RotateArgs) -> miette::Result<()> {
     #[cfg(not(feature = "aws"))]
     if args.needs_aws() {
         return Err(crate::no_aws());

@@ -376,7 +376,7 @@ pub fn not_running(state_dir: &Path, config: &Path) -> miette::Report {
     )
 }
 
-pub fn run(config: &Path, args: SendArgs) -> miette::Result<()> {
+pub fn run(config: &sluice_config::PipelineFile, args: SendArgs) -> miette::Result<()> {
     let pipeline = sluice_config::load(config)?;
     let route = route(&pipeline, &args.route, config)?;
     let body = args.body.as_deref().map(read_body).transpose()?;

@@ -79,7 +79,14 @@ pub struct Probe {
     pub body: Value,
     /// The table as pipeline.toml declares it.
     pub table_spec: Table,
+    /// Send the event again (with a fresh id) this often while none has landed: the consumer's mapping
+    /// starts at `LATEST`, and a mapping just created (a smoke test right after `terraform apply`) reads
+    /// only what arrives after its first poll, so the first event can be missed for good.
+    pub resend_every: Option<Duration>,
 }
+
+/// How long a `LATEST` mapping is given before the probe is sent again.
+pub const LATEST_RESEND: Duration = Duration::from_secs(15);
 
 /// A member added to the example body when the schema allows: quotes, a backslash, non-ASCII and the
 /// characters API Gateway's templates treat specially must reach the table unchanged.
@@ -141,6 +148,9 @@ impl Probe {
                         content_type: route.content_type.clone(),
                         body,
                         table_spec: table.clone(),
+                        resend_every: (c.starting_position
+                            == sluice_config::StartingPosition::Latest)
+                            .then_some(LATEST_RESEND),
                     });
                 }
             }
@@ -255,33 +265,63 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(
         }
     };
 
-    // 2. It lands in the table, equal to what was sent.
+    // 2. It lands in the table, equal to what was sent (or, with a LATEST mapping, one of its resends).
     if accepted {
         let started = Instant::now();
         let mut last = String::from("not there yet");
         let mut found = false;
+        let mut ids = vec![id.clone()];
+        let mut last_sent = Instant::now();
         eprint!(
             "waiting up to {}s for {}[{}={id}]",
             target.patience.as_secs(),
             probe.table,
             probe.table_key
         );
-        while started.elapsed() < target.patience {
-            match target.table.get(&id).await {
-                Ok(Some(item)) => {
-                    found = item.get(attribute::PAYLOAD) == Some(&body);
-                    last = if found {
-                        format!(
-                            "found after {} ms, payload equal",
-                            started.elapsed().as_millis()
-                        )
-                    } else {
-                        format!("found, but payload differs: {item}")
-                    };
-                    break;
+        'wait: while started.elapsed() < target.patience {
+            for key in &ids {
+                match target.table.get(key).await {
+                    Ok(Some(item)) => {
+                        found = item.get(attribute::PAYLOAD) == Some(&body);
+                        let resent = match ids.len() - 1 {
+                            0 => String::new(),
+                            n => format!(
+                                " (event {} of {}: the mapping starts at LATEST and missed the first {n})",
+                                ids.iter().position(|i| i == key).unwrap_or(0) + 1,
+                                ids.len()
+                            ),
+                        };
+                        last = if found {
+                            format!(
+                                "found after {} ms, payload equal{resent}",
+                                started.elapsed().as_millis()
+                            )
+                        } else {
+                            format!("found, but payload differs: {item}")
+                        };
+                        break 'wait;
+                    }
+                    Ok(None) => {}
+                    Err(e) => last = format!("reading the table failed: {e}"),
                 }
-                Ok(None) => {}
-                Err(e) => last = format!("reading the table failed: {e}"),
+            }
+            if let Some(every) = probe.resend_every
+                && last_sent.elapsed() >= every
+            {
+                let again = probe.fresh_id();
+                let url = format!("{}{}", target.base_url, probe.path_for(&again));
+                let sent = http
+                    .request(method.clone(), &url)
+                    .basic_auth(&target.username, Some(&target.password))
+                    .header("content-type", &probe.content_type)
+                    .body(body.to_string())
+                    .send()
+                    .await;
+                if sent.is_ok_and(|r| r.status().is_success()) {
+                    eprint!(" resent as {again} ");
+                    ids.push(again);
+                }
+                last_sent = Instant::now();
             }
             eprint!(".");
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -459,7 +499,7 @@ impl SmokeArgs {
     }
 }
 
-pub fn run(config: &Path, opts: SmokeArgs) -> miette::Result<()> {
+pub fn run(config: &sluice_config::PipelineFile, opts: SmokeArgs) -> miette::Result<()> {
     #[cfg(not(feature = "aws"))]
     if opts.needs_aws() {
         return Err(crate::no_aws());

@@ -6,7 +6,7 @@
 //! `render` prints it.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use miette::IntoDiagnostic as _;
@@ -160,7 +160,7 @@ pub fn queue_alarm_name(queue_physical_name: &str) -> String {
     format!("{queue_physical_name}-messages-visible")
 }
 
-pub fn run(config: &Path, args: StatusArgs) -> miette::Result<()> {
+pub fn run(config: &sluice_config::PipelineFile, args: StatusArgs) -> miette::Result<()> {
     #[cfg(not(feature = "aws"))]
     if args.needs_aws() {
         return Err(crate::no_aws());
