@@ -23,6 +23,7 @@ mod credentials;
 mod dev_record;
 pub mod dlq;
 pub mod event_source_mapping;
+mod functions;
 mod gateway;
 mod http;
 pub mod inspect;
@@ -55,6 +56,7 @@ pub use credentials::{
 };
 pub use dev_record::{DEV_RECORD, DevRecord, dev_record_path, running_dev};
 pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
+pub use functions::{FunctionProcess, ProcessHandler, writer_environment};
 pub use gateway::REQUEST_LOG;
 pub use http::ServeLimits;
 pub use state_lock::{DEV_LOCK, LockError, StateLock};
@@ -144,6 +146,9 @@ pub struct StartOptions {
     pub handlers: BTreeMap<String, Arc<dyn BatchHandler>>,
     /// A damaged database is recovered ([`recover`]) instead of refused (`cargo xtask dev --recover`).
     pub recover: bool,
+    /// Functions run as processes (the deployed binary under a Runtime API dev serves), by function name
+    /// ([`function_of`]); the others run in-process.
+    pub processes: BTreeMap<String, FunctionProcess>,
 }
 
 impl StartOptions {
@@ -161,6 +166,7 @@ impl StartOptions {
             aws_limits: true,
             handlers: BTreeMap::new(),
             recover: false,
+            processes: BTreeMap::new(),
         }
     }
 }
@@ -186,6 +192,7 @@ pub struct RunningPipeline {
     consumers: Consumers,
     /// What [`RunningPipeline::reload`] starts the new consumers and gateway with.
     handlers: BTreeMap<String, Arc<dyn BatchHandler>>,
+    processes: BTreeMap<String, FunctionProcess>,
     timings: Timings,
     serve: ServeLimits,
     /// Dropped last: the event source mappings' runtime.
@@ -263,6 +270,7 @@ async fn start_consumers(
     store: &Store,
     runtime: &ConsumerRuntime,
     handlers: &BTreeMap<String, Arc<dyn BatchHandler>>,
+    processes: &BTreeMap<String, FunctionProcess>,
     timings: Timings,
     aws_limits: bool,
 ) -> Result<Consumers, DevError> {
@@ -273,9 +281,19 @@ async fn start_consumers(
     };
     let capacities = table_capacities(pipeline, aws_limits);
     for consumer in pipeline.consumers.values() {
-        let handler = match handlers.get(&consumer.name) {
-            Some(handler) => Some(handler.clone()),
-            None => writer_handler(pipeline, consumer, store, &capacities),
+        let handler = match (
+            handlers.get(&consumer.name),
+            processes.get(functions::function_of(consumer)),
+        ) {
+            (Some(handler), _) => Some(handler.clone()),
+            (None, Some(process)) => Some(Arc::new(ProcessHandler::new(
+                pipeline,
+                consumer,
+                process,
+                store,
+                &capacities,
+            )) as Arc<dyn BatchHandler>),
+            (None, None) => writer_handler(pipeline, consumer, store, &capacities),
         };
         let Some(handler) = handler else { continue };
         let (p, c, s, stop) = (
@@ -434,6 +452,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         &store,
         &consumer_runtime,
         &opts.handlers,
+        &opts.processes,
         opts.timings,
         opts.aws_limits,
     )
@@ -475,6 +494,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         server,
         consumers,
         handlers: opts.handlers,
+        processes: opts.processes,
         timings: opts.timings,
         serve: opts.serve,
         consumer_runtime,

@@ -42,6 +42,7 @@ impl RunningPipeline {
             &self.store,
             &self.consumer_runtime,
             &self.handlers,
+            &self.processes,
             self.timings,
             self.aws_limits,
         )
@@ -55,6 +56,7 @@ impl RunningPipeline {
                     &self.store,
                     &self.consumer_runtime,
                     &self.handlers,
+                    &self.processes,
                     self.timings,
                     self.aws_limits,
                 )
