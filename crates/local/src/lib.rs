@@ -56,7 +56,10 @@ pub use credentials::{
 };
 pub use dev_record::{DEV_RECORD, DevRecord, dev_record_path, running_dev};
 pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
-pub use functions::{FunctionProcess, ProcessHandler, writer_environment};
+pub use functions::{
+    FunctionProcess, ProcessError, ProcessHandler, STOCK_WRITER, function_of, processes_from_build,
+    writer_environment,
+};
 pub use gateway::REQUEST_LOG;
 pub use http::ServeLimits;
 pub use state_lock::{DEV_LOCK, LockError, StateLock};
@@ -81,6 +84,8 @@ pub struct DevOptions {
     pub watch: bool,
     /// Recover a damaged database instead of refusing it (`--recover`).
     pub recover: bool,
+    /// Functions run as processes, from the binaries `cargo xtask build` made (`--process`).
+    pub processes: Vec<String>,
 }
 
 /// Why the local pipeline could not start.
@@ -123,6 +128,9 @@ pub enum DevError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Process(#[from] ProcessError),
     #[error("cannot start the runtime: {0}")]
     #[diagnostic(code(sluice::dev::runtime))]
     Runtime(std::io::Error),
@@ -283,7 +291,7 @@ async fn start_consumers(
     for consumer in pipeline.consumers.values() {
         let handler = match (
             handlers.get(&consumer.name),
-            processes.get(functions::function_of(consumer)),
+            processes.get(function_of(consumer)),
         ) {
             (Some(handler), _) => Some(handler.clone()),
             (None, Some(process)) => Some(Arc::new(ProcessHandler::new(
@@ -697,6 +705,11 @@ pub fn run(pipeline: Pipeline, opts: DevOptions) -> Result<(), DevError> {
         start_opts.aws_limits = opts.aws_limits;
         start_opts.durability = opts.durability;
         start_opts.recover = opts.recover;
+        start_opts.processes = processes_from_build(
+            &start_opts.pipeline,
+            &opts.processes,
+            &sluice_config::layout::project_root().join(sluice_config::layout::LAMBDA_DIR),
+        )?;
         let mut running = start(start_opts).await?;
         let record = DevRecord {
             pid: std::process::id(),

@@ -62,6 +62,54 @@ impl FunctionProcess {
     }
 }
 
+/// Why a function cannot run as a process (`cargo xtask dev --process NAME`).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ProcessError {
+    #[error("--process {name}: no consumer of this pipeline runs a function of that name")]
+    #[diagnostic(
+        code(sluice::dev::process_unknown),
+        help("the functions consumers run here: {known}")
+    )]
+    Unknown { name: String, known: String },
+    #[error("--process {name}: its binary {} is missing", path.display())]
+    #[diagnostic(
+        code(sluice::dev::process_missing),
+        help(
+            "build it with `cargo xtask build` (the binary that is deployed), then start dev again"
+        )
+    )]
+    Missing { name: String, path: PathBuf },
+}
+
+/// The functions named by `cargo xtask dev --process NAME`, each run from the binary `cargo xtask build`
+/// leaves in `<lambda_dir>/NAME/bootstrap`, the one that is deployed.
+pub fn processes_from_build(
+    pipeline: &Pipeline,
+    names: &[String],
+    lambda_dir: &std::path::Path,
+) -> Result<BTreeMap<String, FunctionProcess>, ProcessError> {
+    let known: std::collections::BTreeSet<&str> =
+        pipeline.consumers.values().map(function_of).collect();
+    let mut out = BTreeMap::new();
+    for name in names {
+        if !known.contains(name.as_str()) {
+            return Err(ProcessError::Unknown {
+                name: name.clone(),
+                known: known.iter().copied().collect::<Vec<_>>().join(", "),
+            });
+        }
+        let path = lambda_dir.join(name).join("bootstrap");
+        if !path.is_file() {
+            return Err(ProcessError::Missing {
+                name: name.clone(),
+                path,
+            });
+        }
+        out.insert(name.clone(), FunctionProcess::new(path));
+    }
+    Ok(out)
+}
+
 /// What one function's instances are started with.
 struct Spec {
     /// The function's (physical) name, `AWS_LAMBDA_FUNCTION_NAME`, and its logs' prefix.
@@ -276,8 +324,14 @@ impl Running {
             Ok(child) => child,
             Err(e) => {
                 server.abort();
+                // ENOEXEC: a binary for another architecture (e.g. an arm64 build on an x86_64 machine).
+                let hint = if e.raw_os_error() == Some(8) {
+                    "it is not an executable for this machine: build it for this machine's architecture"
+                } else {
+                    "build it with `cargo xtask build`, or give the binary's path"
+                };
                 return Err(anyhow::anyhow!(
-                    "cannot start function {} from {}: {e} (build it with `cargo xtask build`, or give the binary's path)",
+                    "cannot start function {} from {}: {e} ({hint})",
                     spec.name,
                     spec.binary.display()
                 ));
@@ -419,4 +473,64 @@ fn trace_id() -> String {
         &root[..24],
         &parent[..16]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Pipeline {
+        sluice_config::load(&sluice_config::layout::project_root().join("pipeline.toml"))
+            .map_err(|e| format!("{e:?}"))
+            .unwrap()
+    }
+
+    #[test]
+    fn process_names_are_checked_against_the_consumers_functions_and_the_build() {
+        let pipeline = shipped();
+        let dir = tempfile::tempdir().unwrap();
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+
+        let unknown = processes_from_build(&pipeline, &names(&["writre"]), dir.path()).unwrap_err();
+        assert!(matches!(&unknown, ProcessError::Unknown { known, .. } if known == "writer"));
+        assert!(
+            unknown.to_string().contains("--process writre"),
+            "{unknown}"
+        );
+
+        let missing = processes_from_build(&pipeline, &names(&["writer"]), dir.path()).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains(&dir.path().join("writer/bootstrap").display().to_string()),
+            "{missing}"
+        );
+
+        std::fs::create_dir_all(dir.path().join("writer")).unwrap();
+        std::fs::write(dir.path().join("writer/bootstrap"), b"").unwrap();
+        let found = processes_from_build(&pipeline, &names(&["writer"]), dir.path()).unwrap();
+        assert_eq!(
+            found["writer"].binary,
+            dir.path().join("writer").join("bootstrap")
+        );
+    }
+
+    #[test]
+    fn the_writer_gets_the_environment_terraform_sets() {
+        let pipeline = shipped();
+        let consumer = pipeline.consumers.values().next().unwrap();
+        let env = writer_environment(&pipeline, consumer);
+        let table = &pipeline.tables[&consumer.table];
+        assert_eq!(env[env::TABLE_NAME], table.physical_name);
+        assert_eq!(env[env::PARTITION_KEY_NAME], table.partition_key.name);
+        let queue = &pipeline.queues[&consumer.dead_letter_queue];
+        assert_eq!(
+            sluice_writer::local::queue_name(&env[env::DEAD_LETTER_QUEUE_URL]),
+            queue.physical_name
+        );
+        assert_eq!(
+            env[env::DEAD_LETTER_BUCKET],
+            crate::dead_letter_bucket(&pipeline)
+        );
+    }
 }

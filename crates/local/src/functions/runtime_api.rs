@@ -350,3 +350,213 @@ fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The Runtime API's contract over real HTTP on loopback, driven as a runtime would drive it.
+
+    use super::*;
+    use crate::store::{Durability, Store};
+
+    struct Served {
+        base: String,
+        invocations: mpsc::Sender<Invocation>,
+        init_error: Option<oneshot::Receiver<Answer>>,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn serve() -> Served {
+        let dir = tempfile::tempdir().unwrap();
+        // The shipped pipeline: the store needs one; these routes never touch it.
+        let pipeline =
+            sluice_config::load(&sluice_config::layout::project_root().join("pipeline.toml"))
+                .map_err(|e| format!("{e:?}"))
+                .unwrap();
+        let store = Store::open(dir.path(), &pipeline, Durability::Normal).unwrap();
+        let sinks = Arc::new(Sinks {
+            tables: BTreeMap::new(),
+            queues: BTreeMap::new(),
+            bucket: ("b".to_owned(), SqliteDeadLetters::new(store, "q", "b")),
+        });
+        let (invocations, rx) = mpsc::channel(1);
+        let (init_tx, init_rx) = oneshot::channel();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}{API}", listener.local_addr().unwrap());
+        let router = router(Instance::new(rx, init_tx, sinks));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Served {
+            base,
+            invocations,
+            init_error: Some(init_rx),
+            _dir: dir,
+        }
+    }
+
+    fn invocation(id: &str) -> (Invocation, oneshot::Receiver<Answer>) {
+        let (answer, rx) = oneshot::channel();
+        (
+            Invocation {
+                request_id: id.to_owned(),
+                deadline_ms: 1_700_000_000_000,
+                function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".to_owned(),
+                trace_id:
+                    "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0"
+                        .to_owned(),
+                event: br#"{"Records":[]}"#.to_vec(),
+                answer,
+            },
+            rx,
+        )
+    }
+
+    #[tokio::test]
+    async fn next_waits_for_an_invocation_and_answers_with_lambdas_headers() {
+        let served = serve().await;
+        let client = reqwest::Client::new();
+        let next = tokio::spawn({
+            let (client, url) = (client.clone(), format!("{}/invocation/next", served.base));
+            async move { client.get(url).send().await.unwrap() }
+        });
+        // Held open while there is nothing to run.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(!next.is_finished(), "next is a long poll");
+        let (inv, answer) = invocation("req-1");
+        served.invocations.send(inv).await.unwrap();
+        let response = next.await.unwrap();
+        assert_eq!(response.status(), 200);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            header("lambda-runtime-aws-request-id").as_deref(),
+            Some("req-1")
+        );
+        assert_eq!(
+            header("lambda-runtime-deadline-ms").as_deref(),
+            Some("1700000000000")
+        );
+        assert_eq!(
+            header("lambda-runtime-invoked-function-arn").as_deref(),
+            Some("arn:aws:lambda:us-east-1:000000000000:function:f")
+        );
+        assert!(
+            header("lambda-runtime-trace-id")
+                .unwrap()
+                .starts_with("Root=1-")
+        );
+        assert_eq!(response.text().await.unwrap(), r#"{"Records":[]}"#);
+
+        // An id that is not the invocation in flight: 400 InvalidRequestID.
+        let wrong = client
+            .post(format!("{}/invocation/other/response", served.base))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 400);
+        let body: serde_json::Value = wrong.json().await.unwrap();
+        assert_eq!(body["errorType"], "InvalidRequestID");
+
+        let ok = client
+            .post(format!("{}/invocation/req-1/response", served.base))
+            .body(r#"{"batchItemFailures":[]}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 202);
+        match answer.await.unwrap() {
+            Answer::Response(bytes) => assert_eq!(&bytes[..], br#"{"batchItemFailures":[]}"#),
+            other => panic!("expected the response, got {other:?}"),
+        }
+        // Answered once: a second answer for the same id is refused.
+        let again = client
+            .post(format!("{}/invocation/req-1/error", served.base))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 400);
+
+        // Too late for an init error once the runtime has asked for an invocation.
+        let init = client
+            .post(format!("{}/init/error", served.base))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(init.status(), 403);
+    }
+
+    #[tokio::test]
+    async fn errors_carry_their_type_and_an_init_error_fails_the_start() {
+        let mut served = serve().await;
+        let client = reqwest::Client::new();
+        let init = client
+            .post(format!("{}/init/error", served.base))
+            .header("lambda-runtime-function-error-type", "Runtime.ConfigError")
+            .body(r#"{"errorMessage":"TABLE_NAME is not set"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(init.status(), 202);
+        match served.init_error.take().unwrap().await.unwrap() {
+            Answer::Error { error_type, body } => {
+                assert_eq!(error_type, "Runtime.ConfigError");
+                assert!(String::from_utf8_lossy(&body).contains("TABLE_NAME"));
+            }
+            other => panic!("expected the init error, got {other:?}"),
+        }
+
+        let (inv, answer) = invocation("req-2");
+        served.invocations.send(inv).await.unwrap();
+        let next = client
+            .get(format!("{}/invocation/next", served.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(next.status(), 200);
+        let error = client
+            .post(format!("{}/invocation/req-2/error", served.base))
+            .header("lambda-runtime-function-error-type", "Handled")
+            .body(r#"{"errorMessage":"no","errorType":"Handled"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error.status(), 202);
+        match answer.await.unwrap() {
+            Answer::Error { error_type, .. } => assert_eq!(error_type, "Handled"),
+            other => panic!("expected the error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_response_over_six_megabytes_is_refused_and_fails_the_invocation() {
+        let served = serve().await;
+        let client = reqwest::Client::new();
+        let (inv, answer) = invocation("req-3");
+        served.invocations.send(inv).await.unwrap();
+        let next = client
+            .get(format!("{}/invocation/next", served.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(next.status(), 200);
+        let big = client
+            .post(format!("{}/invocation/req-3/response", served.base))
+            .body(vec![b' '; MAX_INVOCATION_PAYLOAD_BYTES + 1])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(big.status(), 413);
+        match answer.await.unwrap() {
+            Answer::Error { error_type, .. } => {
+                assert_eq!(error_type, "Function.ResponseSizeTooLarge")
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+}

@@ -21,7 +21,23 @@ fn workspace_root() -> PathBuf {
 
 /// Builds (a no-op when fresh) and finds a binary of the workspace's debug build.
 fn built(args: &[&str], relative: &str) -> PathBuf {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // The variables cargo sets for this test's own package: a build script that watches one (ring watches
+    // CARGO_MANIFEST_DIR) would otherwise be rebuilt, and everything after it, on every run.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name == "CARGO_MANIFEST_DIR"
+            || name == "CARGO_MANIFEST_PATH"
+            || name == "CARGO_CRATE_NAME"
+            || name == "CARGO_PRIMARY_PACKAGE"
+            || name == "CARGO_TARGET_TMPDIR"
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_EXE_")
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
+    let status = command
         .arg("build")
         .arg("--quiet")
         .args(args)
