@@ -57,11 +57,12 @@ pub use credentials::{
 pub use dev_record::{DEV_RECORD, DevRecord, dev_record_path, running_dev};
 pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
 pub use functions::{
-    FunctionProcess, ProcessError, ProcessHandler, STOCK_WRITER, function_of, processes_from_build,
-    writer_environment,
+    FunctionProcess, FunctionSource, ProcessError, ProcessHandler, STOCK_WRITER, function_of,
+    processes_from_build, stock_sources, writer_environment,
 };
 pub use gateway::REQUEST_LOG;
 pub use http::ServeLimits;
+pub use reload::watch;
 pub use state_lock::{DEV_LOCK, LockError, StateLock};
 pub use store::{
     Behind, Durability, HWM_FILE, Recovery, Store, StoreError, now_ms, quote_ident, recover,
@@ -726,7 +727,7 @@ pub fn run(pipeline: Pipeline, opts: DevOptions) -> Result<(), DevError> {
         let _ = stdout.flush();
         drop(stdout);
         if opts.watch {
-            reload::watch(&mut running, &opts.config, shutdown_signal()).await;
+            watch(&mut running, &opts.config, shutdown_signal()).await;
         } else {
             shutdown_signal().await;
         }

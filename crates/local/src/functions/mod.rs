@@ -51,6 +51,17 @@ pub struct FunctionProcess {
     pub binary: PathBuf,
     /// Variables set on top of the function's own environment (tests, or a user's local settings).
     pub env: BTreeMap<String, String>,
+    /// With `dev --watch`: where its source is, and how `binary` is rebuilt from it.
+    pub source: Option<FunctionSource>,
+}
+
+/// A function's source folders and the command that rebuilds its binary (`dev --watch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSource {
+    /// Watched recursively; a change under one (but in a `target` folder) rebuilds.
+    pub dirs: Vec<PathBuf>,
+    /// The program and its arguments, run from the project root.
+    pub build: Vec<String>,
 }
 
 impl FunctionProcess {
@@ -58,7 +69,17 @@ impl FunctionProcess {
         FunctionProcess {
             binary: binary.into(),
             env: BTreeMap::new(),
+            source: None,
         }
+    }
+}
+
+/// The source of a stock function, by name: its binary's crate and its library's (relative to the project
+/// root). User functions bring theirs with their `crate`.
+pub fn stock_sources(name: &str) -> Vec<PathBuf> {
+    match name {
+        STOCK_WRITER => vec!["lambdas/writer".into(), "crates/writer".into()],
+        _ => Vec::new(),
     }
 }
 
@@ -105,7 +126,14 @@ pub fn processes_from_build(
                 path,
             });
         }
-        out.insert(name.clone(), FunctionProcess::new(path));
+        let root = sluice_config::layout::project_root();
+        let mut process = FunctionProcess::new(path);
+        process.source = Some(FunctionSource {
+            dirs: stock_sources(name).iter().map(|d| root.join(d)).collect(),
+            // What made the binary: cargo-lambda, for the function's architecture, as deployed.
+            build: ["cargo", "xtask", "build"].map(String::from).to_vec(),
+        });
+        out.insert(name.clone(), process);
     }
     Ok(out)
 }

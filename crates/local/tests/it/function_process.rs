@@ -329,3 +329,67 @@ async fn a_partial_batch_response_retries_from_the_failed_record() {
     assert!(items(dir.path(), "EventTable").contains_key("a1"));
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_watch_a_change_to_the_functions_source_rebuilds_and_restarts_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (state, source, bin) = (
+        dir.path().join("state"),
+        dir.path().join("src"),
+        dir.path().join("bin"),
+    );
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::create_dir_all(&bin).unwrap();
+    // The function as first built: it exits at once, so every invocation fails (a crash).
+    let bootstrap = bin.join("bootstrap");
+    std::fs::write(&bootstrap, "#!/bin/sh\nexit 1\n").unwrap();
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Its "build": the stock writer's binary becomes the bootstrap.
+    let build = format!(
+        "cp '{}' '{}.new' && mv '{}.new' '{}'",
+        writer_binary().display(),
+        bootstrap.display(),
+        bootstrap.display(),
+        bootstrap.display()
+    );
+    let toml = pipeline_toml(1, "retry_attempts = 10000");
+    let config = dir.path().join("pipeline.toml");
+    std::fs::write(&config, &toml).unwrap();
+
+    let mut opts = StartOptions::new(parse(&toml), &state);
+    opts.credentials = Some(format!("{USER}:{PASS}"));
+    opts.timings = fast_timings();
+    let mut process = FunctionProcess::new(&bootstrap);
+    process.source = Some(sluice_local::FunctionSource {
+        dirs: vec![source.clone()],
+        build: vec!["sh".into(), "-c".into(), build],
+    });
+    opts.processes.insert("writer".to_owned(), process);
+    let mut running = sluice_local::start(opts).await.unwrap();
+    let base = running.base_url();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let watching = tokio::spawn(async move {
+        sluice_local::watch(&mut running, &config, async {
+            let _ = stopped.await;
+        })
+        .await;
+        running.shutdown().await;
+    });
+
+    let response = submit(&client(), &base, "e1", r#"{"n":1}"#).await;
+    assert_eq!(response.status(), 200);
+    // Retried, never stored, while the function crashes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(count(&state, "EventTable"), 0);
+
+    std::fs::write(source.join("main.rs"), "// edited\n").unwrap();
+    assert!(
+        eventually(Duration::from_secs(30), || count(&state, "EventTable") == 1).await,
+        "after the rebuild the new binary stores the event"
+    );
+    assert!(messages(&state, "LambdaDeadLetterQueue").is_empty());
+    let _ = stop.send(());
+    watching.await.unwrap();
+}
