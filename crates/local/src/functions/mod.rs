@@ -447,8 +447,7 @@ impl Running {
         };
         let result = tokio::select! {
             answer = answer_rx => match answer {
-                Ok(Answer::Response(bytes)) => Ok(serde_json::from_slice::<KinesisEventResponse>(&bytes)
-                    .map_err(|e| anyhow::anyhow!("the function's response is not a partial batch response: {e}"))),
+                Ok(Answer::Response(bytes)) => Ok(Ok(partial_batch_response(&spec.name, &bytes))),
                 Ok(Answer::Error { error_type, body }) => Ok(Err(anyhow::anyhow!(
                     "the function reported {error_type}: {}",
                     String::from_utf8_lossy(&body)
@@ -479,6 +478,38 @@ impl Running {
         self.kill.take();
         if let Some(waiter) = self.waiter.take() {
             let _ = waiter.await;
+        }
+    }
+}
+
+/// The function's response read as Lambda reads a partial batch response: `null`, an object without
+/// `batchItemFailures`, or a null or empty list is complete success; anything else that is not a list of
+/// failures (invalid JSON included) fails the whole batch, as a returned response (`functionError` null),
+/// which is how [`policy`](crate::event_source_mapping::policy) treats an identifier that is missing.
+fn partial_batch_response(function: &str, bytes: &[u8]) -> KinesisEventResponse {
+    use aws_lambda_events::event::streams::KinesisBatchItemFailure;
+    let parsed = serde_json::from_slice::<serde_json::Value>(bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|value| match value {
+            serde_json::Value::Null => Ok(Vec::new()),
+            serde_json::Value::Object(mut map) => match map.remove("batchItemFailures") {
+                None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+                Some(list) => serde_json::from_value::<Vec<KinesisBatchItemFailure>>(list)
+                    .map_err(|e| format!("batchItemFailures: {e}")),
+            },
+            other => Err(format!("expected an object, got {other}")),
+        });
+    match parsed {
+        Ok(failures) => {
+            let mut response = KinesisEventResponse::default();
+            response.batch_item_failures = failures;
+            response
+        }
+        Err(e) => {
+            tracing::warn!(function = %function, error = %e, "the function's response is not a partial batch response; the whole batch fails");
+            let mut response = KinesisEventResponse::default();
+            response.batch_item_failures = vec![KinesisBatchItemFailure::default()];
+            response
         }
     }
 }
@@ -541,6 +572,29 @@ mod tests {
             found["writer"].binary,
             dir.path().join("writer").join("bootstrap")
         );
+    }
+
+    #[test]
+    fn a_response_is_read_as_lambda_reads_a_partial_batch_response() {
+        let read = |s: &str| partial_batch_response("f", s.as_bytes()).batch_item_failures;
+        // Complete success.
+        for ok in [
+            "null",
+            "{}",
+            r#"{"batchItemFailures":null}"#,
+            r#"{"batchItemFailures":[]}"#,
+        ] {
+            assert!(read(ok).is_empty(), "{ok}");
+        }
+        let one = read(r#"{"batchItemFailures":[{"itemIdentifier":"49"}]}"#);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].item_identifier.as_deref(), Some("49"));
+        // Complete failure: one failure without an identifier.
+        for bad in ["", "not json", "[]", r#"{"batchItemFailures":"x"}"#] {
+            let failures = read(bad);
+            assert_eq!(failures.len(), 1, "{bad}");
+            assert_eq!(failures[0].item_identifier, None, "{bad}");
+        }
     }
 
     #[test]
