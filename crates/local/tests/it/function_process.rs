@@ -393,3 +393,48 @@ async fn with_watch_a_change_to_the_functions_source_rebuilds_and_restarts_it() 
     let _ = stop.send(());
     watching.await.unwrap();
 }
+
+/// A `MakeWriter` into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_functions_output_is_logged_line_by_line_with_its_name() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // nextest runs each test in a process of its own: the global subscriber is this test's.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let running = start_with_process(dir.path(), &pipeline_toml(1, ""), faulty_binary()).await;
+    let acked = send_all(&running, &[("e1", r#"{"n":1}"#)]).await;
+    all_acknowledged_present_once(dir.path(), &acked).await;
+    let output = || String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    assert!(
+        eventually(Duration::from_secs(5), || output()
+            .contains("faulty function ready"))
+        .await,
+        "{}",
+        output()
+    );
+    let line = output()
+        .lines()
+        .find(|l| l.contains("faulty function ready"))
+        .unwrap()
+        .to_owned();
+    assert!(line.contains("sluice::function"), "{line}");
+    assert!(line.contains("function=sluice-event-writer"), "{line}");
+    running.shutdown().await;
+}
