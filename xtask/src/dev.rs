@@ -37,6 +37,11 @@ pub struct DevArgs {
     /// read of it is kept in a new one; then the pipeline starts. Does nothing to a sound database.
     #[arg(long)]
     pub recover: bool,
+    /// Run function NAME (e.g. `writer`) as a process, from the binary `cargo xtask build` made
+    /// (target/lambda/NAME/bootstrap, the one that is deployed), under a Lambda Runtime API dev serves,
+    /// instead of in-process. Repeat for several functions.
+    #[arg(long = "process", value_name = "NAME")]
+    pub processes: Vec<String>,
 }
 
 /// `--sync`.
@@ -80,6 +85,7 @@ pub fn run(config: &sluice_config::PipelineFile, args: DevArgs) -> miette::Resul
             durability: args.sync.into(),
             watch: args.watch,
             recover: args.recover,
+            processes: args.processes,
         },
     )?;
     Ok(())

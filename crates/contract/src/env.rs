@@ -20,3 +20,7 @@ pub const SECRET_ID: &str = "SECRET_ID";
 /// Authorizer: how long after a rotation the previous password (`AWSPREVIOUS`) is still accepted, counted from
 /// the creation of the current version, in seconds (0 = never).
 pub const PREVIOUS_PASSWORD_GRACE_SECONDS: &str = "PREVIOUS_PASSWORD_GRACE_SECONDS";
+/// Any function, locally only: `host:port` of `cargo xtask dev`'s function server, which serves the Lambda
+/// Runtime API and the function's tables, queues and bucket over loopback HTTP. Unset on AWS; when set, the
+/// stock writer writes through it instead of DynamoDB, SQS and S3 (`sluice_writer::local`).
+pub const SLUICE_LOCAL_ENDPOINT: &str = "SLUICE_LOCAL_ENDPOINT";

@@ -23,6 +23,7 @@ mod credentials;
 mod dev_record;
 pub mod dlq;
 pub mod event_source_mapping;
+mod functions;
 mod gateway;
 mod http;
 pub mod inspect;
@@ -55,8 +56,13 @@ pub use credentials::{
 };
 pub use dev_record::{DEV_RECORD, DevRecord, dev_record_path, running_dev};
 pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
+pub use functions::{
+    FunctionProcess, FunctionSource, ProcessError, ProcessHandler, STOCK_WRITER, function_of,
+    processes_from_build, stock_sources, writer_environment,
+};
 pub use gateway::REQUEST_LOG;
 pub use http::ServeLimits;
+pub use reload::watch;
 pub use state_lock::{DEV_LOCK, LockError, StateLock};
 pub use store::{
     Behind, Durability, HWM_FILE, Recovery, Store, StoreError, now_ms, quote_ident, recover,
@@ -79,6 +85,8 @@ pub struct DevOptions {
     pub watch: bool,
     /// Recover a damaged database instead of refusing it (`--recover`).
     pub recover: bool,
+    /// Functions run as processes, from the binaries `cargo xtask build` made (`--process`).
+    pub processes: Vec<String>,
 }
 
 /// Why the local pipeline could not start.
@@ -121,6 +129,9 @@ pub enum DevError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Process(#[from] ProcessError),
     #[error("cannot start the runtime: {0}")]
     #[diagnostic(code(sluice::dev::runtime))]
     Runtime(std::io::Error),
@@ -144,6 +155,9 @@ pub struct StartOptions {
     pub handlers: BTreeMap<String, Arc<dyn BatchHandler>>,
     /// A damaged database is recovered ([`recover`]) instead of refused (`cargo xtask dev --recover`).
     pub recover: bool,
+    /// Functions run as processes (the deployed binary under a Runtime API dev serves), by function name
+    /// ([`function_of`]); the others run in-process.
+    pub processes: BTreeMap<String, FunctionProcess>,
 }
 
 impl StartOptions {
@@ -161,6 +175,7 @@ impl StartOptions {
             aws_limits: true,
             handlers: BTreeMap::new(),
             recover: false,
+            processes: BTreeMap::new(),
         }
     }
 }
@@ -186,6 +201,7 @@ pub struct RunningPipeline {
     consumers: Consumers,
     /// What [`RunningPipeline::reload`] starts the new consumers and gateway with.
     handlers: BTreeMap<String, Arc<dyn BatchHandler>>,
+    processes: BTreeMap<String, FunctionProcess>,
     timings: Timings,
     serve: ServeLimits,
     /// Dropped last: the event source mappings' runtime.
@@ -263,6 +279,7 @@ async fn start_consumers(
     store: &Store,
     runtime: &ConsumerRuntime,
     handlers: &BTreeMap<String, Arc<dyn BatchHandler>>,
+    processes: &BTreeMap<String, FunctionProcess>,
     timings: Timings,
     aws_limits: bool,
 ) -> Result<Consumers, DevError> {
@@ -273,9 +290,19 @@ async fn start_consumers(
     };
     let capacities = table_capacities(pipeline, aws_limits);
     for consumer in pipeline.consumers.values() {
-        let handler = match handlers.get(&consumer.name) {
-            Some(handler) => Some(handler.clone()),
-            None => writer_handler(pipeline, consumer, store, &capacities),
+        let handler = match (
+            handlers.get(&consumer.name),
+            processes.get(function_of(consumer)),
+        ) {
+            (Some(handler), _) => Some(handler.clone()),
+            (None, Some(process)) => Some(Arc::new(ProcessHandler::new(
+                pipeline,
+                consumer,
+                process,
+                store,
+                &capacities,
+            )) as Arc<dyn BatchHandler>),
+            (None, None) => writer_handler(pipeline, consumer, store, &capacities),
         };
         let Some(handler) = handler else { continue };
         let (p, c, s, stop) = (
@@ -434,6 +461,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         &store,
         &consumer_runtime,
         &opts.handlers,
+        &opts.processes,
         opts.timings,
         opts.aws_limits,
     )
@@ -475,6 +503,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningPipeline, DevError> {
         server,
         consumers,
         handlers: opts.handlers,
+        processes: opts.processes,
         timings: opts.timings,
         serve: opts.serve,
         consumer_runtime,
@@ -677,6 +706,11 @@ pub fn run(pipeline: Pipeline, opts: DevOptions) -> Result<(), DevError> {
         start_opts.aws_limits = opts.aws_limits;
         start_opts.durability = opts.durability;
         start_opts.recover = opts.recover;
+        start_opts.processes = processes_from_build(
+            &start_opts.pipeline,
+            &opts.processes,
+            &sluice_config::layout::project_root().join(sluice_config::layout::LAMBDA_DIR),
+        )?;
         let mut running = start(start_opts).await?;
         let record = DevRecord {
             pid: std::process::id(),
@@ -693,7 +727,7 @@ pub fn run(pipeline: Pipeline, opts: DevOptions) -> Result<(), DevError> {
         let _ = stdout.flush();
         drop(stdout);
         if opts.watch {
-            reload::watch(&mut running, &opts.config, shutdown_signal()).await;
+            watch(&mut running, &opts.config, shutdown_signal()).await;
         } else {
             shutdown_signal().await;
         }

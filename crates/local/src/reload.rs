@@ -42,6 +42,7 @@ impl RunningPipeline {
             &self.store,
             &self.consumer_runtime,
             &self.handlers,
+            &self.processes,
             self.timings,
             self.aws_limits,
         )
@@ -55,6 +56,7 @@ impl RunningPipeline {
                     &self.store,
                     &self.consumer_runtime,
                     &self.handlers,
+                    &self.processes,
                     self.timings,
                     self.aws_limits,
                 )
@@ -74,6 +76,88 @@ impl RunningPipeline {
         )));
         self.pipeline = pipeline;
         Ok(changes)
+    }
+}
+
+/// The functions run as processes with a source to watch: name → its folders (canonical, as events name
+/// them).
+fn function_sources(running: &RunningPipeline) -> Vec<(String, Vec<PathBuf>)> {
+    running
+        .processes
+        .iter()
+        .filter_map(|(name, process)| {
+            let source = process.source.as_ref()?;
+            let dirs = source
+                .dirs
+                .iter()
+                .filter_map(|dir| std::fs::canonicalize(dir).ok())
+                .collect::<Vec<_>>();
+            (!dirs.is_empty()).then(|| (name.clone(), dirs))
+        })
+        .collect()
+}
+
+impl RunningPipeline {
+    /// Rebuilds the functions `names` (their source changed) and restarts them: the event source mappings
+    /// stop first (their batches in flight finish; the processes exit, so the build may replace the
+    /// binaries), each distinct build command runs once, then the mappings start again from their
+    /// checkpoints; the next invocation starts the new binary. A failed build leaves the previous binary.
+    pub(crate) async fn rebuild_functions(&mut self, names: &BTreeSet<String>) {
+        let old = std::mem::replace(&mut self.consumers, crate::Consumers::none());
+        old.stop().await;
+        let mut commands: Vec<&Vec<String>> = Vec::new();
+        for name in names {
+            if let Some(source) = self.processes.get(name).and_then(|p| p.source.as_ref())
+                && !commands.contains(&&source.build)
+            {
+                commands.push(&source.build);
+            }
+        }
+        let names = names.iter().cloned().collect::<Vec<_>>().join(", ");
+        for command in commands {
+            let Some((program, args)) = command.split_first() else {
+                continue;
+            };
+            println!(
+                "sluice: {names}: source changed; rebuilding ({})",
+                command.join(" ")
+            );
+            let started = Instant::now();
+            match tokio::process::Command::new(program)
+                .args(args)
+                .status()
+                .await
+            {
+                Ok(status) if status.success() => println!(
+                    "sluice: {names}: rebuilt in {} ms; restarting (the next invocation is a cold start)",
+                    started.elapsed().as_millis()
+                ),
+                Ok(status) => eprintln!(
+                    "sluice: {names}: the build failed ({status}, output above); the previous binary keeps running"
+                ),
+                Err(e) => eprintln!(
+                    "sluice: {names}: cannot run `{}`: {e}; the previous binary keeps running",
+                    command.join(" ")
+                ),
+            }
+        }
+        match start_consumers(
+            &self.pipeline,
+            &self.store,
+            &self.consumer_runtime,
+            &self.handlers,
+            &self.processes,
+            self.timings,
+            self.aws_limits,
+        )
+        .await
+        {
+            Ok(consumers) => self.consumers = consumers,
+            Err(e) => eprintln!(
+                "{:?}",
+                miette::Report::new(e).wrap_err("the event source mappings did not start again")
+            ),
+        }
     }
 }
 
@@ -170,6 +254,20 @@ pub async fn watch(running: &mut RunningPipeline, config: &Path, until: impl Fut
         &mut debouncer,
         &pipeline_files(config, Some(&running.pipeline)),
     );
+    let sources = function_sources(running);
+    for (name, dirs) in &sources {
+        for dir in dirs {
+            match debouncer.watch(dir, RecursiveMode::Recursive) {
+                Ok(()) => println!(
+                    "sluice: watching {} (function {name}): a change rebuilds and restarts it",
+                    dir.display()
+                ),
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "cannot watch this folder; function {name} is not rebuilt on a change")
+                }
+            }
+        }
+    }
     println!(
         "sluice: watching {} and its schema files: a valid edit is applied at once; \
          --port, --credentials, --state-dir, --sync and --unlimited take a restart",
@@ -194,6 +292,21 @@ pub async fn watch(running: &mut RunningPipeline, config: &Path, until: impl Fut
                 continue;
             }
         };
+        let changed: BTreeSet<String> = events
+            .iter()
+            .filter(|event| !matches!(event.kind, EventKind::Access(_)))
+            .flat_map(|event| event.paths.iter())
+            .filter(|path| !path.components().any(|c| c.as_os_str() == "target"))
+            .flat_map(|path| {
+                sources
+                    .iter()
+                    .filter(|(_, dirs)| dirs.iter().any(|dir| path.starts_with(dir)))
+                    .map(|(name, _)| name.clone())
+            })
+            .collect();
+        if !changed.is_empty() {
+            running.rebuild_functions(&changed).await;
+        }
         // Reading a file is an event too (inotify's open): only writes, creations, renames and removals count.
         let edited = events.iter().any(|event| {
             !matches!(event.kind, EventKind::Access(_))

@@ -40,6 +40,7 @@ mod dead_letters;
 mod error;
 mod event;
 mod item;
+pub mod local;
 mod metrics;
 mod table;
 

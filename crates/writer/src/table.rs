@@ -5,8 +5,10 @@ use std::future::Future;
 
 use crate::Item;
 
-/// What became of one item of a [`Table::put_items`] call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What became of one item of a [`Table::put_items`] call (serialised as `{"outcome": …, "reason": …}` on the
+/// local seams' wire, [`crate::local`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "outcome", content = "reason")]
 pub enum WriteOutcome {
     /// Stored.
     Written,

@@ -2,7 +2,8 @@
 //!
 //! Environment (set by the generated Terraform; names in `sluice_contract::env`): the table name,
 //! its key names and types (see [`WriterConfig::from_env`]), the dead-letter queue URL and the dead-letter
-//! bucket. Logging follows Lambda's advanced logging controls (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`).
+//! bucket; locally, `$SLUICE_LOCAL_ENDPOINT` when `cargo xtask dev` runs it as a process (then the table,
+//! queue and bucket are dev's, over loopback HTTP: `sluice_writer::local`). Logging follows Lambda's advanced logging controls (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`).
 //!
 //! Every batch prints one line of CloudWatch Embedded Metric Format with its counts
 //! ([`sluice_writer::BatchStats::emf_line`]; the names are `sluice_contract::metrics`).
@@ -17,7 +18,10 @@ use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sluice_contract::env;
 use sluice_writer::aws::{AwsDeadLetters, DynamoDbTable};
-use sluice_writer::{WriterConfig, WriterError, handle_batch_with_stats, kinesis_event_from_json};
+use sluice_writer::local::{LocalDeadLetters, LocalTable};
+use sluice_writer::{
+    DeadLetters, Table, WriterConfig, WriterError, handle_batch_with_stats, kinesis_event_from_json,
+};
 
 /// The SDK timeouts of the writer's clients.
 ///
@@ -54,6 +58,12 @@ async fn main() -> Result<(), Error> {
     let config = WriterConfig::from_env()?;
     let queue_url = setting(env::DEAD_LETTER_QUEUE_URL)?;
     let bucket = setting(env::DEAD_LETTER_BUCKET)?;
+    // Run by `cargo xtask dev` as a process: the same code, writing through dev's loopback seams.
+    if let Ok(endpoint) = std::env::var(env::SLUICE_LOCAL_ENDPOINT) {
+        let table = LocalTable::new(&endpoint, config.table_name.clone())?;
+        let dead_letters = LocalDeadLetters::new(&endpoint, &queue_url, bucket)?;
+        return serve(&config, &table, &dead_letters).await;
+    }
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = aws_sdk_dynamodb::config::Builder::from(&aws)
         .timeout_config(timeouts("dynamodb"))
@@ -74,8 +84,15 @@ async fn main() -> Result<(), Error> {
         aws_sdk_s3::Client::from_conf(s3),
         bucket,
     );
-    let (config, table, dead_letters) = (&config, &table, &dead_letters);
+    serve(&config, &table, &dead_letters).await
+}
 
+/// Answers invocations until the runtime stops: each Kinesis batch through `handle_batch`.
+async fn serve(
+    config: &WriterConfig,
+    table: &impl Table,
+    dead_letters: &impl DeadLetters,
+) -> Result<(), Error> {
     // The event is read as JSON first: see `kinesis_event_from_json` for why.
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

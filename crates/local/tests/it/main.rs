@@ -6,6 +6,7 @@ mod common;
 mod consumer;
 mod faults;
 mod filters;
+mod function_process;
 mod gateway;
 mod gateway_abuse;
 mod limits;
