@@ -16,7 +16,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use sluice_tests::envelope_of as envelope;
 use sluice_tests::{Moto, workspace_root};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 const API: &str = "/2018-06-01/runtime";
@@ -156,7 +156,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) {
     }
 }
 
-async fn read_request(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Option<Request> {
+async fn read_request<R: AsyncBufRead + Unpin>(reader: &mut R) -> Option<Request> {
     let mut line = String::new();
     if reader.read_line(&mut line).await.ok()? == 0 {
         return None;
@@ -705,4 +705,190 @@ async fn the_authorizer_bootstrap_allows_with_the_secret_and_refuses_without_a_h
         !output.contains("wonder:land") && !output.contains("YWxpY2U6"),
         "credentials leaked into the logs:\n{output}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// TLS: the functions reach AWS over HTTPS with the SDK's default client (hyper 1, rustls with aws-lc),
+// trusting the platform's root certificates (rustls-native-certs, which honours `SSL_CERT_FILE`). Trimming
+// the SDK's features for the zip size must keep exactly that.
+
+const FIXTURES: &str = "tests/fixtures/tls";
+
+/// A Secrets Manager stand-in over HTTPS on a free loopback port, presenting tests/fixtures/tls/localhost.pem
+/// (signed by the fixtures' test-only CA): every request it can read is answered with the secret
+/// `{"username":"alice","password":"wonder:land"}` and counted.
+struct HttpsSecrets {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl HttpsSecrets {
+    async fn start() -> HttpsSecrets {
+        use tokio_rustls::rustls::{self, pki_types::pem::PemObject};
+        let dir = workspace_root().join(FIXTURES);
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(dir.join("localhost.pem"))
+            .expect("read localhost.pem")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("parse localhost.pem");
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(dir.join("localhost.key"))
+            .expect("read localhost.key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server certificate");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("local addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
+        let server = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (acceptor, seen) = (acceptor.clone(), Arc::clone(&seen));
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let (read, mut write) = tokio::io::split(tls);
+                    let mut reader = BufReader::new(read);
+                    while let Some(req) = read_request(&mut reader).await {
+                        let target = req.headers.get("x-amz-target").cloned().unwrap_or_default();
+                        seen.lock().unwrap().push(target);
+                        let body = json!({
+                            "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:sluice-credentials-AbCdEf",
+                            "Name": "sluice-credentials",
+                            "VersionId": "v1",
+                            "SecretString": r#"{"username":"alice","password":"wonder:land"}"#,
+                            "VersionStages": ["AWSCURRENT"],
+                            "CreatedDate": 1_732_752_000
+                        })
+                        .to_string();
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n",
+                            body.len()
+                        );
+                        if write.write_all(head.as_bytes()).await.is_err()
+                            || write.write_all(body.as_bytes()).await.is_err()
+                            || write.flush().await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        HttpsSecrets {
+            port,
+            requests,
+            server,
+        }
+    }
+}
+
+impl Drop for HttpsSecrets {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The authorizer's event for one request with `Authorization: authorization`.
+fn authorizer_event(authorization: &str) -> Value {
+    json!({
+        "type": "REQUEST",
+        "methodArn": format!("arn:aws:execute-api:us-east-1:{ACCOUNT}:abcdef1234/prod/POST/submit/GatewayEventsStream/evt-1"),
+        "resource": "/submit/{streamName}/{eventId}",
+        "path": "/submit/GatewayEventsStream/evt-1",
+        "httpMethod": "POST",
+        "headers": {"Authorization": authorization, "Content-Type": "application/json"},
+        "queryStringParameters": {},
+        "pathParameters": {"streamName": "GatewayEventsStream", "eventId": "evt-1"},
+        "stageVariables": {},
+        "requestContext": {
+            "path": "/prod/submit/GatewayEventsStream/evt-1",
+            "accountId": ACCOUNT,
+            "resourceId": "a1b2c3",
+            "stage": "prod",
+            "requestId": "c0ffee-3",
+            "identity": {"sourceIp": "203.0.113.9", "userAgent": "curl/8.5.0"},
+            "resourcePath": "/submit/{streamName}/{eventId}",
+            "httpMethod": "POST",
+            "apiId": "abcdef1234"
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorizer_bootstrap_reaches_aws_over_tls_trusting_only_the_platform_roots() {
+    tokio::task::spawn_blocking(built).await.expect("build");
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("alice:wonder:land")
+    );
+    let untrusted = tempfile::NamedTempFile::new().expect("an empty certificate file");
+    let ca = workspace_root().join(FIXTURES).join("ca.pem");
+    for (case, cert_file) in [("trusted", ca.as_path()), ("untrusted", untrusted.path())] {
+        // The authorizer gives Secrets Manager 1 s per attempt (its production budget); on a loaded test
+        // machine this debug-built server's handshake can take that long, so a trusted run that failed is
+        // tried again, at most 3 times in all. The untrusted case is never retried.
+        let attempts = if case == "trusted" { 3 } else { 1 };
+        let mut attempt = 0;
+        let (secrets, outcomes, function) = loop {
+            attempt += 1;
+            let secrets = HttpsSecrets::start().await;
+            let api =
+                RuntimeApi::start(vec![(format!("req-tls-{case}"), authorizer_event(&basic))])
+                    .await;
+            let env = [
+                (
+                    "AWS_ENDPOINT_URL",
+                    format!("https://127.0.0.1:{}", secrets.port),
+                ),
+                ("SSL_CERT_FILE", cert_file.display().to_string()),
+                ("SECRET_ID", "sluice-credentials".to_string()),
+            ];
+            let mut function = RunningFunction::start("authorizer", &api.addr, &env);
+            let outcomes = api
+                .wait_for(
+                    &[format!("req-tls-{case}").as_str()],
+                    &mut function,
+                    Duration::from_secs(60),
+                )
+                .await;
+            let failed = matches!(outcomes.values().next(), Some(Outcome::Error { .. }));
+            if !failed || attempt >= attempts {
+                break (secrets, outcomes, function);
+            }
+            eprintln!(
+                "attempt {attempt} failed, trying again:\n{}",
+                function.output()
+            );
+        };
+        let id = format!("req-tls-{case}");
+        let requests = secrets.requests.lock().unwrap().clone();
+        match (case, &outcomes[&id]) {
+            ("trusted", Outcome::Response(allow)) => {
+                assert_eq!(allow["principalId"], "alice", "{allow:#}");
+                assert!(
+                    requests
+                        .iter()
+                        .any(|t| t == "secretsmanager.GetSecretValue"),
+                    "{requests:?}"
+                );
+            }
+            ("untrusted", Outcome::Error { .. }) => {
+                // The handshake failed on the certificate: no request reached the endpoint.
+                assert_eq!(requests, Vec::<String>::new());
+                let output = function.output();
+                assert!(output.contains("UnknownIssuer"), "{output}");
+            }
+            (case, other) => panic!(
+                "{case} CA: unexpected outcome {other:?} (requests {requests:?})\n{}",
+                function.output()
+            ),
+        }
+    }
 }

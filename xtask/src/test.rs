@@ -5,7 +5,8 @@
 //! 2. the declarative pipeline tests of every shipped pipeline (`cargo xtask test-pipeline` for
 //!    pipeline.toml and examples/multi/pipeline.toml), on the local runtime in-process;
 //! 3. the project venv (cargo-lambda, zig, moto's server, airspeed-ext) and checkov's, installed if missing;
-//! 4. the Lambda zips (`cargo xtask build`), which the runtime-API tests start and Terraform references;
+//! 4. the Lambda zips (`cargo xtask build`), which the runtime-API tests start and Terraform references,
+//!    each at most `sluice_build::MAX_ZIP_BYTES` (4 MiB);
 //! 5. every test of the workspace, with cargo-nextest when it is installed (else `cargo test`), with the
 //!    venv's `bin/` first on PATH so the tests find `moto_server`, and `SLUICE_CHECKOV` naming checkov.
 
@@ -74,8 +75,9 @@ pub fn run() -> miette::Result<()> {
     println!("==> tools: checkov at {}", tools::CHECKOV_VENV_DIR);
     let checkov = tools::checkov_venv().map_err(|e| miette!("{e}"))?;
 
-    println!("==> build: the Lambda functions (cargo xtask build)");
-    build::build_into(Path::new("pipeline.toml"), Path::new(build::LAMBDA_DIR))?;
+    println!("==> build: the Lambda functions (cargo xtask build), each zip at most 4 MiB");
+    let artifacts = build::build_into(Path::new("pipeline.toml"), Path::new(build::LAMBDA_DIR))?;
+    build::check_zip_sizes(&artifacts)?;
 
     let nextest = Command::new("cargo")
         .args(["nextest", "--version"])

@@ -4,7 +4,9 @@
 //! 2. Check that every target's standard library is installed — before anything is built or written —
 //!    and name the fix (`rustup target add …`) when one is not.
 //! 3. Ensure cargo-lambda and zig in the project venv ([`crate::tools::venv`]).
-//! 4. `cargo lambda build --release --target <triple> --bin … --output-format binary`. zig links for every
+//! 4. `cargo lambda build --profile lambda --target <triple> --package … --bin … --output-format binary`: the
+//!    workspace's `[profile.lambda]` (release, optimised for size, fat LTO) keeps every zip under
+//!    [`MAX_ZIP_BYTES`] without touching the workspace's other release builds. zig links for every
 //!    target, the host's too: it links against glibc stubs of a fixed old version, so the binaries run on
 //!    Lambda's `provided.al2023` (glibc 2.34) whatever glibc the build machine has — a host `cc` on a newer
 //!    distribution would let symbols like `__isoc23_strtol@GLIBC_2.38` into aws-lc's C code. `RUSTFLAGS`
@@ -30,6 +32,20 @@ pub mod tools;
 pub const FUNCTIONS: [&str; 2] = ["authorizer", "writer"];
 
 pub use sluice_config::LAMBDA_DIR;
+
+/// The workspace package that holds a function's bin (`lambdas/<name>/Cargo.toml`). cargo-lambda builds
+/// with `--package` of each, so cargo resolves the features of the functions alone; with `--bin` only, it
+/// would unify every workspace member's features into them (sluice-ops' SSO credential source, …).
+pub fn package_of(function: &str) -> String {
+    format!("sluice-{function}-lambda")
+}
+
+/// The cargo profile the functions are built with (`[profile.lambda]` in the workspace's Cargo.toml).
+pub const PROFILE: &str = "lambda";
+
+/// The most a function's zip may weigh (4 MiB): a smaller package is less for Lambda to fetch and unpack
+/// on a cold start. `cargo xtask test` fails past it ([`check_zip_sizes`]).
+pub const MAX_ZIP_BYTES: u64 = 4 << 20;
 
 /// `cargo xtask build`.
 #[derive(Debug, Clone, clap::Args)]
@@ -88,6 +104,14 @@ pub enum BuildError {
         expected: String,
         found: String,
     },
+    #[error("a function zip is over {limit}: {zips}")]
+    #[diagnostic(
+        code(sluice::build::zip_too_large),
+        help(
+            "a new dependency or feature grew the binary: compare `cargo tree -e features -p <the function's lambdas/ package>` with main's, and see docs/PERFORMANCE.md (Lambda package size)"
+        )
+    )]
+    ZipTooLarge { zips: String, limit: String },
     #[error("{what}: {source}")]
     #[diagnostic(code(sluice::build::io))]
     Io {
@@ -200,7 +224,7 @@ pub fn build_into(config: &Path, lambda_dir: &Path) -> miette::Result<Vec<Artifa
     for (i, (arch, names)) in groups.iter().enumerate() {
         let target = arch.rust_target();
         println!(
-            "[{}/{}] building {} for {} ({target}) with cargo-lambda, release…",
+            "[{}/{}] building {} for {} ({target}) with cargo-lambda, profile {PROFILE}…",
             i + 1,
             groups.len(),
             names.join(" and "),
@@ -258,6 +282,30 @@ pub fn build_into(config: &Path, lambda_dir: &Path) -> miette::Result<Vec<Artifa
         );
     }
     Ok(artifacts)
+}
+
+/// Fails naming every function whose zip is over [`MAX_ZIP_BYTES`], with its size and what to look at.
+pub fn check_zip_sizes(artifacts: &[Artifact]) -> Result<(), BuildError> {
+    let over: Vec<String> = artifacts
+        .iter()
+        .filter(|a| a.zip_bytes > MAX_ZIP_BYTES)
+        .map(|a| {
+            format!(
+                "{} is {} ({} bytes)",
+                a.zip.display(),
+                human_size(a.zip_bytes),
+                a.zip_bytes
+            )
+        })
+        .collect();
+    if over.is_empty() {
+        Ok(())
+    } else {
+        Err(BuildError::ZipTooLarge {
+            zips: over.join("; "),
+            limit: human_size(MAX_ZIP_BYTES),
+        })
+    }
 }
 
 /// Fails unless the standard library of every group's target is in the sysroot cargo will use.
@@ -320,7 +368,8 @@ fn cargo_lambda_build(
     let mut cmd = venv.cargo_lambda_command();
     cmd.args([
         "build",
-        "--release",
+        "--profile",
+        PROFILE,
         "--target",
         target,
         "--output-format",
@@ -329,7 +378,7 @@ fn cargo_lambda_build(
     ])
     .arg(lambda_dir);
     for name in names {
-        cmd.args(["--bin", name]);
+        cmd.args(["--package", &package_of(name), "--bin", name]);
     }
     cmd.current_dir(root)
         .env("RUSTFLAGS", rustflags(root))
@@ -411,7 +460,8 @@ pub fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>, zip::result::ZipError> {
     use zip::write::SimpleFileOptions;
     let options = SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
-        .compression_level(Some(6))
+        // Deflate's best: 0.4% smaller than the default 6 on these binaries, and still byte-stable.
+        .compression_level(Some(9))
         .last_modified_time(zip::DateTime::default())
         .unix_permissions(0o755)
         .large_file(false);
@@ -597,6 +647,50 @@ mod tests {
         assert_eq!(
             write_zip_if_changed(&path, b"other").unwrap().0,
             ZipOutcome::Written
+        );
+    }
+
+    #[test]
+    fn every_function_is_built_from_its_own_package() {
+        for name in FUNCTIONS {
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../lambdas")
+                .join(name)
+                .join("Cargo.toml");
+            let text = std::fs::read_to_string(&manifest).unwrap();
+            assert!(
+                text.contains(&format!("name = \"{}\"", package_of(name)))
+                    && text.contains(&format!("name = \"{name}\"")),
+                "{} does not define package {} with bin {name}",
+                manifest.display(),
+                package_of(name)
+            );
+        }
+    }
+
+    #[test]
+    fn a_zip_over_4_mib_is_named_with_its_size() {
+        let artifact = |function, zip_bytes| Artifact {
+            function,
+            zip: PathBuf::from(format!("target/lambda/{function}/bootstrap.zip")),
+            zip_bytes,
+            binary_bytes: zip_bytes * 3,
+            sha256: String::new(),
+            outcome: ZipOutcome::Written,
+        };
+        let at_limit = [
+            artifact("authorizer", 1 << 20),
+            artifact("writer", MAX_ZIP_BYTES),
+        ];
+        assert!(check_zip_sizes(&at_limit).is_ok());
+        let over = [
+            artifact("authorizer", MAX_ZIP_BYTES - 1),
+            artifact("writer", MAX_ZIP_BYTES + 1),
+        ];
+        let err = check_zip_sizes(&over).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "a function zip is over 4.00 MiB: target/lambda/writer/bootstrap.zip is 4.00 MiB (4194305 bytes)"
         );
     }
 
