@@ -1,15 +1,19 @@
 //! The AWS side of the seams: a DynamoDB table ([`DynamoDbTable`]) and the dead-letter store, an SQS queue
-//! with an S3 bucket for data too large for it ([`AwsDeadLetters`]). The clients are built once (in `main`)
-//! and shared.
+//! with an S3 bucket for data too large for it ([`AwsDeadLetters`]); the clients with their timeouts
+//! ([`Clients`]), built once per process and shared; and [`run`], a consumer function's whole `main`.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 
+use sluice_contract::env;
+
 use crate::{
-    DeadLetterMessage, DeadLetters, Item, PutResult, Table, WriteOutcome, WriterError, attribute,
+    BatchStats, ConsumerConfig, ConsumerError, DeadLetterMessage, DeadLetters, Item, PutResult,
+    Table, WriteOutcome, attribute, handle_batch, kinesis_event_from_json,
 };
 
 type DynamoItem = HashMap<String, AttributeValue>;
@@ -151,7 +155,7 @@ fn too_large(
 }
 
 impl DeadLetters for AwsDeadLetters {
-    async fn send(&self, message: DeadLetterMessage) -> Result<(), WriterError> {
+    async fn send(&self, message: DeadLetterMessage) -> Result<(), ConsumerError> {
         match self
             .sqs
             .send_message()
@@ -161,10 +165,12 @@ impl DeadLetters for AwsDeadLetters {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if too_large(&e) => Err(WriterError::DeadLetterTooLarge(
+            Err(e) if too_large(&e) => Err(ConsumerError::DeadLetterTooLarge(
                 DisplayErrorContext(&e).to_string(),
             )),
-            Err(e) => Err(WriterError::DeadLetter(DisplayErrorContext(&e).to_string())),
+            Err(e) => Err(ConsumerError::DeadLetter(
+                DisplayErrorContext(&e).to_string(),
+            )),
         }
     }
 
@@ -173,7 +179,7 @@ impl DeadLetters for AwsDeadLetters {
         key: String,
         data: Vec<u8>,
         sha256: [u8; 32],
-    ) -> Result<String, WriterError> {
+    ) -> Result<String, ConsumerError> {
         self.s3
             .put_object()
             .bucket(&self.bucket)
@@ -185,7 +191,7 @@ impl DeadLetters for AwsDeadLetters {
             .send()
             .await
             .map_err(|e| {
-                WriterError::DeadLetterData(format!(
+                ConsumerError::DeadLetterData(format!(
                     "PutObject s3://{}/{key}: {}",
                     self.bucket,
                     DisplayErrorContext(&e)
@@ -195,13 +201,147 @@ impl DeadLetters for AwsDeadLetters {
     }
 }
 
-impl From<WriterError> for lambda_runtime::Diagnostic {
-    fn from(error: WriterError) -> Self {
+impl From<ConsumerError> for lambda_runtime::Diagnostic {
+    fn from(error: ConsumerError) -> Self {
         lambda_runtime::Diagnostic {
             error_type: error.error_type().to_owned(),
             error_message: error.to_string(),
         }
     }
+}
+
+/// The SDK timeouts of a function's clients.
+///
+/// - DynamoDB `PutItem` and SQS `SendMessage` answer in milliseconds: an attempt gets 3 s (hundreds of
+///   times the usual, and above the 3.1 s connect timeout of a cold connection), the whole operation, the
+///   SDK's 3 attempts and their backoff included, 10 s.
+/// - S3 `PutObject` carries up to 1 MiB: an attempt gets 10 s (100 KB/s would do), the operation 20 s.
+///
+/// The worst case of a batch that hits every hung service once — its puts (in parallel, 10 s), then one
+/// dead letter stored (20 s) and sent (10 s), after which further dead letters are held back — is 40 s,
+/// inside the writer's default 60 s function timeout. A hung connection thus fails that call (a transient
+/// failure: the event source mapping retries the record) instead of running into the function's timeout,
+/// which would fail the whole batch and redo the work already done.
+pub fn timeouts(service: &str) -> aws_config::timeout::TimeoutConfig {
+    use std::time::Duration;
+    let (attempt, operation) = match service {
+        "s3" => (Duration::from_secs(10), Duration::from_secs(20)),
+        _ => (Duration::from_secs(3), Duration::from_secs(10)),
+    };
+    aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
+        .build()
+}
+
+/// The clients a function uses, each with its [`timeouts`].
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl Clients {
+    /// From the default credential chain and region (the function's role on Lambda).
+    pub async fn load() -> Self {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(&aws)
+            .timeout_config(timeouts("dynamodb"))
+            .build();
+        let sqs = aws_sdk_sqs::config::Builder::from(&aws)
+            .timeout_config(timeouts("sqs"))
+            .build();
+        let s3 = aws_sdk_s3::config::Builder::from(&aws)
+            .timeout_config(timeouts("s3"))
+            .build();
+        Clients {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+        }
+    }
+
+    /// The dead-letter store named by [`env::DEAD_LETTER_QUEUE_URL`] and [`env::DEAD_LETTER_BUCKET`].
+    pub fn dead_letters_from_env(&self) -> Result<AwsDeadLetters, ConsumerError> {
+        Ok(AwsDeadLetters::new(
+            self.sqs.clone(),
+            setting(env::DEAD_LETTER_QUEUE_URL)?,
+            self.s3.clone(),
+            setting(env::DEAD_LETTER_BUCKET)?,
+        ))
+    }
+}
+
+/// A required, non-empty environment variable.
+pub fn setting(name: &'static str) -> Result<String, ConsumerError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConsumerError::MissingSetting(name))
+}
+
+/// A consumer function's `main`: reads its tables ([`ConsumerConfig::from_env`]) and dead-letter store
+/// from the environment the generated Terraform sets, then serves the Lambda Runtime API, handling each
+/// batch with `function` ([`handle_batch`]) and printing its EMF line.
+///
+/// ```no_run
+/// use sluice_consumer::{Outcome, Record};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Order { id: String }
+///
+/// async fn handle(record: Record<Order>) -> Outcome {
+///     Outcome::write("orders", serde_json::json!({ "id": record.body.id }))
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), lambda_runtime::Error> {
+///     sluice_consumer::aws::run(handle).await
+/// }
+/// ```
+pub async fn run<T, F, Fut>(function: F) -> Result<(), lambda_runtime::Error>
+where
+    T: serde::de::DeserializeOwned,
+    F: Fn(crate::Record<T>) -> Fut,
+    Fut: Future<Output = crate::Outcome>,
+{
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = ConsumerConfig::from_env()?;
+    let clients = Clients::load().await;
+    let dead_letters = clients.dead_letters_from_env()?;
+    let tables: Vec<DynamoDbTable> = config
+        .tables
+        .iter()
+        .map(|t| DynamoDbTable::new(clients.dynamodb.clone(), t.physical.clone()))
+        .collect();
+    let (config, tables, dead_letters, function) = (&config, &tables, &dead_letters, &function);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            let function_name = event.context.env_config.function_name.clone();
+            let started = std::time::Instant::now();
+            let event = kinesis_event_from_json(event.payload)?;
+            let (response, stats) =
+                handle_batch(config, tables, dead_letters, event, function).await;
+            print_emf(&stats, &function_name, started);
+            Ok::<_, ConsumerError>(response)
+        },
+    ))
+    .await
+}
+
+/// Prints a batch's metrics in CloudWatch's Embedded Metric Format: printed, not traced, so the line is
+/// exactly the JSON document CloudWatch Logs extracts metrics from.
+pub fn print_emf(stats: &BatchStats, function_name: &str, started: std::time::Instant) {
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    println!(
+        "{}",
+        stats.emf_line(
+            function_name,
+            duration_ms,
+            chrono::Utc::now().timestamp_millis()
+        )
+    );
 }
 
 #[cfg(test)]
@@ -210,7 +350,7 @@ mod tests {
 
     #[test]
     fn the_lambda_error_report_carries_the_stable_type_and_the_message() {
-        let error = WriterError::InvalidEvent("not a Kinesis event".into());
+        let error = ConsumerError::InvalidEvent("not a Kinesis event".into());
         let diagnostic = lambda_runtime::Diagnostic::from(error);
         assert_eq!(diagnostic.error_type, "InvalidEvent");
         assert_eq!(
