@@ -56,6 +56,9 @@ enum Fate {
     HeldBack,
 }
 
+/// An item's place in the batch: (record index, item index).
+type Slot = (usize, usize);
+
 /// The tables a batch writes, each with the name its log line gives it.
 pub type Tables<'a, T> = [(&'a str, &'a T)];
 
@@ -74,7 +77,6 @@ pub async fn run_batch<T: Table>(
     let seq = |index: usize| records[index].kinesis.sequence_number.as_str();
 
     // Per (table, key), the item of the record with the highest sequence number (the last of equals).
-    type Slot = (usize, usize);
     let mut items_of: Vec<Vec<(usize, ItemKey)>> = vec![Vec::new(); records.len()];
     let mut winners: HashMap<(usize, ItemKey), (Slot, Item)> = HashMap::new();
     for (index, plan) in plans.into_iter().enumerate() {
@@ -269,9 +271,9 @@ fn worse(a: Fate, b: Fate) -> Fate {
 async fn write_items<T: Table>(
     tables: &Tables<'_, T>,
     policy: &WritePolicy,
-    items: Vec<((usize, usize), usize, Item)>,
-) -> (HashMap<(usize, usize), Fate>, usize) {
-    let mut chunks: Vec<(usize, Vec<((usize, usize), Item)>)> = Vec::new();
+    items: Vec<(Slot, usize, Item)>,
+) -> (HashMap<Slot, Fate>, usize) {
+    let mut chunks: Vec<(usize, Vec<(Slot, Item)>)> = Vec::new();
     for (slot, table, item) in items {
         match chunks.last_mut() {
             Some((t, chunk)) if *t == table && chunk.len() < MAX_BATCH_WRITE_ITEMS => {
@@ -280,7 +282,7 @@ async fn write_items<T: Table>(
             _ => chunks.push((table, vec![(slot, item)])),
         }
     }
-    let results: Vec<(Vec<((usize, usize), Fate)>, usize)> = futures::stream::iter(chunks)
+    let results: Vec<(Vec<(Slot, Fate)>, usize)> = futures::stream::iter(chunks)
         .map(|(table, chunk)| write_chunk(tables[table].1, policy, chunk))
         .buffer_unordered(policy.max_concurrent_chunks.max(1))
         .collect()
