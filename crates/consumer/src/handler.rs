@@ -52,6 +52,41 @@ pub struct Record<T> {
     pub stream: StreamMeta,
 }
 
+impl<T> Record<T> {
+    /// A record of `body` with placeholder metadata (stream `test`, shard `shardId-000000000000`, sequence
+    /// number `1`, partition key `test`, arrival and receipt at the epoch): for a function's unit tests.
+    pub fn with_body(body: T) -> Self {
+        Record {
+            body,
+            envelope: EnvelopeMeta {
+                received_at: Some(0),
+                request_id: Some("test-request".into()),
+                source_ip: Some("127.0.0.1".into()),
+            },
+            stream: StreamMeta {
+                stream_arn: "arn:aws:kinesis:us-east-1:000000000000:stream/test".into(),
+                stream_name: "test".into(),
+                shard_id: "shardId-000000000000".into(),
+                sequence_number: "1".into(),
+                partition_key: "test".into(),
+                arrival_time: DateTime::<Utc>::UNIX_EPOCH,
+            },
+        }
+    }
+}
+
+impl Put {
+    /// The logical table this item is for.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The item, or why it is not one (it does not serialise to a JSON object).
+    pub fn item(&self) -> Result<&Item, &str> {
+        self.item.as_ref().map_err(String::as_str)
+    }
+}
+
 /// One item for one of the function's declared tables (by its logical name in pipeline.toml).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Put {
