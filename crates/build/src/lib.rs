@@ -25,8 +25,9 @@ use sluice_config::{Architecture, Pipeline};
 
 pub mod tools;
 
-/// The Lambda functions, in build order: each is a bin of the same name in the workspace, and its zip
-/// is `<lambda dir>/<name>/bootstrap.zip`.
+/// The stock Lambda functions, in build order: each is a bin of the same name in the workspace, and its
+/// zip is `<lambda dir>/<name>/bootstrap.zip`. The user's functions (`[functions.<name>]` with a `crate`)
+/// follow, by name, the same way.
 pub const FUNCTIONS: [&str; 2] = ["authorizer", "writer"];
 
 pub use sluice_config::LAMBDA_DIR;
@@ -78,7 +79,9 @@ pub enum BuildError {
     #[error("cargo-lambda reported success but {path} is missing")]
     #[diagnostic(
         code(sluice::build::missing_binary),
-        help("is `{function}` a bin target of the workspace (lambdas/{function}/Cargo.toml)?")
+        help(
+            "is `{function}` a bin target of the workspace (lambdas/{function}/Cargo.toml; for your function, the `crate` of [functions.{function}], listed in the workspace's `members`)?"
+        )
     )]
     BinaryMissing { function: String, path: String },
     #[error("{path} is not a Linux {expected} executable ({found}); refusing to package it")]
@@ -107,27 +110,36 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
     move |source| BuildError::Io { what, source }
 }
 
-/// One function to build: its name and the architecture pipeline.toml gives it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One function to build: its name (its bin's) and the architecture pipeline.toml gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionBuild {
-    pub name: &'static str,
+    pub name: String,
     pub architecture: Architecture,
 }
 
-/// The functions of `pipeline`, grouped by architecture in first-seen order: one cargo-lambda run each.
-pub fn plan(pipeline: &Pipeline) -> Vec<(Architecture, Vec<&'static str>)> {
-    let functions = [
-        FunctionBuild {
-            name: "authorizer",
-            architecture: pipeline.functions.authorizer.architecture,
-        },
-        FunctionBuild {
-            name: "writer",
-            architecture: pipeline.functions.writer.architecture,
-        },
+/// Every function of `pipeline`: the stock two, then the user's by name.
+pub fn functions(pipeline: &Pipeline) -> Vec<FunctionBuild> {
+    let stock = [
+        ("authorizer", pipeline.functions.authorizer.architecture),
+        ("writer", pipeline.functions.writer.architecture),
     ];
-    let mut groups: Vec<(Architecture, Vec<&'static str>)> = Vec::new();
-    for f in functions {
+    stock
+        .into_iter()
+        .map(|(name, architecture)| FunctionBuild {
+            name: name.to_owned(),
+            architecture,
+        })
+        .chain(pipeline.functions.custom.values().map(|f| FunctionBuild {
+            name: f.name.clone(),
+            architecture: f.settings.architecture,
+        }))
+        .collect()
+}
+
+/// The functions of `pipeline`, grouped by architecture in first-seen order: one cargo-lambda run each.
+pub fn plan(pipeline: &Pipeline) -> Vec<(Architecture, Vec<String>)> {
+    let mut groups: Vec<(Architecture, Vec<String>)> = Vec::new();
+    for f in functions(pipeline) {
         match groups.iter_mut().find(|(a, _)| *a == f.architecture) {
             Some((_, names)) => names.push(f.name),
             None => groups.push((f.architecture, vec![f.name])),
@@ -146,7 +158,7 @@ pub enum ZipOutcome {
 /// A built function's package.
 #[derive(Debug, Clone)]
 pub struct Artifact {
-    pub function: &'static str,
+    pub function: String,
     pub zip: PathBuf,
     pub zip_bytes: u64,
     pub binary_bytes: u64,
@@ -229,7 +241,7 @@ pub fn build_into(config: &Path, lambda_dir: &Path) -> miette::Result<Vec<Artifa
             let zip = lambda_dir.join(name).join("bootstrap.zip");
             let (outcome, zipped) = write_zip_if_changed(&zip, &bytes)?;
             artifacts.push(Artifact {
-                function: name,
+                function: name.clone(),
                 sha256: sha256_hex(&zipped),
                 zip,
                 zip_bytes: zipped.len() as u64,
@@ -261,7 +273,7 @@ pub fn build_into(config: &Path, lambda_dir: &Path) -> miette::Result<Vec<Artifa
 }
 
 /// Fails unless the standard library of every group's target is in the sysroot cargo will use.
-fn check_targets(groups: &[(Architecture, Vec<&'static str>)]) -> Result<(), BuildError> {
+fn check_targets(groups: &[(Architecture, Vec<String>)]) -> Result<(), BuildError> {
     let sysroot = sysroot()?;
     let mut targets = Vec::new();
     let mut needed_by = Vec::new();
@@ -315,7 +327,7 @@ fn cargo_lambda_build(
     root: &Path,
     lambda_dir: &Path,
     target: &str,
-    names: &[&str],
+    names: &[String],
 ) -> Result<(), BuildError> {
     let mut cmd = venv.cargo_lambda_command();
     cmd.args([
@@ -558,14 +570,46 @@ mod tests {
         let p = pipeline_with("x86_64", "x86_64");
         assert_eq!(
             plan(&p),
-            vec![(Architecture::X86_64, vec!["authorizer", "writer"])]
+            vec![(Architecture::X86_64, names(&["authorizer", "writer"]))]
         );
         let p = pipeline_with("arm64", "x86_64");
         assert_eq!(
             plan(&p),
             vec![
-                (Architecture::Arm64, vec!["authorizer"]),
-                (Architecture::X86_64, vec!["writer"])
+                (Architecture::Arm64, names(&["authorizer"])),
+                (Architecture::X86_64, names(&["writer"]))
+            ]
+        );
+    }
+
+    fn names(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_users_functions_build_after_the_stock_two_in_their_architecture() {
+        let root = sluice_config::project_root();
+        let p = sluice_config::load(&root.join("examples/enrich/pipeline.toml")).unwrap();
+        assert_eq!(
+            plan(&p),
+            vec![(
+                Architecture::X86_64,
+                names(&["authorizer", "writer", "enricher"])
+            )]
+        );
+        let src = std::fs::read_to_string(root.join("examples/enrich/pipeline.toml"))
+            .unwrap()
+            .replace(
+                "memory_mb = 256",
+                "memory_mb = 256\narchitecture = \"arm64\"",
+            );
+        let p =
+            sluice_config::parse_in(&src, "pipeline.toml", &root.join("examples/enrich")).unwrap();
+        assert_eq!(
+            plan(&p),
+            vec![
+                (Architecture::X86_64, names(&["authorizer", "writer"])),
+                (Architecture::Arm64, names(&["enricher"]))
             ]
         );
     }
