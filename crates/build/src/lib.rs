@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use sluice_config::{Architecture, Pipeline};
 
+pub mod scaffold;
 pub mod tools;
 
 /// The stock Lambda functions, in build order: each is a bin of the same name in the workspace, and its
