@@ -173,7 +173,7 @@ fn check_name(name: &str) -> Result<(), ScaffoldError> {
         return Err(bad(format!("contains {c:?}")));
     }
     let len = name.chars().count();
-    if len < FUNCTION_NAME.min || len > FUNCTION_NAME.max {
+    if !(FUNCTION_NAME.min..=FUNCTION_NAME.max).contains(&len) {
         return Err(bad(format!(
             "is {len} characters long; {} to {} are allowed",
             FUNCTION_NAME.min, FUNCTION_NAME.max

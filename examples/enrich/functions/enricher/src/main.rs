@@ -36,7 +36,7 @@ async fn handle(record: Record<Order>) -> Outcome {
     let Some((_, rate)) = RATES.iter().find(|(code, _)| *code == order.currency) else {
         return Outcome::DeadLetter(format!("currency {:?} is not accepted", order.currency));
     };
-    if !(order.amount > 0.0) {
+    if order.amount.is_nan() || order.amount <= 0.0 {
         return Outcome::DeadLetter(format!("amount {} is not positive", order.amount));
     }
     #[allow(clippy::cast_possible_truncation)]
