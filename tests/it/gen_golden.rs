@@ -28,9 +28,18 @@ fn multi_example_matches_committed_terraform() {
 }
 
 #[test]
+fn enrich_example_matches_committed_terraform() {
+    check_committed("examples/enrich/pipeline.toml", "examples/enrich/terraform");
+}
+
+#[test]
 fn rendering_is_deterministic_and_every_file_says_it_is_generated() {
     let root = workspace_root();
-    for config in ["pipeline.toml", "examples/multi/pipeline.toml"] {
+    for config in [
+        "pipeline.toml",
+        "examples/multi/pipeline.toml",
+        "examples/enrich/pipeline.toml",
+    ] {
         let pipeline = sluice_config::load(&root.join(config)).unwrap();
         let out = std::path::Path::new("terraform");
         let a = generate::render(&pipeline, out).unwrap();

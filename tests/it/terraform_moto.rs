@@ -1108,3 +1108,80 @@ dead_letter_queue = "Dead"
     }
     destroy_to_empty(&root);
 }
+
+/// examples/enrich: a consumer running the user's function (built from its crate, its zip passed as
+/// `function_zip_paths`) applies against moto with its own settings, the tables it may write in its
+/// environment, and a policy allowing PutItem on exactly those tables; then plans clean and destroys.
+#[test]
+fn enrich_example_with_a_user_function_applies_with_least_privilege_and_destroys() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut root = init_root(&moto, tmp.path(), "examples/enrich/terraform");
+    let zip = tmp.path().join("bootstrap.zip");
+    root.vars.push("-var".into());
+    root.vars.push(format!(
+        "function_zip_paths={{enricher=\"{}\"}}",
+        zip.display()
+    ));
+    apply_and_plan_clean(&root);
+    let resources = state_resources(&root);
+
+    let function = at(
+        &resources,
+        "module.consumer[\"enricher\"].module.function.aws_lambda_function.this",
+    );
+    let values = &function["values"];
+    assert_eq!(values["function_name"], "enrich-enricher");
+    assert_eq!(values["memory_size"], 256);
+    assert_eq!(values["timeout"], 30);
+    assert!(
+        values["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Runs function enricher"),
+        "{values}"
+    );
+    let environment = &values["environment"][0]["variables"];
+    let tables: serde_json::Value =
+        serde_json::from_str(environment["SLUICE_TABLES"].as_str().unwrap()).unwrap();
+    assert_eq!(tables["OrderTable"]["name"], "enrich-OrderTable");
+    assert_eq!(tables["CustomerOrders"]["sortKey"]["name"], "orderId");
+    assert!(environment["DEAD_LETTER_QUEUE_URL"].as_str().is_some());
+
+    let shown = root.expect(&["show", "-json", "-no-color"], 0);
+    let state: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let mut documents = Vec::new();
+    collect_policy_documents(&state["values"]["root_module"], &mut documents);
+    let policy = documents
+        .iter()
+        .find(|(address, _)| {
+            address == "module.consumer[\"enricher\"].data.aws_iam_policy_document.this"
+        })
+        .map(|(_, json)| serde_json::from_str::<serde_json::Value>(json).unwrap())
+        .expect("the consumer's policy document in the state");
+    let write = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "WriteTable")
+        .expect("the WriteTable statement");
+    assert_eq!(write["Action"], "dynamodb:PutItem");
+    let mut arns: Vec<String> = match &write["Resource"] {
+        serde_json::Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
+        other => vec![other.as_str().unwrap().to_owned()],
+    };
+    arns.sort();
+    let table_arn = |name: &str| {
+        at(
+            &resources,
+            &format!("module.table[\"{name}\"].aws_dynamodb_table.this"),
+        )["values"]["arn"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let mut expected = vec![table_arn("CustomerOrders"), table_arn("OrderTable")];
+    expected.sort();
+    assert_eq!(arns, expected, "{write}");
+    destroy_to_empty(&root);
+}

@@ -75,6 +75,8 @@ enum Command {
     Rotate(rotate::RotateArgs),
     /// The dead-letter queues, local (--local) or deployed: list, show, hydrate and redrive their messages.
     Dlq(dlq::DlqArgs),
+    /// Scaffold a consumer function's crate (`new function NAME`): handler, unit test, workspace member.
+    New(build::scaffold::NewArgs),
 }
 
 impl Command {
@@ -95,7 +97,8 @@ impl Command {
             | Command::Test
             | Command::Completions { .. }
             | Command::TestPipeline(_)
-            | Command::Plan(_) => false,
+            | Command::Plan(_)
+            | Command::New(_) => false,
         }
     }
 }
@@ -223,6 +226,7 @@ pub fn main() -> miette::Result<()> {
         Command::Items(args) => items::run(config, args),
         Command::Rotate(args) => rotate::run(config, args),
         Command::Dlq(args) => dlq::run(config, args),
+        Command::New(args) => build::scaffold::run(config, args),
     }
 }
 

@@ -25,10 +25,12 @@ use sha2::{Digest, Sha256};
 
 use sluice_config::{Architecture, Pipeline};
 
+pub mod scaffold;
 pub mod tools;
 
-/// The Lambda functions, in build order: each is a bin of the same name in the workspace, and its zip
-/// is `<lambda dir>/<name>/bootstrap.zip`.
+/// The stock Lambda functions, in build order: each is a bin of the same name in the workspace, and its
+/// zip is `<lambda dir>/<name>/bootstrap.zip`. The user's functions (`[functions.<name>]` with a `crate`)
+/// follow, by name, the same way.
 pub const FUNCTIONS: [&str; 2] = ["authorizer", "writer"];
 
 pub use sluice_config::LAMBDA_DIR;
@@ -38,6 +40,19 @@ pub use sluice_config::LAMBDA_DIR;
 /// would unify every workspace member's features into them (sluice-ops' SSO credential source, …).
 pub fn package_of(function: &str) -> String {
     format!("sluice-{function}-lambda")
+}
+
+/// The package of each function of `pipeline`, by function name: the stock two's ([`package_of`]), and for
+/// each `[functions.NAME]` with a crate, that crate's package.
+pub fn packages(pipeline: &Pipeline) -> std::collections::BTreeMap<String, String> {
+    let mut out: std::collections::BTreeMap<String, String> = ["authorizer", "writer"]
+        .into_iter()
+        .map(|f| (f.to_owned(), package_of(f)))
+        .collect();
+    for f in pipeline.functions.custom.values() {
+        out.insert(f.name.clone(), f.package.clone());
+    }
+    out
 }
 
 /// The cargo profile the functions are built with (`[profile.lambda]` in the workspace's Cargo.toml).
@@ -94,7 +109,9 @@ pub enum BuildError {
     #[error("cargo-lambda reported success but {path} is missing")]
     #[diagnostic(
         code(sluice::build::missing_binary),
-        help("is `{function}` a bin target of the workspace (lambdas/{function}/Cargo.toml)?")
+        help(
+            "is `{function}` a bin target of the workspace (lambdas/{function}/Cargo.toml; for your function, the `crate` of [functions.{function}], listed in the workspace's `members`)?"
+        )
     )]
     BinaryMissing { function: String, path: String },
     #[error("{path} is not a Linux {expected} executable ({found}); refusing to package it")]
@@ -131,27 +148,36 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
     move |source| BuildError::Io { what, source }
 }
 
-/// One function to build: its name and the architecture pipeline.toml gives it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One function to build: its name (its bin's) and the architecture pipeline.toml gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionBuild {
-    pub name: &'static str,
+    pub name: String,
     pub architecture: Architecture,
 }
 
-/// The functions of `pipeline`, grouped by architecture in first-seen order: one cargo-lambda run each.
-pub fn plan(pipeline: &Pipeline) -> Vec<(Architecture, Vec<&'static str>)> {
-    let functions = [
-        FunctionBuild {
-            name: "authorizer",
-            architecture: pipeline.functions.authorizer.architecture,
-        },
-        FunctionBuild {
-            name: "writer",
-            architecture: pipeline.functions.writer.architecture,
-        },
+/// Every function of `pipeline`: the stock two, then the user's by name.
+pub fn functions(pipeline: &Pipeline) -> Vec<FunctionBuild> {
+    let stock = [
+        ("authorizer", pipeline.functions.authorizer.architecture),
+        ("writer", pipeline.functions.writer.architecture),
     ];
-    let mut groups: Vec<(Architecture, Vec<&'static str>)> = Vec::new();
-    for f in functions {
+    stock
+        .into_iter()
+        .map(|(name, architecture)| FunctionBuild {
+            name: name.to_owned(),
+            architecture,
+        })
+        .chain(pipeline.functions.custom.values().map(|f| FunctionBuild {
+            name: f.name.clone(),
+            architecture: f.settings.architecture,
+        }))
+        .collect()
+}
+
+/// The functions of `pipeline`, grouped by architecture in first-seen order: one cargo-lambda run each.
+pub fn plan(pipeline: &Pipeline) -> Vec<(Architecture, Vec<String>)> {
+    let mut groups: Vec<(Architecture, Vec<String>)> = Vec::new();
+    for f in functions(pipeline) {
         match groups.iter_mut().find(|(a, _)| *a == f.architecture) {
             Some((_, names)) => names.push(f.name),
             None => groups.push((f.architecture, vec![f.name])),
@@ -170,7 +196,7 @@ pub enum ZipOutcome {
 /// A built function's package.
 #[derive(Debug, Clone)]
 pub struct Artifact {
-    pub function: &'static str,
+    pub function: String,
     pub zip: PathBuf,
     pub zip_bytes: u64,
     pub binary_bytes: u64,
@@ -211,6 +237,7 @@ pub fn build_into(config: &Path, lambda_dir: &Path) -> miette::Result<Vec<Artifa
     let lambda_dir = root.join(lambda_dir);
     let pipeline = sluice_config::load(&config)?;
     let groups = plan(&pipeline);
+    let packages = packages(&pipeline);
 
     // Everything that can fail on the user's setup fails here, before anything is built or written.
     check_targets(&groups)?;
@@ -231,7 +258,7 @@ pub fn build_into(config: &Path, lambda_dir: &Path) -> miette::Result<Vec<Artifa
             arch.lambda_name()
         );
         let step = Instant::now();
-        cargo_lambda_build(&venv, &root, &lambda_dir, target, names)?;
+        cargo_lambda_build(&venv, &root, &lambda_dir, target, names, &packages)?;
         println!(
             "[{}/{}] compiled in {:.1} s",
             i + 1,
@@ -253,7 +280,7 @@ pub fn build_into(config: &Path, lambda_dir: &Path) -> miette::Result<Vec<Artifa
             let zip = lambda_dir.join(name).join("bootstrap.zip");
             let (outcome, zipped) = write_zip_if_changed(&zip, &bytes)?;
             artifacts.push(Artifact {
-                function: name,
+                function: name.clone(),
                 sha256: sha256_hex(&zipped),
                 zip,
                 zip_bytes: zipped.len() as u64,
@@ -309,7 +336,7 @@ pub fn check_zip_sizes(artifacts: &[Artifact]) -> Result<(), BuildError> {
 }
 
 /// Fails unless the standard library of every group's target is in the sysroot cargo will use.
-fn check_targets(groups: &[(Architecture, Vec<&'static str>)]) -> Result<(), BuildError> {
+fn check_targets(groups: &[(Architecture, Vec<String>)]) -> Result<(), BuildError> {
     let sysroot = sysroot()?;
     let mut targets = Vec::new();
     let mut needed_by = Vec::new();
@@ -363,7 +390,8 @@ fn cargo_lambda_build(
     root: &Path,
     lambda_dir: &Path,
     target: &str,
-    names: &[&str],
+    names: &[String],
+    packages: &std::collections::BTreeMap<String, String>,
 ) -> Result<(), BuildError> {
     let mut cmd = venv.cargo_lambda_command();
     cmd.args([
@@ -378,7 +406,11 @@ fn cargo_lambda_build(
     ])
     .arg(lambda_dir);
     for name in names {
-        cmd.args(["--package", &package_of(name), "--bin", name]);
+        let package = packages
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| package_of(name));
+        cmd.args(["--package", &package, "--bin", name]);
     }
     cmd.current_dir(root)
         .env("RUSTFLAGS", rustflags(root))
@@ -608,14 +640,46 @@ mod tests {
         let p = pipeline_with("x86_64", "x86_64");
         assert_eq!(
             plan(&p),
-            vec![(Architecture::X86_64, vec!["authorizer", "writer"])]
+            vec![(Architecture::X86_64, names(&["authorizer", "writer"]))]
         );
         let p = pipeline_with("arm64", "x86_64");
         assert_eq!(
             plan(&p),
             vec![
-                (Architecture::Arm64, vec!["authorizer"]),
-                (Architecture::X86_64, vec!["writer"])
+                (Architecture::Arm64, names(&["authorizer"])),
+                (Architecture::X86_64, names(&["writer"]))
+            ]
+        );
+    }
+
+    fn names(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_users_functions_build_after_the_stock_two_in_their_architecture() {
+        let root = sluice_config::project_root();
+        let p = sluice_config::load(&root.join("examples/enrich/pipeline.toml")).unwrap();
+        assert_eq!(
+            plan(&p),
+            vec![(
+                Architecture::X86_64,
+                names(&["authorizer", "writer", "enricher"])
+            )]
+        );
+        let src = std::fs::read_to_string(root.join("examples/enrich/pipeline.toml"))
+            .unwrap()
+            .replace(
+                "memory_mb = 256",
+                "memory_mb = 256\narchitecture = \"arm64\"",
+            );
+        let p =
+            sluice_config::parse_in(&src, "pipeline.toml", &root.join("examples/enrich")).unwrap();
+        assert_eq!(
+            plan(&p),
+            vec![
+                (Architecture::X86_64, names(&["authorizer", "writer"])),
+                (Architecture::Arm64, names(&["enricher"]))
             ]
         );
     }
@@ -670,8 +734,8 @@ mod tests {
 
     #[test]
     fn a_zip_over_4_mib_is_named_with_its_size() {
-        let artifact = |function, zip_bytes| Artifact {
-            function,
+        let artifact = |function: &str, zip_bytes| Artifact {
+            function: function.to_owned(),
             zip: PathBuf::from(format!("target/lambda/{function}/bootstrap.zip")),
             zip_bytes,
             binary_bytes: zip_bytes * 3,

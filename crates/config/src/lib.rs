@@ -161,6 +161,22 @@ pub struct FunctionSettings {
 pub struct Functions {
     pub authorizer: FunctionSettings,
     pub writer: FunctionSettings,
+    /// The user's functions (`[functions.<name>]` with a `crate`), by name.
+    pub custom: BTreeMap<String, CustomFunction>,
+}
+
+/// A user's consumer function: the cargo package it is built from and its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomFunction {
+    /// Its name in pipeline.toml: the cargo bin and `target/lambda/<name>/`.
+    pub name: String,
+    /// The package's folder as written (relative to pipeline.toml's folder).
+    pub crate_path: String,
+    /// The package's folder, resolved from pipeline.toml's folder.
+    pub crate_dir: std::path::PathBuf,
+    /// The package's name (its `Cargo.toml`).
+    pub package: String,
+    pub settings: FunctionSettings,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -315,6 +331,15 @@ pub enum SchemaSource {
 }
 
 impl Pipeline {
+    /// The settings of a consumer's function: its `[functions.<name>]`, or the stock writer's.
+    pub fn consumer_function(&self, consumer: &Consumer) -> &FunctionSettings {
+        consumer
+            .function
+            .as_ref()
+            .and_then(|f| self.functions.custom.get(f))
+            .map_or(&self.functions.writer, |f| &f.settings)
+    }
+
     /// The key type of the table a stream's records are stored in (its first consumer's table's partition
     /// key), `S` when no consumer reads the stream: what a fresh event id on that stream must look like.
     pub fn key_type_of_stream(&self, stream: &str) -> KeyType {
@@ -391,7 +416,12 @@ pub struct Consumer {
     /// The writer Lambda function's name, `{pipeline.name}-{name}`.
     pub function_name: String,
     pub stream: String,
+    /// The stock writer's table; with `function`, the first of `tables`.
     pub table: String,
+    /// The user function (`[functions.<name>]`) this consumer runs instead of the stock writer.
+    pub function: Option<String>,
+    /// Every table the consumer's function may write (the stock writer's: `[table]`), in the order given.
+    pub tables: Vec<String>,
     pub dead_letter_queue: String,
     pub batch_size: u32,
     pub batching_window_seconds: u32,

@@ -16,8 +16,9 @@ pub struct RawPipelineFile {
     pub waf: Option<S<RawWaf>>,
     pub alerts: Option<S<RawAlerts>>,
     pub auth: Option<S<RawAuth>>,
+    /// `authorizer`, `writer` (the stock functions' settings) and the user's functions.
     #[serde(default)]
-    pub functions: RawFunctions,
+    pub functions: BTreeMap<S<String>, S<RawFunction>>,
     #[serde(default)]
     pub streams: BTreeMap<S<String>, S<RawStream>>,
     #[serde(default)]
@@ -90,16 +91,12 @@ pub struct RawAuth {
     pub previous_password_grace_seconds: Option<S<i64>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawFunctions {
-    pub authorizer: Option<S<RawFunction>>,
-    pub writer: Option<S<RawFunction>>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFunction {
+    /// A user function's cargo package folder, relative to pipeline.toml's.
+    #[serde(rename = "crate")]
+    pub krate: Option<S<String>>,
     pub architecture: Option<S<String>>,
     pub memory_mb: Option<S<i64>>,
     pub timeout_seconds: Option<S<i64>>,
@@ -167,7 +164,12 @@ pub struct RawRoute {
 #[serde(deny_unknown_fields)]
 pub struct RawConsumer {
     pub stream: S<String>,
-    pub table: S<String>,
+    /// The stock writer's table (without `function`).
+    pub table: Option<S<String>>,
+    /// A user function of `[functions.*]`, instead of the stock writer.
+    pub function: Option<S<String>>,
+    /// The tables the user function may write.
+    pub tables: Option<S<Vec<S<String>>>>,
     pub dead_letter_queue: S<String>,
     pub batch_size: Option<S<i64>>,
     pub batching_window_seconds: Option<S<i64>>,

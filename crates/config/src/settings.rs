@@ -44,7 +44,9 @@ impl Section {
                 "`[alerts]` — who the alarms notify (docs/ALARMS.md lists the alarms); without it, the alarms publish to a topic nobody is subscribed to yet"
             }
             Section::Auth => "`[auth]`",
-            Section::Functions => "`[functions.authorizer]`, `[functions.writer]`",
+            Section::Functions => {
+                "`[functions.authorizer]`, `[functions.writer]` (the stock functions), `[functions.<name>]` (your own consumer functions, docs/CONSUMERS.md)"
+            }
             Section::Stream => "`[streams.<Name>]` — Kinesis streams",
             Section::Table => "`[tables.<Name>]` — DynamoDB tables",
             Section::Queue => {
@@ -266,6 +268,14 @@ pub const CONSUMER_NAME: NameRule = NameRule {
     max: 64,
     prefixed: true,
 };
+pub const FUNCTION_NAME: NameRule = NameRule {
+    what: "function name",
+    allowed: is_dash_underscore_char,
+    rule: "use letters, digits, '-' and '_' (it names the cargo bin and target/lambda/<name>/)",
+    min: 1,
+    max: 64,
+    prefixed: false,
+};
 pub const ATTRIBUTE_NAME: NameRule = NameRule {
     what: "attribute name",
     allowed: is_attr_char,
@@ -368,6 +378,9 @@ settings! {
     PREVIOUS_PASSWORD_GRACE_SECONDS = Auth "previous_password_grace_seconds", D::Int(3600), L::Int { min: 0, max: 604_800 },
         "how long after a rotation the previous password is still accepted, from the new version's creation (0 = never; see the README's rotation timeline)", "0 to a week";
 
+    FUNCTION_CRATE = Functions "crate", D::Text("required for `[functions.<name>]`; not allowed for `authorizer`, `writer`"),
+        L::Text("a cargo package folder relative to pipeline.toml whose bin is named after the function (`cargo xtask new function <name>` makes one)"),
+        "the crate `cargo xtask build` builds the function from; its defaults are the writer's", "";
     ARCHITECTURE = Functions "architecture", D::Str("x86_64"), L::OneOf(&["x86_64", "arm64"]),
         "the functions' CPU architecture (arm64 needs `rustup target add aarch64-unknown-linux-gnu`)", "";
     MEMORY_MB = Functions "memory_mb", D::PerFunction { authorizer: 128, writer: 256 }, L::Int { min: 128, max: 10240 },
@@ -432,7 +445,11 @@ settings! {
         "the body `cargo xtask send`, `smoke-test` and the dev \"try\" line send on this route", "";
 
     CONSUMER_STREAM = Consumer "stream", D::Required, L::Text("a declared stream"), "the stream read", "";
-    CONSUMER_TABLE = Consumer "table", D::Required, L::Text("a declared table"), "the table written", "";
+    CONSUMER_TABLE = Consumer "table", D::Text("required without `function`"), L::Text("a declared table"), "the table the stock writer writes", "";
+    CONSUMER_FUNCTION = Consumer "function", D::Text("none: the stock writer"), L::Text("a `[functions.<name>]` with a `crate`"),
+        "your function instead of the stock writer (deployed as this consumer's function, with the function's settings)", "";
+    CONSUMER_TABLES = Consumer "tables", D::Text("required with `function`"), L::Text("declared tables, at least one"),
+        "the tables the function may write (its IAM policy allows exactly these)", "";
     DEAD_LETTER_QUEUE = Consumer "dead_letter_queue", D::Required, L::Text("a declared queue"),
         "on-failure destination and poison-record queue", "";
     BATCH_SIZE = Consumer "batch_size", D::Int(100), L::Int { min: 1, max: 10000 },

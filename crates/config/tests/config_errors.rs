@@ -134,7 +134,7 @@ fn missing_required_key_is_named() {
     let errs = errors(&with("table = \"Items\"\n", ""));
     assert_eq!(errs.len(), 1);
     assert!(
-        errs[0].message.contains("missing field `table`"),
+        errs[0].message.contains("names no `table`"),
         "{:?}",
         errs[0]
     );

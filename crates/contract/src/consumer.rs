@@ -24,13 +24,17 @@ pub enum Reason {
     BadKeyType,
     /// The item would be over DynamoDB's item size limit.
     ItemTooLarge,
-    /// DynamoDB refused the item (`ValidationException`).
+    /// DynamoDB refused the item (`ValidationException`), or a consumer function wrote to a table it does
+    /// not declare.
     Rejected,
+    /// A consumer function refused the record (its own rule; the detail is its reason), or its body is not
+    /// of the type the function reads.
+    Refused,
 }
 
 impl Reason {
     /// Every reason, in the order of the enum.
-    pub const ALL: [Reason; 8] = [
+    pub const ALL: [Reason; 9] = [
         Reason::NotJson,
         Reason::NotAnEnvelope,
         Reason::ForgedEnvelope,
@@ -39,6 +43,7 @@ impl Reason {
         Reason::BadKeyType,
         Reason::ItemTooLarge,
         Reason::Rejected,
+        Reason::Refused,
     ];
 
     /// The reason's name, as the dead-letter message's `reason` carries it.
@@ -52,6 +57,7 @@ impl Reason {
             Reason::BadKeyType => "BadKeyType",
             Reason::ItemTooLarge => "ItemTooLarge",
             Reason::Rejected => "Rejected",
+            Reason::Refused => "Refused",
         }
     }
 }

@@ -15,6 +15,9 @@ pub const SORT_KEY_TYPE: &str = "SORT_KEY_TYPE";
 pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
 /// Writer: the name of the dead-letter bucket, which holds the data of dead letters too large for the queue.
 pub const DEAD_LETTER_BUCKET: &str = "DEAD_LETTER_BUCKET";
+/// Consumer function: the tables it may write, a JSON object from each logical table name (pipeline.toml's)
+/// to `{"name": <physical name>, "partitionKey": {"name", "type"}, "sortKey": {…}}` (`sortKey` optional).
+pub const CONSUMER_TABLES: &str = "SLUICE_TABLES";
 /// Authorizer: the ARN or name of the secret holding the Basic credentials.
 pub const SECRET_ID: &str = "SECRET_ID";
 /// Authorizer: how long after a rotation the previous password (`AWSPREVIOUS`) is still accepted, counted from

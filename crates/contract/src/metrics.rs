@@ -17,6 +17,8 @@ pub const RECORDS: &str = "Records";
 pub const WRITTEN: &str = "RecordsWritten";
 /// Records not written because a record of the same key with a higher sequence number won (done, not lost).
 pub const SUPERSEDED: &str = "RecordsSuperseded";
+/// Records a consumer function skipped (nothing to write; done). Published only when not zero.
+pub const SKIPPED: &str = "RecordsSkipped";
 /// Records reported back as batch item failures (transient failures; the event source mapping retries them).
 pub const RETRIED: &str = "RecordsRetried";
 /// Records sent to the dead-letter queue, every reason.

@@ -1,60 +1,42 @@
-//! The rules of sluice's stream writer: Kinesis records of the record contract → DynamoDB items, with the
-//! consumer contract's failure classification (see `docs/CONTRACTS.md`).
+//! The stock stream writer: Kinesis records of the record contract → DynamoDB items, one per record, in one
+//! table — the identity mapping over `sluice-consumer`, whose rules it runs (see `docs/CONTRACTS.md`).
 //!
 //! [`handle_batch`] is the one function both the Lambda (`main.rs`, with [`aws::DynamoDbTable`] and
-//! [`aws::SqsDeadLetters`]) and the local runtime of `cargo xtask dev` (with SQLite implementations) call.
-//!
-//! Per record:
-//! 1. decode the envelope and build the item ([`build_item`], pure) — or a [`Permanent`] failure;
-//! 2. de-duplicate: for one key only the record with the highest sequence number is written;
-//! 3. put the items with [`Table::put_items`] in chunks of [`MAX_BATCH_WRITE_ITEMS`], chunks in parallel, each
-//!    put conditional on the ordering rule (an item is never replaced by one with a lower sequence number:
-//!    such a record is *superseded*, which counts as done), retrying unprocessed (throttled) items with
-//!    bounded exponential backoff and full jitter;
-//! 4. dead-letter every permanent failure, in sequence-number order, with its data: inline when the message
-//!    fits the queue, otherwise in the dead-letter bucket with a message pointing at it
-//!    ([`DeadLetters`]). A permanent failure that comes after the first transient failure of the batch is
-//!    *held back*: the event source mapping redelivers every record from the lowest failed sequence number
-//!    on, so it is dead-lettered once, when it comes again, not on every retry. A failed send makes the
-//!    record a transient failure;
-//! 5. report transient failures (and held-back records) in `batchItemFailures` (sequence numbers of this
-//!    batch only).
+//! [`aws::AwsDeadLetters`]) and the local runtime of `cargo xtask dev` (with SQLite implementations) call.
+//! It builds each record's item ([`build_item`], pure: the body as `payload`, the key from the record's
+//! partition key and a member of the body) — or a [`Permanent`] failure — and hands the plans to
+//! [`sluice_consumer::run_batch`]: de-duplication per key, conditional writes under the ordering rule with
+//! bounded retries, dead letters inline or in the bucket (held back behind a transient failure), the partial
+//! batch response and the counts. Everything but the mapping is re-exported from `sluice-consumer`, so
+//! no rule exists twice.
 
-pub use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
-pub use aws_lambda_events::event::streams::KinesisEventResponse;
-pub use sluice_contract::consumer::DEAD_LETTER_SOURCE;
-pub use sluice_contract::envelope::{Envelope, decode as decode_envelope};
-pub use sluice_contract::limits::MAX_BATCH_WRITE_ITEMS;
-#[cfg(feature = "aws")]
-use sluice_contract::writer::attribute;
-pub use sluice_contract::{
-    DataLocation, DeadLetterMessage, KeyAttribute, KeyType, Permanent, Reason, RecordData,
+pub use sluice_consumer::{
+    BatchStats, DEAD_LETTER_SOURCE, DataLocation, DeadLetterMessage, DeadLetters, Envelope, Item,
+    ItemKey, KeyAttribute, KeyType, KinesisEvent, KinesisEventRecord, KinesisEventResponse,
+    MAX_BATCH_WRITE_ITEMS, Permanent, PutResult, Reason, RecordData, RecordMeta, Table,
+    WriteOutcome, WritePolicy, compare_sequence_numbers, dead_letter_message, decode_envelope,
+    item_size, kinesis_event_from_json, shard_id,
 };
 
+/// The writer's errors are the library's.
+pub use sluice_consumer::ConsumerError as WriterError;
+
+/// The AWS side of the seams (`sluice_consumer::aws`).
 #[cfg(feature = "aws")]
-pub mod aws;
+pub mod aws {
+    pub use sluice_consumer::aws::*;
+}
 
 mod batch;
 mod config;
-mod dead_letters;
-mod error;
-mod event;
 mod item;
-pub mod local;
-mod metrics;
-mod table;
+
+/// The seams over loopback HTTP, for a binary `cargo xtask dev` runs as a process (sluice-consumer's).
+pub use sluice_consumer::local;
 
 pub use batch::{handle_batch, handle_batch_with_stats};
-pub use config::{WritePolicy, WriterConfig};
-pub use dead_letters::{DeadLetters, dead_letter_message};
-pub use error::WriterError;
-pub use event::kinesis_event_from_json;
-pub use item::{
-    Item, ItemKey, RecordMeta, build_item, compare_sequence_numbers, item_from_envelope, item_size,
-    shard_id,
-};
-pub use metrics::BatchStats;
-pub use table::{PutResult, Table, WriteOutcome};
+pub use config::WriterConfig;
+pub use item::{build_item, item_from_envelope};
 
 #[cfg(test)]
 mod tests;

@@ -11,8 +11,7 @@ use sluice_contract::limits::{
 };
 
 use super::*;
-use crate::batch::backoff;
-use crate::dead_letters::hex;
+use sluice_consumer::{backoff, hex};
 
 const FIXTURE: &str = include_str!("../tests/fixtures/kinesis-batch.json");
 
@@ -510,7 +509,7 @@ async fn fixture_batch_writes_dedups_and_dead_letters() {
             superseded: 1,
             dead_lettered: 2,
             // NotJson and BodyNotAnObject, in the order of Reason::ALL.
-            dead_lettered_by_reason: [1, 0, 0, 1, 0, 0, 0, 0],
+            dead_lettered_by_reason: [1, 0, 0, 1, 0, 0, 0, 0, 0],
             ..BatchStats::default()
         }
     );

@@ -9,7 +9,7 @@ use super::checker::Checker;
 use crate::filter::{self, EventFilter};
 use crate::raw::RawConsumer;
 use crate::settings::{self, Setting};
-use crate::{Attempts, Consumer, RecordAge, StartingPosition};
+use crate::{Attempts, Consumer, Functions, RecordAge, StartingPosition};
 
 /// A consumer's `filters`: each a pattern in Lambda's filter grammar, at most [`filter::MAX_FILTERS`].
 fn event_filters(c: &mut Checker, v: &Spanned<Vec<Spanned<String>>>) -> Vec<EventFilter> {
@@ -107,6 +107,104 @@ fn record_age(c: &mut Checker<'_>, v: &Option<Spanned<i64>>, allow_infinite: boo
     }
 }
 
+/// What a consumer runs and may write: the stock writer and its `table`, or a user `function` and its
+/// `tables` (each declared, none twice).
+fn targets(
+    c: &mut Checker<'_>,
+    name: &Spanned<String>,
+    whole: std::ops::Range<usize>,
+    r: &RawConsumer,
+    tables: &BTreeSet<String>,
+    functions: &Functions,
+) -> (Option<String>, Vec<String>) {
+    let Some(function) = &r.function else {
+        if let Some(list) = &r.tables {
+            c.err(
+                list.span(),
+                "`tables` is for a consumer with a `function`; the stock writer writes one `table`",
+                Some(
+                    "write `table = \"...\"`, or name your function with `function = \"...\"`"
+                        .into(),
+                ),
+            );
+        }
+        let Some(table) = &r.table else {
+            // A `table` of the wrong type was already reported (and taken out to read the rest).
+            let section_end = c.src[whole.end..]
+                .find("\n[")
+                .map_or(c.src.len(), |i| whole.end + i);
+            let table_line = |start: usize| {
+                let line_start = c.src[..start].rfind('\n').map_or(0, |i| i + 1);
+                c.src[line_start..].trim_start().starts_with("table")
+            };
+            if c.errors.iter().any(|e| {
+                (whole.start..section_end).contains(&e.span.start) && table_line(e.span.start)
+            }) {
+                return (None, Vec::new());
+            }
+            c.err(
+                name.span(),
+                format!("consumer {} names no `table`", name.get_ref()),
+                Some("add `table = \"<a declared table>\"` (or `function` and `tables` for your own function)".into()),
+            );
+            return (None, Vec::new());
+        };
+        c.reference(table, "table", "tables", tables);
+        return (None, vec![table.get_ref().clone()]);
+    };
+    let declared: BTreeSet<String> = functions.custom.keys().cloned().collect();
+    if !declared.contains(function.get_ref()) {
+        let stock = ["authorizer", "writer"].contains(&function.get_ref().as_str());
+        if stock {
+            c.err(
+                function.span(),
+                format!("`function` is \"{}\", a stock function; a consumer runs the stock writer when it names no `function`", function.get_ref()),
+                Some("remove `function` and write `table = \"...\"`".into()),
+            );
+        } else {
+            c.reference(function, "function", "functions", &declared);
+        }
+    }
+    if let Some(table) = &r.table {
+        c.err(
+            table.span(),
+            "`table` is for the stock writer; a consumer with a `function` lists the tables it may write in `tables`",
+            Some(format!("write `tables = [\"{}\"]`", table.get_ref())),
+        );
+    }
+    let Some(list) = &r.tables else {
+        c.err(
+            function.span(),
+            format!("consumer {} runs function {} but names no `tables` it may write", name.get_ref(), function.get_ref()),
+            Some("add `tables = [\"<a declared table>\", ...]`: its IAM policy allows writing exactly these".into()),
+        );
+        return (Some(function.get_ref().clone()), Vec::new());
+    };
+    if list.get_ref().is_empty() {
+        c.err(
+            list.span(),
+            "`tables` is empty",
+            Some("list at least one declared table".into()),
+        );
+    }
+    let mut out: Vec<String> = Vec::new();
+    for table in list.get_ref() {
+        if !c.reference(table, "tables", "tables", tables) {
+            continue;
+        }
+        if out.contains(table.get_ref()) {
+            c.err(
+                table.span(),
+                format!("table \"{}\" is listed twice", table.get_ref()),
+                None,
+            );
+            continue;
+        }
+        out.push(table.get_ref().clone());
+    }
+    (Some(function.get_ref().clone()), out)
+}
+
 pub(super) fn consumers(
     c: &mut Checker,
     raw: &BTreeMap<Spanned<String>, Spanned<RawConsumer>>,
@@ -114,13 +212,14 @@ pub(super) fn consumers(
     streams: &BTreeSet<String>,
     tables: &BTreeSet<String>,
     queues: &BTreeSet<String>,
+    functions: &Functions,
 ) -> BTreeMap<String, Consumer> {
     let mut out = BTreeMap::new();
     for (k, v) in raw {
         c.name(k, &settings::CONSUMER_NAME, prefix);
         let r = v.get_ref();
         c.reference(&r.stream, "stream", "streams", streams);
-        c.reference(&r.table, "table", "tables", tables);
+        let (function, written) = targets(c, k, v.span(), r, tables, functions);
         c.reference(&r.dead_letter_queue, "dead_letter_queue", "queues", queues);
         let allow_infinite = r
             .allow_infinite_retries
@@ -136,7 +235,9 @@ pub(super) fn consumers(
                 name: k.get_ref().clone(),
                 function_name: format!("{prefix}{}", k.get_ref()),
                 stream: r.stream.get_ref().clone(),
-                table: r.table.get_ref().clone(),
+                table: written.first().cloned().unwrap_or_default(),
+                function,
+                tables: written,
                 dead_letter_queue: r.dead_letter_queue.get_ref().clone(),
                 batch_size: c.uint(&r.batch_size, &settings::BATCH_SIZE),
                 batching_window_seconds: c.uint(
@@ -241,5 +342,71 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn a_function_consumer_names_its_function_and_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let pkg = dir.path().join("fx");
+        std::fs::create_dir_all(&pkg).unwrap();
+        std::fs::write(
+            pkg.join("Cargo.toml"),
+            "[package]\nname = \"x\"\n[[bin]]\nname = \"enrich\"\n",
+        )
+        .unwrap();
+        let functions = "\n[tables.Other]\npartition_key = { name = \"id\" }\n\n[functions.enrich]\ncrate = \"fx\"\ntimeout_seconds = 9\n";
+        let consumer = "\n[consumers.enrich]\nstream = \"Events\"\nfunction = \"enrich\"\ntables = [\"Items\", \"Other\"]\ndead_letter_queue = \"Dead\"\n";
+        let src = base_and(&format!("{functions}{consumer}"));
+        let p = crate::parse_in(&src, "pipeline.toml", dir.path()).unwrap();
+        let c = &p.consumers["enrich"];
+        assert_eq!(c.function.as_deref(), Some("enrich"));
+        assert_eq!(c.tables, ["Items", "Other"]);
+        assert_eq!(p.consumer_function(c).timeout_seconds, 9);
+
+        let errors_in = |src: &str| -> Vec<(usize, usize, String)> {
+            crate::parse_in(src, "pipeline.toml", dir.path())
+                .unwrap_err()
+                .errors
+                .into_iter()
+                .map(|e| (e.line, e.column, e.message))
+                .collect()
+        };
+        // Line 24 is the consumer's header.
+        let wrong = src
+            .replace("function = \"enrich\"", "function = \"enrik\"")
+            .replace("\"Other\"]", "\"Others\", \"Items\"]");
+        assert_eq!(
+            errors_in(&wrong),
+            vec![
+                at(
+                    26,
+                    12,
+                    "`function` refers to \"enrik\", which is not declared in [functions]"
+                ),
+                at(
+                    27,
+                    20,
+                    "`tables` refers to \"Others\", which is not declared in [tables]"
+                ),
+                at(27, 30, "table \"Items\" is listed twice"),
+            ]
+        );
+        let both = src.replace("tables = [\"Items\", \"Other\"]", "table = \"Items\"");
+        let found = errors_in(&both);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0]
+                .2
+                .starts_with("consumer enrich runs function enrich but names no `tables`")
+        );
+        assert!(found[1].2.starts_with("`table` is for the stock writer"));
+        let stock = src.replace("function = \"enrich\"\n", "");
+        assert!(
+            errors_in(&stock)[0]
+                .2
+                .starts_with("`tables` is for a consumer with a `function`")
+        );
+        let writer = src.replace("function = \"enrich\"", "function = \"writer\"");
+        assert!(errors_in(&writer)[0].2.contains("a stock function"));
     }
 }

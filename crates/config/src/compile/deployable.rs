@@ -75,10 +75,10 @@ fn collisions(c: &mut Checker, raw: &RawPipelineFile, p: &Pipeline) {
 /// shards it starts with; it adds more under load). A reserved concurrency below that throttles the
 /// mapping's invocations: under load records wait, age out and are dead-lettered.
 fn writer_concurrency(c: &mut Checker, raw: &RawPipelineFile, p: &Pipeline) {
-    let Some(reserved) = p.functions.writer.reserved_concurrency else {
-        return;
-    };
     for consumer in p.consumers.values() {
+        let Some(reserved) = p.consumer_function(consumer).reserved_concurrency else {
+            continue;
+        };
         let Some(stream) = p.streams.get(&consumer.stream) else {
             continue;
         };
@@ -108,14 +108,19 @@ fn writer_concurrency(c: &mut Checker, raw: &RawPipelineFile, p: &Pipeline) {
                 stream.name
             ),
         };
+        let whose = consumer
+            .function
+            .as_ref()
+            .map_or_else(|| "the writer's".to_owned(), |f| format!("function {f}'s"));
         c.err(
             span,
             format!(
-                "consumer {} runs up to {at_once} batches at once ({shards} × parallelization_factor {}), over the writer's reserved_concurrency of {reserved}: under load its invocations are throttled and records age out to the dead-letter queue",
+                "consumer {} runs up to {at_once} batches at once ({shards} × parallelization_factor {}), over {whose} reserved_concurrency of {reserved}: under load its invocations are throttled and records age out to the dead-letter queue",
                 consumer.name, consumer.parallelization_factor
             ),
             Some(format!(
-                "raise [functions.writer] reserved_concurrency to {at_once} or more (or -1, unreserved), or lower parallelization_factor"
+                "raise [functions.{}] reserved_concurrency to {at_once} or more (or -1, unreserved), or lower parallelization_factor",
+                consumer.function.as_deref().unwrap_or("writer")
             )),
         );
     }

@@ -31,9 +31,8 @@ use std::path::Path;
 use crate::error::ConfigErrors;
 use crate::raw::RawPipelineFile;
 use crate::settings;
-use crate::{Functions, Pipeline, Waf};
+use crate::{Pipeline, Waf};
 use checker::Checker;
-use functions::Role;
 
 pub use environments::OVERRIDABLE;
 
@@ -104,14 +103,7 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
         .as_ref()
         .map(|a| security::auth(c, a.get_ref(), &name));
 
-    let functions = Functions {
-        authorizer: functions::function_settings(
-            c,
-            raw.functions.authorizer.as_ref(),
-            Role::Authorizer,
-        ),
-        writer: functions::function_settings(c, raw.functions.writer.as_ref(), Role::Writer),
-    };
+    let functions = functions::functions(c, &raw.functions);
 
     let streams = streams::streams(c, &raw.streams, &prefix);
     let tables = tables::tables(c, &raw.tables, &prefix);
@@ -128,6 +120,7 @@ fn build(c: &mut Checker, raw: RawPipelineFile) -> Pipeline {
         &stream_names,
         &table_names,
         &queue_names,
+        &functions,
     );
     if raw.routes.is_empty() {
         c.err(

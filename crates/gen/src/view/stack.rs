@@ -75,6 +75,15 @@ fn main_tf(p: &Pipeline, lambda_dir: &LambdaDir, files: &mut Files) -> Result<()
             }),
             authorizer_function: function_view(&p.functions.authorizer),
             writer_function: function_view(&p.functions.writer),
+            custom_functions: p
+                .functions
+                .custom
+                .values()
+                .map(|f| CustomFunctionView {
+                    key: f.name.clone(),
+                    settings: function_view(&f.settings),
+                })
+                .collect(),
             streams: stream_views(p),
             tables: table_views(p),
             queues: queue_views(p),
@@ -112,6 +121,7 @@ fn variables_tf(p: &Pipeline, lambda_dir: &LambdaDir, files: &mut Files) -> Resu
             auth: p.auth.is_some(),
             lambda_dir: lambda_dir.clone(),
             manage_account: p.api.manage_api_gateway_account,
+            functions: !p.functions.custom.is_empty(),
         },
     )?;
     Ok(())
@@ -245,7 +255,12 @@ fn consumer_views(p: &Pipeline) -> Vec<ConsumerView> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                environment: writer_environment(table),
+                environment: match &c.function {
+                    None => writer_environment(table),
+                    Some(_) => function_environment(p, c),
+                },
+                function: c.function.clone(),
+                tables: c.tables.clone(),
             }
         })
         .collect()
@@ -296,6 +311,32 @@ fn writer_environment(table: &sluice_config::Table) -> Vec<Entry> {
     aligned_idents(&items)
 }
 
+/// A user function's environment from pipeline.toml: [`env::CONSUMER_TABLES`], the tables it may write by
+/// logical name, with their physical names and keys (the dead-letter queue URL and bucket are added by
+/// modules/consumer, from Terraform).
+fn function_environment(p: &Pipeline, c: &sluice_config::Consumer) -> Vec<Entry> {
+    let key = |k: &KeyAttribute| serde_json::json!({ "name": k.name, "type": k.kind.as_str() });
+    let tables: serde_json::Map<String, serde_json::Value> = c
+        .tables
+        .iter()
+        .filter_map(|name| p.tables.get(name).map(|t| (name, t)))
+        .map(|(name, t)| {
+            let mut spec = serde_json::json!({
+                "name": t.physical_name,
+                "partitionKey": key(&t.partition_key),
+            });
+            if let Some(sort) = &t.sort_key {
+                spec["sortKey"] = key(sort);
+            }
+            (name.clone(), spec)
+        })
+        .collect();
+    aligned_idents(&[(
+        env::CONSUMER_TABLES,
+        hcl_string(&serde_json::Value::Object(tables).to_string()),
+    )])
+}
+
 fn function_view(f: &sluice_config::FunctionSettings) -> FunctionView {
     FunctionView {
         architecture: f.architecture.lambda_name(),
@@ -304,6 +345,11 @@ fn function_view(f: &sluice_config::FunctionSettings) -> FunctionView {
         reserved_concurrency: opt_num(f.reserved_concurrency),
         log_retention_days: f.log_retention_days,
     }
+}
+
+struct CustomFunctionView {
+    key: String,
+    settings: FunctionView,
 }
 
 struct FunctionView {
@@ -396,8 +442,12 @@ struct ConsumerView {
     parallelization_factor: u32,
     /// The event source mapping's filter patterns, as an HCL list of strings.
     filter_patterns: String,
-    /// The writer's environment from pipeline.toml (key names and types).
+    /// The writer's environment from pipeline.toml (key names and types), or a function's tables.
     environment: Vec<Entry>,
+    /// The consumer's own function (`[functions.<name>]`), if it runs one.
+    function: Option<String>,
+    /// The tables its function may write.
+    tables: Vec<String>,
 }
 
 struct AuthView {
@@ -443,6 +493,8 @@ struct StackMain {
     waf: Option<WafView>,
     authorizer_function: FunctionView,
     writer_function: FunctionView,
+    /// `[functions.<name>]` with a crate, by name.
+    custom_functions: Vec<CustomFunctionView>,
     streams: Vec<StreamView>,
     tables: Vec<TableView>,
     queues: Vec<QueueView>,
@@ -465,6 +517,8 @@ struct StackVariables {
     auth: bool,
     lambda_dir: LambdaDir,
     manage_account: bool,
+    /// Whether the pipeline has functions of its own (`var.function_zip_paths`).
+    functions: bool,
 }
 
 #[derive(Template)]

@@ -138,7 +138,7 @@ pub async fn start(
         },
         stream_arn,
         function_timeout: Duration::from_secs(u64::from(
-            pipeline.functions.writer.timeout_seconds.max(1),
+            pipeline.consumer_function(consumer).timeout_seconds.max(1),
         )),
         dead_letters: SqliteDeadLetters::new(
             store.clone(),

@@ -14,6 +14,28 @@ locals {
 
   authorizer_zip_path = coalesce(var.authorizer_zip_path, "{{ lambda_dir.expression }}/authorizer/bootstrap.zip")
 {%- endif %}
+{%- if !custom_functions.is_empty() %}
+
+  # Your functions ([functions.<name>] with a crate), each built by `cargo xtask build` into its own zip.
+  function_zip_paths = {
+{%- for f in custom_functions %}
+    {{ f.key|hcl }} = coalesce(lookup(var.function_zip_paths, {{ f.key|hcl }}, null), "{{ lambda_dir.expression }}/{{ f.key }}/bootstrap.zip")
+{%- endfor %}
+  }
+
+  # The consumers that run one of your functions: which, and the tables it may write (its IAM policy
+  # allows PutItem on exactly these; the function reads them from SLUICE_TABLES).
+  consumer_functions = {
+{%- for c in consumers %}
+{%- if let Some(f) = c.function %}
+    {{ c.key|hcl }} = {
+      function = {{ f|hcl }}
+      tables   = [{% for t in c.tables %}{{ t|hcl }}{% if !loop.last %}, {% endif %}{% endfor %}]
+    }
+{%- endif %}
+{%- endfor %}
+  }
+{%- endif %}
 
   functions = {
     authorizer = {
@@ -30,6 +52,15 @@ locals {
       reserved_concurrency = {{ writer_function.reserved_concurrency }}
       log_retention_days   = {{ writer_function.log_retention_days }}
     }
+{%- for f in custom_functions %}
+    {{ f.key|hcl }} = {
+      architecture         = "{{ f.settings.architecture }}"
+      memory_mb            = {{ f.settings.memory_mb }}
+      timeout_seconds      = {{ f.settings.timeout_seconds }}
+      reserved_concurrency = {{ f.settings.reserved_concurrency }}
+      log_retention_days   = {{ f.settings.log_retention_days }}
+    }
+{%- endfor %}
   }
 
   streams = {
@@ -192,8 +223,18 @@ module "consumer" {
   for_each = local.consumers
 
   consumer    = each.value
+{%- if custom_functions.is_empty() %}
   function    = local.functions.writer
   zip_path    = local.writer_zip_path
+{%- else %}
+  function    = local.functions[try(local.consumer_functions[each.key].function, "writer")]
+  zip_path    = try(local.function_zip_paths[local.consumer_functions[each.key].function], local.writer_zip_path)
+  description = try("Runs function ${local.consumer_functions[each.key].function} on the records of a Kinesis stream.", null)
+  write_tables = try([for t in local.consumer_functions[each.key].tables : {
+    name = module.table[t].table_name
+    arn  = module.table[t].table_arn
+  }], null)
+{%- endif %}
   environment = each.value.environment
   kms_key_arn = local.kms_key_arn
   tracing     = {{ xray_tracing }}

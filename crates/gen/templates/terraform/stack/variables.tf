@@ -23,6 +23,19 @@ variable "writer_zip_path" {
     error_message = "writer_zip_path must be a .zip file (cargo xtask build writes bootstrap.zip), or null."
   }
 }
+{%- if functions %}
+
+variable "function_zip_paths" {
+  description = "Your functions' deployment packages, by function name; a function not listed uses {{ lambda_dir.text }}/<name>/bootstrap.zip, where `cargo xtask build` writes it."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for p in values(var.function_zip_paths) : endswith(p, ".zip")])
+    error_message = "function_zip_paths must name .zip files (cargo xtask build writes bootstrap.zip)."
+  }
+}
+{%- endif %}
 {%- if manage_account %}
 
 variable "reset_api_gateway_account_on_destroy" {

@@ -83,3 +83,18 @@ variable "dead_letter_bucket" {
     arn  = string
   })
 }
+
+variable "write_tables" {
+  description = "The tables the consumer's own function may write (name and ARN each); null for the stock writer, which writes `table`."
+  type = list(object({
+    name = string
+    arn  = string
+  }))
+  default = null
+}
+
+variable "description" {
+  description = "The function's description; null for the stock writer's."
+  type        = string
+  default     = null
+}

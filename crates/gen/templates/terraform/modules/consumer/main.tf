@@ -19,11 +19,12 @@ data "aws_iam_policy_document" "this" {
     resources = [var.stream.arn]
   }
 
-  # The writer puts each item with a conditional PutItem (the ordering rule); it makes no other call.
+  # The function puts each item with a conditional PutItem (the ordering rule); it makes no other call.
+  # The stock writer writes its one table; your function the tables its consumer lists.
   statement {
     sid       = "WriteTable"
     actions   = ["dynamodb:PutItem"]
-    resources = [var.table.arn]
+    resources = var.write_tables == null ? [var.table.arn] : [for t in var.write_tables : t.arn]
   }
 
   # The writer's dead letters, and the event source mapping's on-failure messages.
@@ -54,7 +55,7 @@ module "function" {
   source = "../function"
 
   name        = var.consumer.function_name
-  description = "Writes the records of a Kinesis stream into ${var.table.name}."
+  description = coalesce(var.description, "Writes the records of a Kinesis stream into ${var.table.name}.")
   settings    = var.function
   zip_path    = var.zip_path
   kms_key_arn = var.kms_key_arn

@@ -7,13 +7,19 @@
 //! - `POST /sluice-local/tables/{table}/put-items`: a JSON array of items → a JSON array of
 //!   [`WriteOutcome`]s, one per item, in order.
 //! - `POST /sluice-local/queues/{queue}/messages`: a [`DeadLetterMessage`] → `200`, or `413` when the queue
-//!   refuses it for its size ([`WriterError::DeadLetterTooLarge`]).
+//!   refuses it for its size ([`ConsumerError::DeadLetterTooLarge`]).
 //! - `POST /sluice-local/buckets/{bucket}/objects`: an [`ObjectPut`] → `200` with the bucket's name.
 
 use serde::{Deserialize, Serialize};
 
 /// The path prefix of the local seams.
 pub const PREFIX: &str = "/sluice-local";
+
+/// Where dev's function server is (`host:port`): set, the binary writes through it.
+pub const ENDPOINT_ENV: &str = sluice_contract::env::SLUICE_LOCAL_ENDPOINT;
+/// The dead-letter queue URL and bucket, as the generated Terraform names them.
+pub const QUEUE_URL_ENV: &str = sluice_contract::env::DEAD_LETTER_QUEUE_URL;
+pub const BUCKET_ENV: &str = sluice_contract::env::DEAD_LETTER_BUCKET;
 
 /// `put-items` of a table (its logical or physical name).
 pub fn put_items_path(table: &str) -> String {
@@ -61,9 +67,9 @@ mod client {
     use lambda_runtime_api_client::{Client, body::Body, build_request};
 
     use super::{ObjectPut, messages_path, objects_path, put_items_path, queue_name};
-    use crate::dead_letters::hex;
+    use crate::hex;
     use crate::{
-        DeadLetterMessage, DeadLetters, Item, PutResult, Table, WriteOutcome, WriterError,
+        DeadLetterMessage, DeadLetters, Item, PutResult, Table, WriteOutcome, ConsumerError,
     };
 
     /// An HTTP/1.1 client of dev's function server (the Runtime API client's own: no second HTTP stack).
@@ -71,8 +77,8 @@ mod client {
     struct Endpoint(Arc<Client>);
 
     impl Endpoint {
-        fn new(endpoint: &str) -> Result<Self, WriterError> {
-            let invalid = || WriterError::InvalidSetting {
+        fn new(endpoint: &str) -> Result<Self, ConsumerError> {
+            let invalid = || ConsumerError::InvalidSetting {
                 name: sluice_contract::env::SLUICE_LOCAL_ENDPOINT,
                 value: endpoint.to_owned(),
                 expected: "host:port of cargo xtask dev's function server",
@@ -117,7 +123,7 @@ mod client {
 
     impl LocalTable {
         /// `endpoint` is `$SLUICE_LOCAL_ENDPOINT`; `table` the table's name (`$TABLE_NAME`).
-        pub fn new(endpoint: &str, table: impl Into<String>) -> Result<Self, WriterError> {
+        pub fn new(endpoint: &str, table: impl Into<String>) -> Result<Self, ConsumerError> {
             Ok(LocalTable {
                 endpoint: Endpoint::new(endpoint)?,
                 table: table.into(),
@@ -168,7 +174,7 @@ mod client {
             endpoint: &str,
             queue_url: &str,
             bucket: impl Into<String>,
-        ) -> Result<Self, WriterError> {
+        ) -> Result<Self, ConsumerError> {
             Ok(LocalDeadLetters {
                 endpoint: Endpoint::new(endpoint)?,
                 queue: queue_name(queue_url).to_owned(),
@@ -178,18 +184,18 @@ mod client {
     }
 
     impl DeadLetters for LocalDeadLetters {
-        async fn send(&self, message: DeadLetterMessage) -> Result<(), WriterError> {
+        async fn send(&self, message: DeadLetterMessage) -> Result<(), ConsumerError> {
             let body = message.to_json().into_bytes();
             match self.endpoint.post(&messages_path(&self.queue), body).await {
                 Ok((200, _)) => Ok(()),
-                Ok((413, answer)) => Err(WriterError::DeadLetterTooLarge(
+                Ok((413, answer)) => Err(ConsumerError::DeadLetterTooLarge(
                     String::from_utf8_lossy(&answer).into_owned(),
                 )),
-                Ok((status, answer)) => Err(WriterError::DeadLetter(format!(
+                Ok((status, answer)) => Err(ConsumerError::DeadLetter(format!(
                     "dev answered {status}: {}",
                     String::from_utf8_lossy(&answer)
                 ))),
-                Err(e) => Err(WriterError::DeadLetter(format!("cannot reach dev: {e}"))),
+                Err(e) => Err(ConsumerError::DeadLetter(format!("cannot reach dev: {e}"))),
             }
         }
 
@@ -198,21 +204,21 @@ mod client {
             key: String,
             data: Vec<u8>,
             sha256: [u8; 32],
-        ) -> Result<String, WriterError> {
+        ) -> Result<String, ConsumerError> {
             let put = ObjectPut {
                 key,
                 data: base64::engine::general_purpose::STANDARD.encode(&data),
                 sha256: hex(&sha256),
             };
             let body =
-                serde_json::to_vec(&put).map_err(|e| WriterError::DeadLetterData(e.to_string()))?;
+                serde_json::to_vec(&put).map_err(|e| ConsumerError::DeadLetterData(e.to_string()))?;
             match self.endpoint.post(&objects_path(&self.bucket), body).await {
                 Ok((200, answer)) => Ok(String::from_utf8_lossy(&answer).into_owned()),
-                Ok((status, answer)) => Err(WriterError::DeadLetterData(format!(
+                Ok((status, answer)) => Err(ConsumerError::DeadLetterData(format!(
                     "dev answered {status}: {}",
                     String::from_utf8_lossy(&answer)
                 ))),
-                Err(e) => Err(WriterError::DeadLetterData(format!(
+                Err(e) => Err(ConsumerError::DeadLetterData(format!(
                     "cannot reach dev: {e}"
                 ))),
             }

@@ -2,7 +2,7 @@
 
 /// Everything that can go wrong around the writer (its handler itself never fails: failures are per record).
 #[derive(Debug, thiserror::Error)]
-pub enum WriterError {
+pub enum ConsumerError {
     #[error("environment variable {0} is not set; the generated Terraform sets it on the function")]
     MissingSetting(&'static str),
     #[error("environment variable {name} = {value:?} is invalid: expected {expected}")]
@@ -23,16 +23,16 @@ pub enum WriterError {
     InvalidEvent(String),
 }
 
-impl WriterError {
+impl ConsumerError {
     /// A stable error type for the Lambda error report.
     pub fn error_type(&self) -> &'static str {
         match self {
-            WriterError::MissingSetting(_) | WriterError::InvalidSetting { .. } => {
+            ConsumerError::MissingSetting(_) | ConsumerError::InvalidSetting { .. } => {
                 "InvalidConfiguration"
             }
-            WriterError::DeadLetter(_) | WriterError::DeadLetterData(_) => "Retryable",
-            WriterError::DeadLetterTooLarge(_) => "MessageTooLarge",
-            WriterError::InvalidEvent(_) => "InvalidEvent",
+            ConsumerError::DeadLetter(_) | ConsumerError::DeadLetterData(_) => "Retryable",
+            ConsumerError::DeadLetterTooLarge(_) => "MessageTooLarge",
+            ConsumerError::InvalidEvent(_) => "InvalidEvent",
         }
     }
 }

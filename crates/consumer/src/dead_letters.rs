@@ -9,8 +9,8 @@ use sha2::{Digest as _, Sha256};
 use sluice_contract::limits::{MAX_DEAD_LETTER_DETAIL_CHARS, MAX_DEAD_LETTER_MESSAGE_BYTES};
 
 use crate::{
-    DEAD_LETTER_SOURCE, DataLocation, DeadLetterMessage, KinesisEventRecord, Permanent, RecordData,
-    WriterError, shard_id,
+    ConsumerError, DEAD_LETTER_SOURCE, DataLocation, DeadLetterMessage, KinesisEventRecord,
+    Permanent, RecordData, shard_id,
 };
 
 /// The dead-letter message (`docs/CONTRACTS.md`, consumer contract) for a record that failed permanently,
@@ -44,13 +44,13 @@ pub fn dead_letter_message(record: &KinesisEventRecord, failure: &Permanent) -> 
 /// Where permanent failures go: an SQS queue and an S3 bucket on AWS (`aws::AwsDeadLetters`), SQLite
 /// tables locally.
 pub trait DeadLetters: Send + Sync {
-    /// Stores one message durably. [`WriterError::DeadLetterTooLarge`] when the queue refuses it for its
+    /// Stores one message durably. [`ConsumerError::DeadLetterTooLarge`] when the queue refuses it for its
     /// size (the writer then stores the data in the bucket and sends a pointer); any other error makes the
     /// record a transient failure (nothing is lost).
     fn send(
         &self,
         message: DeadLetterMessage,
-    ) -> impl Future<Output = Result<(), WriterError>> + Send;
+    ) -> impl Future<Output = Result<(), ConsumerError>> + Send;
 
     /// Stores a record's data, byte for byte, as the object `key` of the dead-letter bucket (replacing an
     /// object of that key), checked against its SHA-256; answers the bucket's name.
@@ -59,11 +59,12 @@ pub trait DeadLetters: Send + Sync {
         key: String,
         data: Vec<u8>,
         sha256: [u8; 32],
-    ) -> impl Future<Output = Result<String, WriterError>> + Send;
+    ) -> impl Future<Output = Result<String, ConsumerError>> + Send;
 }
 
 /// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+#[doc(hidden)]
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
@@ -86,12 +87,12 @@ pub(crate) async fn dead_letter(
     dead_letters: &impl DeadLetters,
     record: &KinesisEventRecord,
     failure: &Permanent,
-) -> Result<Delivery, WriterError> {
+) -> Result<Delivery, ConsumerError> {
     let message = dead_letter_message(record, failure);
     if message.to_json().len() <= MAX_DEAD_LETTER_MESSAGE_BYTES {
         match dead_letters.send(message.clone()).await {
             Ok(()) => return Ok(Delivery::Inline),
-            Err(WriterError::DeadLetterTooLarge(detail)) => {
+            Err(ConsumerError::DeadLetterTooLarge(detail)) => {
                 tracing::warn!(
                     sequence_number = %record.kinesis.sequence_number,
                     %detail,

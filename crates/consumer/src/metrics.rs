@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use crate::Reason;
 
-/// Counts of one batch, as logged. `records = written + superseded + dead_lettered + retried`.
+/// Counts of one batch, as logged. `records = written + superseded + skipped + dead_lettered + retried`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchStats {
     pub records: usize,
@@ -12,6 +12,8 @@ pub struct BatchStats {
     /// Not written because an item of the same key with a higher sequence number won: a later record of
     /// the batch, or the item already in the table.
     pub superseded: usize,
+    /// Records a consumer function skipped (the stock writer skips none).
+    pub skipped: usize,
     pub dead_lettered: usize,
     /// Of `dead_lettered`, those whose data went to the dead-letter bucket (message too large for the queue).
     pub dead_letter_data_stored: usize,
@@ -41,7 +43,7 @@ impl BatchStats {
     }
 
     /// The batch's counts as one CloudWatch Embedded Metric Format document (one line of JSON): the
-    /// [`sluice_contract::metrics`] names in their namespace, with the writer's function name as the
+    /// [`sluice_contract::metrics`] names in their namespace, with the function's name as the
     /// dimension, at `timestamp_ms` (milliseconds since the epoch). CloudWatch Logs turns the line into
     /// metrics when the function prints it to stdout: no API call, no client. Per-reason dead-letter counts
     /// appear only when not zero (each metric name is a custom metric CloudWatch bills for).
@@ -56,6 +58,9 @@ impl BatchStats {
         count(&mut root, m::RECORDS.into(), self.records);
         count(&mut root, m::WRITTEN.into(), self.written);
         count(&mut root, m::SUPERSEDED.into(), self.superseded);
+        if self.skipped > 0 {
+            count(&mut root, m::SKIPPED.into(), self.skipped);
+        }
         count(&mut root, m::RETRIED.into(), self.retried);
         count(&mut root, m::DEAD_LETTERED.into(), self.dead_lettered);
         for reason in Reason::ALL {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::{KinesisEvent, WriterError};
+use crate::{ConsumerError, KinesisEvent};
 
 /// Reads a Kinesis event from its JSON, with exact `approximateArrivalTimestamp`s.
 ///
@@ -11,7 +11,7 @@ use crate::{KinesisEvent, WriterError};
 /// (and a fraction of more than three digits fails the whole event). This reads each timestamp as the decimal
 /// number of seconds it is, rounded to milliseconds, and deserialises everything else with `aws_lambda_events`.
 /// `main.rs` uses it; so should any caller that has the event as JSON.
-pub fn kinesis_event_from_json(mut value: Value) -> Result<KinesisEvent, WriterError> {
+pub fn kinesis_event_from_json(mut value: Value) -> Result<KinesisEvent, ConsumerError> {
     let mut arrivals: Vec<Option<i64>> = Vec::new();
     if let Some(records) = value.get_mut("Records").and_then(Value::as_array_mut) {
         for record in records {
@@ -27,7 +27,7 @@ pub fn kinesis_event_from_json(mut value: Value) -> Result<KinesisEvent, WriterE
         }
     }
     let mut event: KinesisEvent =
-        serde_json::from_value(value).map_err(|e| WriterError::InvalidEvent(e.to_string()))?;
+        serde_json::from_value(value).map_err(|e| ConsumerError::InvalidEvent(e.to_string()))?;
     for (record, millis) in event.records.iter_mut().zip(arrivals) {
         if let Some(time) = millis.and_then(chrono::DateTime::from_timestamp_millis) {
             record.kinesis.approximate_arrival_timestamp.0 = time;
