@@ -3,7 +3,7 @@
 //! 1. `cargo fmt --check` and `cargo clippy --workspace --all-targets -- -D warnings` (lints as code: the
 //!    workspace's `[workspace.lints]`), so CI fails on either;
 //! 2. the declarative pipeline tests of every shipped pipeline (`cargo xtask test-pipeline` for
-//!    pipeline.toml and examples/multi/pipeline.toml), on the local runtime in-process;
+//!    pipeline.toml, examples/multi and examples/enrich, whose function runs as its binary), on the local runtime;
 //! 3. the project venv (cargo-lambda, zig, moto's server, airspeed-ext) and checkov's, installed if missing;
 //! 4. the Lambda zips (`cargo xtask build`), which the runtime-API tests start and Terraform references,
 //!    each at most `sluice_build::MAX_ZIP_BYTES` (4 MiB);
@@ -20,7 +20,11 @@ use sluice_build::{self as build, tools};
 use sluice_ops::pipeline_test;
 
 /// The shipped pipelines, whose suites (`tests/pipeline/*.toml` beside each) `cargo xtask test` runs.
-const PIPELINES: [&str; 2] = ["pipeline.toml", "examples/multi/pipeline.toml"];
+const PIPELINES: [&str; 3] = [
+    "pipeline.toml",
+    "examples/multi/pipeline.toml",
+    "examples/enrich/pipeline.toml",
+];
 
 /// Runs `cargo <args>` from the project root; an error names the step and how to see the problem.
 fn cargo(step: &str, args: &[&str], fix: &str) -> miette::Result<()> {

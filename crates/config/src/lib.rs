@@ -527,6 +527,31 @@ fn environments_help(declared: &[String]) -> String {
     }
 }
 
+impl Pipeline {
+    /// The `SLUICE_TABLES` document a consumer's own function reads (`sluice_consumer::ConsumerConfig`):
+    /// each table it may write, by logical name, with its physical name and keys. The generated Terraform
+    /// and `cargo xtask dev` both set it from here.
+    pub fn function_tables_document(&self, consumer: &Consumer) -> String {
+        let key = |k: &KeyAttribute| serde_json::json!({ "name": k.name, "type": k.kind.as_str() });
+        let tables: serde_json::Map<String, serde_json::Value> = consumer
+            .tables
+            .iter()
+            .filter_map(|name| self.tables.get(name).map(|t| (name, t)))
+            .map(|(name, t)| {
+                let mut spec = serde_json::json!({
+                    "name": t.physical_name,
+                    "partitionKey": key(&t.partition_key),
+                });
+                if let Some(sort) = &t.sort_key {
+                    spec["sortKey"] = key(sort);
+                }
+                (name.clone(), spec)
+            })
+            .collect();
+        serde_json::Value::Object(tables).to_string()
+    }
+}
+
 /// What the commands read: pipeline.toml (`--config`) and the environment chosen in it (`--env`), if any.
 /// It is the path where a path is wanted.
 #[derive(Debug, Clone, PartialEq, Eq)]

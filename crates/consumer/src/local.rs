@@ -69,7 +69,7 @@ mod client {
     use super::{ObjectPut, messages_path, objects_path, put_items_path, queue_name};
     use crate::hex;
     use crate::{
-        DeadLetterMessage, DeadLetters, Item, PutResult, Table, WriteOutcome, ConsumerError,
+        ConsumerError, DeadLetterMessage, DeadLetters, Item, PutResult, Table, WriteOutcome,
     };
 
     /// An HTTP/1.1 client of dev's function server (the Runtime API client's own: no second HTTP stack).
@@ -210,8 +210,8 @@ mod client {
                 data: base64::engine::general_purpose::STANDARD.encode(&data),
                 sha256: hex(&sha256),
             };
-            let body =
-                serde_json::to_vec(&put).map_err(|e| ConsumerError::DeadLetterData(e.to_string()))?;
+            let body = serde_json::to_vec(&put)
+                .map_err(|e| ConsumerError::DeadLetterData(e.to_string()))?;
             match self.endpoint.post(&objects_path(&self.bucket), body).await {
                 Ok((200, answer)) => Ok(String::from_utf8_lossy(&answer).into_owned()),
                 Ok((status, answer)) => Err(ConsumerError::DeadLetterData(format!(

@@ -58,7 +58,7 @@ pub use dev_record::{DEV_RECORD, DevRecord, dev_record_path, running_dev};
 pub use event_source_mapping::{BatchHandler, InvokeResult, Timings};
 pub use functions::{
     FunctionProcess, FunctionSource, ProcessError, ProcessHandler, STOCK_WRITER, function_of,
-    processes_from_build, stock_sources, writer_environment,
+    processes_from_build, stock_sources, user_function_processes, writer_environment,
 };
 pub use gateway::REQUEST_LOG;
 pub use http::ServeLimits;
@@ -711,6 +711,9 @@ pub fn run(pipeline: Pipeline, opts: DevOptions) -> Result<(), DevError> {
             &opts.processes,
             &sluice_config::layout::project_root().join(sluice_config::layout::LAMBDA_DIR),
         )?;
+        start_opts
+            .processes
+            .extend(user_function_processes(&start_opts.pipeline)?);
         let mut running = start(start_opts).await?;
         let record = DevRecord {
             pid: std::process::id(),

@@ -2,80 +2,80 @@
 
 output "api_url" {
   description = "The stage's invoke URL; the routes under it: POST {api_url}/orders/{orderId}."
-  value       = module.api.invoke_url
+  value       = module.pipeline.api_url
 }
 
 output "api_id" {
   description = "The REST API's id."
-  value       = module.api.rest_api_id
+  value       = module.pipeline.api_id
 }
 
 output "api_stage_name" {
   description = "The API Gateway stage name."
-  value       = module.api.stage_name
+  value       = module.pipeline.api_stage_name
 }
 
 output "region" {
   description = "The region the pipeline is deployed in."
-  value       = var.region
+  value       = module.pipeline.region
 }
 
 output "credentials_secret_arn" {
   description = "ARN of the Secrets Manager secret holding the HTTP Basic credentials ({\"username\":…,\"password\":…})."
-  value       = module.auth.secret_arn
+  value       = module.pipeline.credentials_secret_arn
 }
 
 output "credentials_secret_name" {
   description = "Name of the Secrets Manager secret holding the HTTP Basic credentials."
-  value       = module.auth.secret_name
+  value       = module.pipeline.credentials_secret_name
 }
 
 output "authorizer_function_name" {
   description = "The authorizer Lambda function's name."
-  value       = module.auth.function_name
+  value       = module.pipeline.authorizer_function_name
 }
 
 output "writer_function_names" {
   description = "The writer Lambda function of each consumer, by consumer name."
-  value       = { for key, consumer in module.consumer : key => consumer.function_name }
+  value       = module.pipeline.writer_function_names
 }
 
 output "table_names" {
   description = "DynamoDB table names, by logical table name."
-  value       = { for key, table in module.table : key => table.table_name }
+  value       = module.pipeline.table_names
 }
 
 output "stream_names" {
   description = "Kinesis stream names, by logical stream name."
-  value       = { for key, stream in module.stream : key => stream.stream_name }
+  value       = module.pipeline.stream_names
 }
 
 output "stream_arns" {
   description = "Kinesis stream ARNs, by logical stream name."
-  value       = { for key, stream in module.stream : key => stream.stream_arn }
+  value       = module.pipeline.stream_arns
 }
 
 output "dead_letter_queue_urls" {
   description = "SQS dead-letter queue URLs, by logical queue name."
-  value       = { for key, queue in module.queue : key => queue.queue_url }
+  value       = module.pipeline.dead_letter_queue_urls
 }
 
 output "kms_key_arn" {
   description = "The customer-managed KMS key encrypting the pipeline's data and logs, or null for the AWS-managed keys."
-  value       = local.kms_key_arn
+  value       = module.pipeline.kms_key_arn
 }
 
 output "dead_letter_bucket_name" {
   description = "The bucket holding the data of dead letters too large for their queue (the messages say where)."
-  value       = module.dead_letter_bucket.bucket_name
+  value       = module.pipeline.dead_letter_bucket_name
 }
 
 output "alarm_topic_arn" {
   description = "The SNS topic every alarm publishes its alarm and OK to (subscribe more endpoints here)."
-  value       = module.alerts.topic_arn
+  value       = module.pipeline.alarm_topic_arn
 }
 
 output "dashboard_name" {
   description = "The pipeline's CloudWatch dashboard."
-  value       = module.alerts.dashboard_name
+  value       = module.pipeline.dashboard_name
 }

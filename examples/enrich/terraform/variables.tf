@@ -10,9 +10,8 @@ variable "region" {
     error_message = "region must be an AWS region name, e.g. us-east-1."
   }
 }
-
 variable "authorizer_zip_path" {
-  description = "The authorizer Lambda's deployment package; null means ../../../target/lambda/authorizer/bootstrap.zip (from this folder), where `cargo xtask build` writes it."
+  description = "The authorizer Lambda's deployment package; null means the project's target/lambda/authorizer/bootstrap.zip, where `cargo xtask build` writes it."
   type        = string
   default     = null
 
@@ -23,7 +22,7 @@ variable "authorizer_zip_path" {
 }
 
 variable "writer_zip_path" {
-  description = "The writer Lambda's deployment package; null means ../../../target/lambda/writer/bootstrap.zip (from this folder), where `cargo xtask build` writes it."
+  description = "The writer Lambda's deployment package; null means the project's target/lambda/writer/bootstrap.zip, where `cargo xtask build` writes it."
   type        = string
   default     = null
 
@@ -34,7 +33,7 @@ variable "writer_zip_path" {
 }
 
 variable "function_zip_paths" {
-  description = "Your functions' deployment packages, by function name; a function not listed uses ../../../target/lambda/<name>/bootstrap.zip (from this folder), where `cargo xtask build` writes it."
+  description = "Your functions' deployment packages, by function name; a function not listed uses the project's target/lambda/<name>/bootstrap.zip, where `cargo xtask build` writes it."
   type        = map(string)
   default     = {}
 

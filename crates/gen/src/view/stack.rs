@@ -315,25 +315,9 @@ fn writer_environment(table: &sluice_config::Table) -> Vec<Entry> {
 /// logical name, with their physical names and keys (the dead-letter queue URL and bucket are added by
 /// modules/consumer, from Terraform).
 fn function_environment(p: &Pipeline, c: &sluice_config::Consumer) -> Vec<Entry> {
-    let key = |k: &KeyAttribute| serde_json::json!({ "name": k.name, "type": k.kind.as_str() });
-    let tables: serde_json::Map<String, serde_json::Value> = c
-        .tables
-        .iter()
-        .filter_map(|name| p.tables.get(name).map(|t| (name, t)))
-        .map(|(name, t)| {
-            let mut spec = serde_json::json!({
-                "name": t.physical_name,
-                "partitionKey": key(&t.partition_key),
-            });
-            if let Some(sort) = &t.sort_key {
-                spec["sortKey"] = key(sort);
-            }
-            (name.clone(), spec)
-        })
-        .collect();
     aligned_idents(&[(
         env::CONSUMER_TABLES,
-        hcl_string(&serde_json::Value::Object(tables).to_string()),
+        hcl_string(&p.function_tables_document(c)),
     )])
 }
 

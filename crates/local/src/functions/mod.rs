@@ -40,8 +40,67 @@ use runtime_api::{Answer, Instance, Invocation, Sinks};
 pub const STOCK_WRITER: &str = "writer";
 
 /// The function a consumer invokes, by name: the key of [`StartOptions::processes`](crate::StartOptions).
-pub fn function_of(_consumer: &Consumer) -> &str {
-    STOCK_WRITER
+pub fn function_of(consumer: &Consumer) -> &str {
+    consumer.function.as_deref().unwrap_or(STOCK_WRITER)
+}
+
+/// Every function of the user's (`[functions.NAME]` with a crate) that a consumer runs: built with cargo
+/// (`cargo build -p <package> --bin NAME`, the debug profile: the same source cargo-lambda builds for AWS,
+/// fast to rebuild) and run as a process; `dev --watch` rebuilds it when its crate changes. They cannot run
+/// in-process: their code is the user's binary.
+pub fn user_function_processes(
+    pipeline: &Pipeline,
+) -> Result<BTreeMap<String, FunctionProcess>, ProcessError> {
+    let used: std::collections::BTreeSet<&str> = pipeline
+        .consumers
+        .values()
+        .filter_map(|c| c.function.as_deref())
+        .collect();
+    let root = sluice_config::layout::project_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root.join(t) })
+        .unwrap_or_else(|| root.join("target"));
+    let mut out = BTreeMap::new();
+    for f in pipeline
+        .functions
+        .custom
+        .values()
+        .filter(|f| used.contains(f.name.as_str()))
+    {
+        let build: Vec<String> = [
+            "cargo",
+            "build",
+            "--quiet",
+            "--package",
+            &f.package,
+            "--bin",
+            &f.name,
+        ]
+        .map(String::from)
+        .to_vec();
+        eprintln!("sluice: building function {} ({})", f.name, build.join(" "));
+        let status = std::process::Command::new(&build[0])
+            .args(&build[1..])
+            .current_dir(&root)
+            // A build started from a test or from cargo itself must not take its manifest for ours.
+            .env_remove("CARGO_MANIFEST_DIR")
+            .status();
+        let binary = target.join("debug").join(&f.name);
+        if !status.is_ok_and(|s| s.success()) || !binary.is_file() {
+            return Err(ProcessError::BuildFailed {
+                name: f.name.clone(),
+                command: build.join(" "),
+            });
+        }
+        let mut process = FunctionProcess::new(binary);
+        process.source = Some(FunctionSource {
+            dirs: vec![f.crate_dir.clone()],
+            build,
+        });
+        out.insert(f.name.clone(), process);
+    }
+    Ok(out)
 }
 
 /// A function dev runs as a process instead of in-process.
@@ -100,6 +159,12 @@ pub enum ProcessError {
         )
     )]
     Missing { name: String, path: PathBuf },
+    #[error("function {name}: `{command}` failed (its errors are above)")]
+    #[diagnostic(
+        code(sluice::dev::function_build),
+        help("fix the function's crate, then start dev again")
+    )]
+    BuildFailed { name: String, command: String },
 }
 
 /// The functions named by `cargo xtask dev --process NAME`, each run from the binary `cargo xtask build`
@@ -226,9 +291,29 @@ impl ProcessHandler {
             consumer.dead_letter_queue.clone(),
             bucket.clone(),
         );
-        let settings = &pipeline.functions.writer;
+        let custom = consumer
+            .function
+            .as_ref()
+            .and_then(|f| pipeline.functions.custom.get(f));
+        let settings = custom.map_or(&pipeline.functions.writer, |f| &f.settings);
         let timeout_seconds = settings.timeout_seconds.max(1);
         let mut env: BTreeMap<String, String> = writer_environment(pipeline, consumer);
+        if custom.is_some() {
+            // A function of the user's: its tables (what the generated Terraform sets), not the writer's one.
+            for key in [
+                env::TABLE_NAME,
+                env::PARTITION_KEY_NAME,
+                env::PARTITION_KEY_TYPE,
+                env::SORT_KEY_NAME,
+                env::SORT_KEY_TYPE,
+            ] {
+                env.remove(key);
+            }
+            env.insert(
+                env::CONSUMER_TABLES.into(),
+                pipeline.function_tables_document(consumer),
+            );
+        }
         for (name, value) in [
             ("AWS_LAMBDA_FUNCTION_NAME", consumer.function_name.clone()),
             (

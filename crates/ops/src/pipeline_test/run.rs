@@ -80,6 +80,15 @@ async fn run_in(
     opts.credentials = Some(format!("{username}:{password}"));
     // Each test's state is thrown away: a commit need not survive a power loss.
     opts.durability = Durability::Normal;
+    // The user's functions run as their binaries (cargo builds them once; then each test finds them fresh).
+    if !pipeline.functions.custom.is_empty() {
+        let p = (*pipeline).clone();
+        opts.processes =
+            tokio::task::spawn_blocking(move || sluice_local::user_function_processes(&p))
+                .await
+                .map_err(|e| format!("cannot build the pipeline's functions: {e}"))?
+                .map_err(|e| format!("cannot build the pipeline's functions: {e}"))?;
+    }
     let running = sluice_local::start(opts)
         .await
         .map_err(|e| format!("cannot start the local pipeline: {e}"))?;
