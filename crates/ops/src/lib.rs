@@ -127,7 +127,10 @@ mod tests {
     #[cfg(not(feature = "aws"))]
     #[test]
     fn without_aws_a_deployed_run_says_so() {
-        let config = sluice_config::project_root().join("pipeline.toml");
+        let config = sluice_config::PipelineFile::new(
+            sluice_config::project_root().join("pipeline.toml"),
+            None,
+        );
         let Cli::Items(args) = Cli::try_parse_from(["sluice", "items", "EventTable"]).unwrap()
         else {
             unreachable!()
