@@ -880,10 +880,15 @@ async fn the_authorizer_bootstrap_reaches_aws_over_tls_trusting_only_the_platfor
                 );
             }
             ("untrusted", Outcome::Error { .. }) => {
-                // The handshake failed on the certificate: no request reached the endpoint.
+                // The handshake failed on the certificate: no request reached the endpoint. The SDK retries
+                // a failed connection, so on a loaded machine its 2 s operation timeout can be what it
+                // reports last instead of the certificate error; the endpoint seeing nothing is the proof.
                 assert_eq!(requests, Vec::<String>::new());
                 let output = function.output();
-                assert!(output.contains("UnknownIssuer"), "{output}");
+                assert!(
+                    output.contains("UnknownIssuer") || output.contains("operation timeout"),
+                    "{output}"
+                );
             }
             (case, other) => panic!(
                 "{case} CA: unexpected outcome {other:?} (requests {requests:?})\n{}",
