@@ -581,6 +581,18 @@ impl PipelineFile {
         }
     }
 
+    /// What a command that checks every deployment reads: the chosen environment's pipeline, or without
+    /// `--env` the base pipeline followed by each environment's.
+    pub fn load_each(&self) -> Result<Vec<Pipeline>, LoadError> {
+        match &self.env {
+            Some(_) => Ok(vec![load(self)?]),
+            None => {
+                let (base, envs) = load_all(&self.path)?;
+                Ok(std::iter::once(base).chain(envs).collect())
+            }
+        }
+    }
+
     /// The local state of `cargo xtask dev` under `state_dir`: itself, or `<state_dir>/envs/<env>/`.
     pub fn state_dir(&self, state_dir: &Path) -> std::path::PathBuf {
         match &self.env {

@@ -33,28 +33,21 @@ pub(crate) fn no_aws() -> miette::Report {
 ///
 /// Without `--env`, the base pipeline and then every environment it declares; with it, that environment.
 pub fn validate(config: &sluice_config::PipelineFile) -> miette::Result<()> {
-    let pipelines = match &config.env {
-        Some(_) => vec![sluice_config::load(config)?],
-        None => {
-            let (base, envs) = sluice_config::load_all(config)?;
-            std::iter::once(base).chain(envs).collect()
-        }
-    };
-    for p in &pipelines {
-        validate_one(config, p);
+    let src = std::fs::read_to_string(config).unwrap_or_default();
+    for p in &config.load_each()? {
+        validate_one(config, &src, p);
     }
     Ok(())
 }
 
-fn validate_one(config: &std::path::Path, p: &sluice_config::Pipeline) {
-    let src = std::fs::read_to_string(config).unwrap_or_default();
-    let warnings = plan::validate_warnings(&src, p);
+fn validate_one(config: &std::path::Path, src: &str, p: &sluice_config::Pipeline) {
+    let warnings = plan::validate_warnings(src, p);
     if !warnings.is_empty() {
         let file = config
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let rendered = sluice_config::ConfigWarnings::new(&file, &src, warnings).render();
+        let rendered = sluice_config::ConfigWarnings::new(&file, src, warnings).render();
         print!("{rendered}");
     }
     println!(

@@ -439,13 +439,7 @@ pub fn findings_table(findings: &[Finding]) -> String {
 
 /// `cargo xtask plan`: the chosen environment (`--env`), else the base pipeline and every environment.
 pub fn run(config: &sluice_config::PipelineFile, args: PlanArgs) -> miette::Result<()> {
-    let pipelines = match &config.env {
-        Some(_) => vec![sluice_config::load(config)?],
-        None => {
-            let (base, envs) = sluice_config::load_all(config)?;
-            std::iter::once(base).chain(envs).collect()
-        }
-    };
+    let pipelines = config.load_each()?;
     let mut failing = Vec::new();
     for (i, pipeline) in pipelines.iter().enumerate() {
         if i > 0 {

@@ -204,6 +204,26 @@ pub struct Check {
     pub detail: String,
 }
 
+/// Sends the probe's body for event `id` with `password`, as a client would: (the URL, the answer).
+async fn send_probe<T, D>(
+    http: &reqwest::Client,
+    target: &Target<T, D>,
+    probe: &Probe,
+    method: &reqwest::Method,
+    id: &str,
+    password: &str,
+) -> (String, reqwest::Result<reqwest::Response>) {
+    let url = format!("{}{}", target.base_url, probe.path_for(id));
+    let sent = http
+        .request(method.clone(), &url)
+        .basic_auth(&target.username, Some(password))
+        .header("content-type", &probe.content_type)
+        .body(probe.body.to_string())
+        .send()
+        .await;
+    (url, sent)
+}
+
 /// Runs every check against `target`, printing PASS/FAIL lines as it goes.
 pub async fn run_checks<T: TableReader, D: DeadLetterReader>(
     target: &Target<T, D>,
@@ -230,14 +250,7 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(
         reqwest::Method::from_bytes(probe.method.as_bytes()).unwrap_or(reqwest::Method::POST);
     let id = probe.fresh_id();
     let body = probe.body.clone();
-    let url = format!("{}{}", target.base_url, probe.path_for(&id));
-    let sent = http
-        .request(method.clone(), &url)
-        .basic_auth(&target.username, Some(&target.password))
-        .header("content-type", &probe.content_type)
-        .body(body.to_string())
-        .send()
-        .await;
+    let (url, sent) = send_probe(&http, target, probe, &method, &id, &target.password).await;
     // Whether the pipeline answered at all: without that, no check below can pass.
     let mut reached = true;
     let accepted = match sent {
@@ -309,14 +322,8 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(
                 && last_sent.elapsed() >= every
             {
                 let again = probe.fresh_id();
-                let url = format!("{}{}", target.base_url, probe.path_for(&again));
-                let sent = http
-                    .request(method.clone(), &url)
-                    .basic_auth(&target.username, Some(&target.password))
-                    .header("content-type", &probe.content_type)
-                    .body(body.to_string())
-                    .send()
-                    .await;
+                let (_, sent) =
+                    send_probe(&http, target, probe, &method, &again, &target.password).await;
                 if sent.is_ok_and(|r| r.status().is_success()) {
                     eprint!(" resent as {again} ");
                     ids.push(again);
@@ -338,14 +345,8 @@ pub async fn run_checks<T: TableReader, D: DeadLetterReader>(
 
     // 3. Wrong credentials are denied and nothing is written.
     let bad_id = probe.fresh_id();
-    let bad_url = format!("{}{}", target.base_url, probe.path_for(&bad_id));
-    let denied = http
-        .request(method.clone(), &bad_url)
-        .basic_auth(&target.username, Some(format!("{}-wrong", target.password)))
-        .header("content-type", &probe.content_type)
-        .body(body.to_string())
-        .send()
-        .await;
+    let wrong = format!("{}-wrong", target.password);
+    let (_, denied) = send_probe(&http, target, probe, &method, &bad_id, &wrong).await;
     match denied {
         Ok(r) => {
             let status = r.status().as_u16();
